@@ -1,0 +1,1 @@
+"""System checks for banq configuration (issue 3 fills this in)."""

@@ -1,0 +1,51 @@
+"""A payment attempt: one banq payment link created for one of our orders."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from orders.models import MONEY, Order
+
+
+class BanqPayment(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created", "Link created"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded"  # the order total changed; a new link was made
+        REJECTED = "rejected", "Rejected by verification"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="banq_payments")
+    banq_payment_id = models.CharField(
+        "banq payment id", max_length=64, blank=True, db_index=True,
+        help_text="banq's id for this payment, when banq returned one.",
+    )
+    url = models.URLField("payment link", max_length=500, blank=True)
+    funds = models.DecimalField("funds", **MONEY)
+    currency = models.CharField("currency", max_length=3, default="USD")
+    frequency = models.CharField("frequency", max_length=20, default="once")
+    start_date = models.DateField("start date", null=True, blank=True)
+    end_date = models.DateField("end date", null=True, blank=True)
+    status = models.CharField(
+        "status", max_length=20, choices=Status.choices, default=Status.CREATED, db_index=True
+    )
+    banq_status = models.CharField(
+        "banq's status", max_length=40, blank=True, help_text="The raw status banq last reported."
+    )
+    fail_reason = models.CharField("fail reason", max_length=200, blank=True)
+    verification_error = models.TextField(
+        "verification problem", blank=True,
+        help_text="Why banq's answer did not check out against the order, if it didn't.",
+    )
+    last_payload = models.JSONField("last banq payload", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+    completed_at = models.DateTimeField("completed", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "banq payment attempt"
+        verbose_name_plural = "banq payment attempts"
+
+    def __str__(self) -> str:
+        return self.banq_payment_id or f"attempt {self.pk}"

@@ -1,0 +1,88 @@
+"""Who may see an order: the browser session that placed it, or whoever holds its signed link.
+
+A stranger (wrong session, guessed or enumerated id, forged or expired key) gets exactly what an
+unknown id gets: nothing. Opening a valid signed link grants the visiting session access, so the
+page's own calls (payment link, status, WebSocket) work for that visitor too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from orders.models import Order
+
+SESSION_KEY = "orders_owned"
+MAX_OWNED_IN_SESSION = 50
+ACCESS_PARAM = "key"
+_SALT = "orders.order-access"
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=_SALT)
+
+
+def order_access_key(*, order: Order) -> str:
+    """The key part of the signed link (timestamp + signature of the public id)."""
+    return _signer().sign(order.public_id.hex).split(":", 1)[1]
+
+
+def order_access_key_valid(*, order: Order, key: str | None) -> bool:
+    if not key or len(key) > 200:
+        return False
+    max_age = settings.ORDER_LINK_MAX_AGE_DAYS * 24 * 3600
+    try:
+        value = _signer().unsign(f"{order.public_id.hex}:{key}", max_age=max_age)
+    except signing.BadSignature:  # SignatureExpired is a subclass
+        return False
+    return value == order.public_id.hex
+
+
+def order_signed_url(*, order: Order, absolute: bool = False) -> str:
+    path = reverse("orders:order-detail", kwargs={"public_id": order.public_id})
+    url = f"{path}?{ACCESS_PARAM}={order_access_key(order=order)}"
+    return f"{settings.STOREFRONT_URL}{url}" if absolute else url
+
+
+def session_grant_order(*, session: Any, order: Order) -> None:
+    """Remember in the session that this browser may see ``order``."""
+    owned = [o for o in session.get(SESSION_KEY, []) if o != str(order.public_id)]
+    owned.append(str(order.public_id))
+    session[SESSION_KEY] = owned[-MAX_OWNED_IN_SESSION:]
+
+
+def session_owns_order(*, session: Any, order: Order) -> bool:
+    if session is None:
+        return False
+    return str(order.public_id) in session.get(SESSION_KEY, [])
+
+
+def parse_public_id(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def order_get_accessible(*, session: Any, public_id: Any, key: str | None = None) -> Order | None:
+    """The order if this session may see it (granting access when ``key`` is valid), else None.
+
+    None covers unknown ids, malformed ids and orders that belong to someone else alike.
+    """
+    parsed = parse_public_id(public_id)
+    if parsed is None:
+        return None
+    order = Order.objects.filter(public_id=parsed).first()
+    if order is None:
+        return None
+    if session_owns_order(session=session, order=order):
+        return order
+    if key is not None and order_access_key_valid(order=order, key=key):
+        if session is not None:
+            session_grant_order(session=session, order=order)
+        return order
+    return None

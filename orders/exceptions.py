@@ -1,0 +1,39 @@
+"""Expected problems of the shop. Each carries a message fit for the shopper."""
+
+
+class OrderError(Exception):
+    """Base class: ``str(exc)`` is safe to show to the shopper."""
+
+    default_message = "Something went wrong with your order."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class InvalidOrderTransition(OrderError):
+    default_message = "This order can't be changed that way."
+
+    def __init__(self, current: str, target: str) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(f"An order that is {current} can't become {target}.")
+
+
+class CartEmpty(OrderError):
+    default_message = "Your cart is empty."
+
+
+class CartError(OrderError):
+    default_message = "That can't be added to your cart."
+
+
+class ProductUnavailable(CartError):
+    default_message = "That product is not available."
+
+
+class InvalidQuantity(CartError):
+    default_message = "Please choose a quantity between 1 and 99."
+
+
+class OutOfStock(CartError):
+    default_message = "There isn't enough stock for that quantity."

@@ -1,0 +1,285 @@
+"""Settings for banq storefront.
+
+This module is the only reader of the environment (STYLE.md "Settings"): every other module reads
+``django.conf.settings``. Values come from the process environment and, when it exists, a ``.env``
+file beside ``manage.py``; ``.env.example`` lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+# --- banq environment first: the defaults below depend on it ------------------------------------
+BANQ_ENVIRONMENTS = ("emulator", "sandbox", "production")
+BANQ_ENVIRONMENT = env.str("BANQ_ENVIRONMENT", default="emulator").strip().lower()
+BANQ_EMULATED = BANQ_ENVIRONMENT == "emulator"
+
+# --- Django core ---------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# A development key is only handed out when nothing real is at stake (the emulator or DEBUG);
+# with real banq credentials the key must come from the environment (a system check says so).
+_DEV_SECRET_KEY = "dev-only-insecure-key-banq-storefront-do-not-use-in-production"
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY", default=_DEV_SECRET_KEY if (DEBUG or BANQ_EMULATED) else ""
+)
+USING_DEV_SECRET_KEY = SECRET_KEY == _DEV_SECRET_KEY
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "orders",
+    "banq",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "storefront.urls"
+ASGI_APPLICATION = "storefront.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "orders.context_processors.storefront",
+                "banq.context_processors.banq",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Stock SQLite fails most concurrent writes with "database is locked": WAL lets readers run
+    # beside the writer, IMMEDIATE takes the write lock up front, and the timeout makes writers
+    # wait for each other instead of failing.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+    # A file (not :memory:) so that a server started by a test in another process sees the data.
+    # The pid keeps two test runs on one checkout from sharing (and deleting) each other's file.
+    _db.setdefault("TEST", {})["NAME"] = str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
+elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+    if env.bool("DATABASE_POOL", default=True):
+        _db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX", default=10),
+            "timeout": 10,
+        }
+    else:
+        _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+        _db["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, channel layer --------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "storefront",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "storefront"},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Sessions, security ----------------------------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.db"  # carts survive a restart
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_HTTPS = env.bool("DJANGO_SECURE", default=False)
+SESSION_COOKIE_SECURE = SECURE_HTTPS
+CSRF_COOKIE_SECURE = SECURE_HTTPS
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+if SECURE_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- I18N, static ----------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# In development whitenoise serves straight from the finders; in production run collectstatic and
+# set DJANGO_STATIC_MANIFEST=true for hashed, compressed, far-future-cached files.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if env.bool("DJANGO_STATIC_MANIFEST", default=False)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- E-mail ----------------------------------------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 ; console by default.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.com")
+
+# --- The store -------------------------------------------------------------------------------------
+STORE_NAME = env.str("STORE_NAME", default="banq demo store")
+STORE_CURRENCY = "USD"
+# Public base URL of the store: used in e-mails (signed order links) and when registering the
+# webhook with banq.
+STOREFRONT_URL = env.str("STOREFRONT_URL", default="http://127.0.0.1:8000").rstrip("/")
+ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="SF")
+# Orders not paid this many minutes after checkout become `expired` (manage.py expire_orders).
+ORDER_EXPIRY_MINUTES = env.int("ORDER_EXPIRY_MINUTES", default=60)
+ORDER_LINK_MAX_AGE_DAYS = env.int("ORDER_LINK_MAX_AGE_DAYS", default=90)
+CART_MAX_QUANTITY = 99
+
+# --- banq ------------------------------------------------------------------------------------------
+BANQ_EMULATOR_URL = env.str("BANQ_EMULATOR_URL", default="http://127.0.0.1:8001").rstrip("/")
+_BANQ_HOSTS = {
+    "emulator": {
+        "token": f"{BANQ_EMULATOR_URL}/oauth/token",
+        "api": f"{BANQ_EMULATOR_URL}/api/v1",
+        "widget": f"{BANQ_EMULATOR_URL}/widget/ecommerce.js",
+    },
+    "sandbox": {
+        "token": "https://banq-staging.auth0.com/oauth/token",
+        "api": "https://sandbox.banq.com/api/v1",
+        "widget": "https://sandbox.banq.com/widget/ecommerce.js",
+    },
+    "production": {
+        "token": "https://banq-prod.auth0.com/oauth/token",
+        "api": "https://api.banq.com/api/v1",
+        "widget": "",  # not published by banq: BANQ_WIDGET_URL is required in production
+    },
+}
+_hosts = _BANQ_HOSTS.get(BANQ_ENVIRONMENT, _BANQ_HOSTS["emulator"])
+BANQ_TOKEN_URL = env.str("BANQ_TOKEN_URL", default=_hosts["token"])
+BANQ_API_URL = env.str("BANQ_API_URL", default=_hosts["api"]).rstrip("/")
+BANQ_WIDGET_URL = env.str("BANQ_WIDGET_URL", default=_hosts["widget"])
+
+# The emulator's built-in merchant (banq/emulator/state.py seeds the same values), so that a fresh
+# clone pays end to end with nothing configured. Outside the emulator these have no default.
+BANQ_EMULATOR_DEFAULTS = {
+    "BANQ_CLIENT_ID": "emulator-client-id",
+    "BANQ_USERNAME": "api-user@emulator.banq.test",
+    "BANQ_PASSWORD": "emulator-password",
+    "BANQ_MERCHANT_GUID": "6f1c2b9e-3d4a-4c5b-8e7f-9a0b1c2d3e4f",
+    "BANQ_ACCOUNT_SPACE_ID": "3a7d9c1e-5b2f-4e8a-9c6d-0f1e2d3c4b5a",
+    "BANQ_WEBHOOK_TOKEN": "emulator-webhook-token-0123456789abcdef",
+}
+
+
+def _banq_secret(name: str) -> str:
+    return env.str(name, default=BANQ_EMULATOR_DEFAULTS[name] if BANQ_EMULATED else "")
+
+
+BANQ_CLIENT_ID = _banq_secret("BANQ_CLIENT_ID")
+BANQ_USERNAME = _banq_secret("BANQ_USERNAME")
+BANQ_PASSWORD = _banq_secret("BANQ_PASSWORD")
+BANQ_MERCHANT_GUID = _banq_secret("BANQ_MERCHANT_GUID")
+BANQ_ACCOUNT_SPACE_ID = _banq_secret("BANQ_ACCOUNT_SPACE_ID")
+BANQ_WEBHOOK_TOKEN = _banq_secret("BANQ_WEBHOOK_TOKEN")
+BANQ_COMPANY_ID = env.str("BANQ_COMPANY_ID", default="")  # sent as X-Company-Id only when set
+# `username` (current guide) or `client_username` (older guide) for the token request's fields.
+BANQ_TOKEN_FIELD_STYLE = env.str("BANQ_TOKEN_FIELD_STYLE", default="username")
+BANQ_AUDIENCE = env.str("BANQ_AUDIENCE", default="https://banq.com/open/api/")
+# banq's own fixed public client id for the merchant-user flow (printed in banq's guide).
+BANQ_USER_CLIENT_ID = env.str("BANQ_USER_CLIENT_ID", default="kFLEhEsxxBWCf0X19hAIjbzYaSyn2cim")
+BANQ_USER_AUDIENCE = env.str("BANQ_USER_AUDIENCE", default="https://banq.com/api")
+# banq's list of recurring frequencies is not public; `once` is the only documented one.
+BANQ_FREQUENCIES = env.list("BANQ_FREQUENCIES", default=["once", "weekly", "monthly", "yearly"])
+BANQ_CONNECT_TIMEOUT = env.float("BANQ_CONNECT_TIMEOUT", default=5.0)
+BANQ_READ_TIMEOUT = env.float("BANQ_READ_TIMEOUT", default=20.0)
+BANQ_RETRIES = env.int("BANQ_RETRIES", default=2)  # extra attempts for safe calls (GET, token)
+BANQ_RETRY_BACKOFF = env.float("BANQ_RETRY_BACKOFF", default=0.5)  # seconds, doubled per attempt
+# Calls to /generate-payment-link allowed per session and per IP in the window.
+BANQ_LINK_RATE_LIMIT = env.int("BANQ_LINK_RATE_LIMIT", default=20)
+BANQ_LINK_RATE_WINDOW = env.int("BANQ_LINK_RATE_WINDOW", default=60)
+# Webhook bodies larger than this are refused with 413.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
+
+# --- Logging ---------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    # App loggers propagate to the root handler (so pytest's caplog sees them too).
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "orders": {"level": LOG_LEVEL},
+        "banq": {"level": LOG_LEVEL},
+        "webhooks": {"level": LOG_LEVEL},
+    },
+}

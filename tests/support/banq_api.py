@@ -1,0 +1,1 @@
+"""pytest fixtures: banq_api (see the module's owner issue)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: emulator (see the module's owner issue)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: live_store (see the module's owner issue)."""
