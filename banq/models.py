@@ -17,7 +17,10 @@ class BanqPayment(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="banq_payments")
     banq_payment_id = models.CharField(
-        "banq payment id", max_length=64, blank=True, db_index=True,
+        "banq payment id",
+        max_length=64,
+        blank=True,
+        db_index=True,
         help_text="banq's id for this payment, when banq returned one.",
     )
     url = models.URLField("payment link", max_length=500, blank=True)
@@ -34,7 +37,8 @@ class BanqPayment(models.Model):
     )
     fail_reason = models.CharField("fail reason", max_length=200, blank=True)
     verification_error = models.TextField(
-        "verification problem", blank=True,
+        "verification problem",
+        blank=True,
         help_text="Why banq's answer did not check out against the order, if it didn't.",
     )
     last_payload = models.JSONField("last banq payload", null=True, blank=True)

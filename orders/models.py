@@ -20,9 +20,7 @@ class Product(models.Model):
     name = models.CharField("name", max_length=200)
     slug = models.SlugField("slug", max_length=200, unique=True)
     description = models.TextField("description", blank=True)
-    price = models.DecimalField(
-        "price", **MONEY, validators=[MinValueValidator(Decimal("0.01"))]
-    )
+    price = models.DecimalField("price", **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField("currency", max_length=3, default="USD")
     image = models.CharField(
         "image",
@@ -103,9 +101,7 @@ class Order(models.Model):
         editable=False,
         help_text="Shown to the shopper and sent to banq as externalOrderCode.",
     )
-    public_id = models.UUIDField(
-        "public id", default=uuid.uuid4, unique=True, editable=False
-    )
+    public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField("e-mail")
     name = models.CharField("name", max_length=200)
     currency = models.CharField("currency", max_length=3, default="USD")

@@ -57,9 +57,7 @@ def status_changed(*, order: Order, previous: str) -> None:
 def paid(*, order: Order, previous: str) -> None:
     push_status(order=order)
     if order.status != previous:
-        order_status_changed.send(
-            sender=Order, order=order, previous=previous, status=order.status
-        )
+        order_status_changed.send(sender=Order, order=order, previous=previous, status=order.status)
     order_paid.send(sender=Order, order=order)
     send_confirmation_email(order=order)
 

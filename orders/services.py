@@ -1,9 +1,9 @@
 """Writes to orders. The one place where an order's status changes.
 
-``ALLOWED_TRANSITIONS`` is the table from STYLE.md "State transitions". ``order_mark_paid`` is the one
-way into ``paid``; everything else goes through ``order_set_status``. Both lock the order row, and
-their side effects (browser push, ``order_paid`` signal, confirmation e-mail) run only after commit and
-only when something really changed.
+``ALLOWED_TRANSITIONS`` is the table from STYLE.md "State transitions". ``order_mark_paid`` is
+the one way into ``paid``; everything else goes through ``order_set_status``. Both lock the order
+row, and their side effects (browser push, ``order_paid`` signal, confirmation e-mail) run only
+after commit and only when something really changed.
 """
 
 from __future__ import annotations
@@ -65,9 +65,7 @@ def order_set_status(*, order: Order, status: str) -> Order:
         locked.status_changed_at = timezone.now()
         locked.save(update_fields=["status", "status_changed_at", "updated_at"])
         logger.info("Order %s: %s -> %s", locked.public_id, previous, status)
-        transaction.on_commit(
-            lambda: notifications.status_changed(order=locked, previous=previous)
-        )
+        transaction.on_commit(lambda: notifications.status_changed(order=locked, previous=previous))
     _copy_into(order, locked)
     return locked
 
@@ -77,10 +75,10 @@ def order_mark_paid(
 ) -> tuple[Order, bool]:
     """Record a payment that banq confirmed (the caller has verified it).
 
-    Returns ``(order, changed)``; ``changed`` is False when the order was already paid (redeliveries
-    are normal), so callers can count real transitions. A cancelled or expired order keeps its status
-    but records the payment and is flagged ``paid_after_cancellation``. Must be called with the
-    payment already verified; this function does not talk to banq.
+    Returns ``(order, changed)``; ``changed`` is False when the order was already paid
+    (redeliveries are normal), so callers can count real transitions. A cancelled or expired order
+    keeps its status but records the payment and is flagged ``paid_after_cancellation``. The caller
+    has verified the payment with banq; this function does not talk to banq.
     """
     with transaction.atomic():
         locked = _lock(order)
@@ -122,6 +120,13 @@ def _copy_into(target: Order, source: Order) -> None:
     """Refresh the caller's instance in place so it doesn't keep a stale status."""
     if target is source:
         return
-    for field in ("status", "status_changed_at", "paid_at", "payment_reference", "attention",
-                  "attention_note", "updated_at"):
+    for field in (
+        "status",
+        "status_changed_at",
+        "paid_at",
+        "payment_reference",
+        "attention",
+        "attention_note",
+        "updated_at",
+    ):
         setattr(target, field, getattr(source, field))

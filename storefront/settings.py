@@ -18,12 +18,12 @@ env = environ.Env()
 if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
-# --- banq environment first: the defaults below depend on it ------------------------------------
+# --- banq environment first: the defaults below depend on it ---
 BANQ_ENVIRONMENTS = ("emulator", "sandbox", "production")
 BANQ_ENVIRONMENT = env.str("BANQ_ENVIRONMENT", default="emulator").strip().lower()
 BANQ_EMULATED = BANQ_ENVIRONMENT == "emulator"
 
-# --- Django core ---------------------------------------------------------------------------------
+# --- Django core ---
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # A development key is only handed out when nothing real is at stake (the emulator or DEBUG);
 # with real banq credentials the key must come from the environment (a system check says so).
@@ -85,7 +85,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database --------------------------------------------------------------------------------------
+# --- Database ---
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
@@ -116,7 +116,7 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
         _db["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache, channel layer --------------------------------------------------------------------------
+# --- Cache, channel layer ---
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -136,7 +136,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# --- Sessions, security ----------------------------------------------------------------------------
+# --- Sessions, security ---
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # carts survive a restart
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
@@ -159,7 +159,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- I18N, static ----------------------------------------------------------------------------------
+# --- I18N, static ---
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -182,12 +182,12 @@ STORAGES = {
     },
 }
 
-# --- E-mail ----------------------------------------------------------------------------------------
+# --- E-mail ---
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 ; console by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.com")
 
-# --- The store -------------------------------------------------------------------------------------
+# --- The store ---
 STORE_NAME = env.str("STORE_NAME", default="banq demo store")
 STORE_CURRENCY = "USD"
 # Public base URL of the store: used in e-mails (signed order links) and when registering the
@@ -199,7 +199,7 @@ ORDER_EXPIRY_MINUTES = env.int("ORDER_EXPIRY_MINUTES", default=60)
 ORDER_LINK_MAX_AGE_DAYS = env.int("ORDER_LINK_MAX_AGE_DAYS", default=90)
 CART_MAX_QUANTITY = 99
 
-# --- banq ------------------------------------------------------------------------------------------
+# --- banq ---
 BANQ_EMULATOR_URL = env.str("BANQ_EMULATOR_URL", default="http://127.0.0.1:8001").rstrip("/")
 _BANQ_HOSTS = {
     "emulator": {
@@ -264,7 +264,7 @@ BANQ_LINK_RATE_WINDOW = env.int("BANQ_LINK_RATE_WINDOW", default=60)
 # Webhook bodies larger than this are refused with 413.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 
-# --- Logging ---------------------------------------------------------------------------------------
+# --- Logging ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
