@@ -8,7 +8,7 @@ urlpatterns = [
     path("", include("orders.urls")),
 ]
 
-handler400 = "orders.views.error_400"
-handler403 = "orders.views.error_403"
-handler404 = "orders.views.error_404"
-handler500 = "orders.views.error_500"
+handler400 = "storefront.errors.error_400"
+handler403 = "storefront.errors.error_403"
+handler404 = "storefront.errors.error_404"
+handler500 = "storefront.errors.error_500"
