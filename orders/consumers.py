@@ -1,8 +1,98 @@
-"""Order status socket (issue 6 fills this in)."""
+"""The order page's live status socket: ``/ws/orders/<public_id>/``.
 
+Only the browser session that owns the order (or one that opened its signed link, which grants the
+session) may join; anyone else is refused during the handshake, exactly as for an unknown id.
+On connect the current status is sent at once, after joining the group, so a payment completed
+before the socket opened is not missed and none completed during the handshake is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from orders.access import order_get_accessible
+from orders.models import Order
+from orders.notifications import order_group_name, order_status_payload
+
+logger = logging.getLogger(__name__)
+
+REFUSED = 4404  # close code for "no such order for you"
+
+
+@database_sync_to_async
+def _accessible_order(session, public_id: str, key: str | None) -> Order | None:
+    # The session is only read here (no access is granted from the socket).
+    return order_get_accessible(session=_ReadOnlySession(session), public_id=public_id, key=key)
+
+
+@database_sync_to_async
+def _status_payload(order_pk: int) -> dict | None:
+    order = Order.objects.filter(pk=order_pk).first()
+    return order_status_payload(order) if order else None
+
+
+class _ReadOnlySession:
+    """Wraps the scope's session so a valid signed key can't write it from here."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+
+    def get(self, key, default=None):
+        if self._session is None:
+            return default
+        return self._session.get(key, default)
+
+    def __setitem__(self, key, value) -> None:  # granting happens on the HTTP page only
+        return None
 
 
 class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
+    group_name: str | None = None
+
     async def connect(self) -> None:
-        await self.close()
+        public_id = self.scope["url_route"]["kwargs"].get("public_id", "")
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        key = (query.get("key") or [None])[0]
+        order = await _accessible_order(self.scope.get("session"), public_id, key)
+        if order is None:
+            await self.close(code=REFUSED)
+            return
+        self.order_pk = order.pk
+        self.group_name = order_group_name(order)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        payload = await _status_payload(order.pk)
+        if payload is not None:
+            await self.send_json(payload)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group_name:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # Binary frames and text that isn't JSON are ignored rather than killing the socket.
+        if text_data is None:
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    async def receive_json(self, content, **kwargs) -> None:
+        # The page may ask again (after a reconnect, say); anything else is ignored.
+        if isinstance(content, dict) and content.get("type") in ("ping", "status"):
+            payload = await _status_payload(self.order_pk)
+            if payload is not None:
+                await self.send_json(payload)
+
+    async def order_status(self, event: dict) -> None:
+        await self.send_json({k: v for k, v in event.items() if k != "type"})

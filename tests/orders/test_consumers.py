@@ -1,0 +1,153 @@
+"""The order status socket: who may join, what it sends on connect and on change."""
+
+from decimal import Decimal
+
+import pytest
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+
+from orders.access import order_access_key, session_grant_order
+from orders.models import Order
+from orders.routing import websocket_urlpatterns
+from orders.services import order_mark_paid, order_set_status
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+application = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+
+
+def make_order(number: str) -> Order:
+    return Order.objects.create(
+        number=number,
+        email="shopper@example.com",
+        name="Shopper",
+        subtotal=Decimal("19.90"),
+        total=Decimal("19.90"),
+    )
+
+
+def session_for(*orders: Order) -> str:
+    session = SessionStore()
+    for order in orders:
+        session_grant_order(session=session, order=order)
+    session.save()
+    return session.session_key
+
+
+def communicator(order: Order, session_key: str | None = None, query: str = ""):
+    headers = []
+    if session_key:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    path = f"/ws/orders/{order.public_id}/" + (f"?{query}" if query else "")
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def sync(fn, *args, **kwargs):
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(fn)(*args, **kwargs)
+
+
+async def test_stranger_is_refused():
+    order = await sync(make_order, "SF-1")
+    other = await sync(make_order, "SF-2")
+    stranger_session = await sync(session_for, other)
+    comm = communicator(order, stranger_session)
+    connected, code = await comm.connect()
+    assert connected is False
+    assert code == 4404
+    comm_no_session = communicator(order)
+    connected, _ = await comm_no_session.connect()
+    assert connected is False
+
+
+async def test_unknown_or_malformed_id_is_refused_like_a_stranger():
+    order = await sync(make_order, "SF-3")
+    session_key = await sync(session_for, order)
+    for path in ("/ws/orders/not-a-uuid/", "/ws/orders/00000000-0000-0000-0000-000000000000/"):
+        comm = WebsocketCommunicator(
+            application,
+            path,
+            headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode())],
+        )
+        connected, code = await comm.connect()
+        assert (connected, code) == (False, 4404)
+
+
+async def test_owner_gets_current_status_on_connect():
+    order = await sync(make_order, "SF-4")
+    await sync(order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT)
+    comm = communicator(order, await sync(session_for, order))
+    connected, _ = await comm.connect()
+    assert connected
+    message = await comm.receive_json_from(timeout=2)
+    assert message["status"] == "awaiting_payment"
+    assert message["paid"] is False
+    assert message["number"] == "SF-4"
+    await comm.disconnect()
+
+
+async def test_signed_key_in_query_admits_without_session():
+    order = await sync(make_order, "SF-5")
+    key = await sync(order_access_key, order=order)
+    comm = communicator(order, query=f"key={key}")
+    connected, _ = await comm.connect()
+    assert connected
+    assert (await comm.receive_json_from(timeout=2))["status"] == "pending"
+    await comm.disconnect()
+    forged = communicator(order, query=f"key={key[:-2]}xx")
+    connected, _ = await forged.connect()
+    assert connected is False
+
+
+async def test_payment_completed_before_connect_is_not_missed():
+    order = await sync(make_order, "SF-6")
+    await sync(order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT)
+    await sync(order_mark_paid, order=order, payment_reference="pay-6")
+    comm = communicator(order, await sync(session_for, order))
+    connected, _ = await comm.connect()
+    assert connected
+    message = await comm.receive_json_from(timeout=2)
+    assert message["status"] == "paid"
+    assert message["paid"] is True
+    assert message["payment_reference"] == "pay-6"
+    await comm.disconnect()
+
+
+async def test_paid_transition_reaches_every_socket_of_the_order_and_no_other():
+    order = await sync(make_order, "SF-7")
+    other = await sync(make_order, "SF-8")
+    await sync(order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT)
+    session_key = await sync(session_for, order, other)
+    first, second = communicator(order, session_key), communicator(order, session_key)
+    bystander = communicator(other, session_key)
+    for comm in (first, second, bystander):
+        connected, _ = await comm.connect()
+        assert connected
+        await comm.receive_json_from(timeout=2)  # the status sent on connect
+
+    await sync(order_mark_paid, order=order, payment_reference="pay-7")
+
+    for comm in (first, second):
+        message = await comm.receive_json_from(timeout=2)
+        assert message["status"] == "paid"
+        assert message["order"] == str(order.public_id)
+    assert await bystander.receive_nothing(timeout=0.3)
+    for comm in (first, second, bystander):
+        await comm.disconnect()
+
+
+async def test_garbage_frames_do_not_kill_the_socket():
+    order = await sync(make_order, "SF-9")
+    comm = communicator(order, await sync(session_for, order))
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.receive_json_from(timeout=2)
+    await comm.send_to(text_data="not json {")
+    await comm.send_to(bytes_data=b"\x00\x01")
+    await comm.send_json_to({"type": "status"})
+    assert (await comm.receive_json_from(timeout=2))["status"] == "pending"
+    await comm.disconnect()
