@@ -18,6 +18,11 @@ env = environ.Env()
 if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
+# An empty value means "not set" (a copied .env.example leaves many blank), so defaults apply.
+_OWN_PREFIXES = ("DJANGO_", "BANQ_", "DATABASE_", "REDIS_", "EMAIL_", "STORE", "ORDER_", "WEBHOOK_")
+for _name in [k for k, v in os.environ.items() if k.startswith(_OWN_PREFIXES) and not v.strip()]:
+    del os.environ[_name]
+
 # --- banq environment first: the defaults below depend on it ---
 BANQ_ENVIRONMENTS = ("emulator", "sandbox", "production")
 BANQ_ENVIRONMENT = env.str("BANQ_ENVIRONMENT", default="emulator").strip().lower()
