@@ -37,3 +37,9 @@ class InvalidQuantity(CartError):
 
 class OutOfStock(CartError):
     default_message = "There isn't enough stock for that quantity."
+
+
+class CheckoutError(OrderError):
+    """The checkout form could not be accepted (bad e-mail, missing name, ...)."""
+
+    default_message = "Please check your details and try again."

@@ -9,14 +9,29 @@ after commit and only when something really changed.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime
+from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from orders import notifications
-from orders.exceptions import InvalidOrderTransition
-from orders.models import Order
+from orders.exceptions import (
+    CartEmpty,
+    CheckoutError,
+    InvalidOrderTransition,
+    InvalidQuantity,
+    OrderError,
+    OutOfStock,
+    ProductUnavailable,
+)
+from orders.models import Cart, CartItem, Order, OrderItem, Product
+from orders.money import quantize_money
 
 logger = logging.getLogger(__name__)
 
@@ -130,3 +145,229 @@ def _copy_into(target: Order, source: Order) -> None:
         "updated_at",
     ):
         setattr(target, field, getattr(source, field))
+
+
+# --- Cart ---
+
+
+def quantity_parse(value: object, *, allow_zero: bool = False) -> int:
+    """A quantity from form or JSON input. Raises ``InvalidQuantity`` (message for the shopper).
+
+    Accepts ints and digit strings; refuses floats, booleans, negatives, zero (unless
+    ``allow_zero``) and anything above ``settings.CART_MAX_QUANTITY``.
+    """
+    maximum = settings.CART_MAX_QUANTITY
+    message = f"Please choose a quantity between {0 if allow_zero else 1} and {maximum}."
+    if isinstance(value, bool) or value is None:
+        raise InvalidQuantity(message)
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        if not text or len(text) > 6 or not text.lstrip("-").isdigit():
+            raise InvalidQuantity(message)
+        number = int(text)
+    if number < (0 if allow_zero else 1) or number > maximum:
+        raise InvalidQuantity(message)
+    return number
+
+
+def cart_get_for_session(*, session_key: str | None, create: bool = False) -> Cart | None:
+    """The cart of a browser session; created when ``create`` is true, else None if absent."""
+    if not session_key:
+        return None
+    if create:
+        cart, _ = Cart.objects.get_or_create(session_key=session_key)
+        return cart
+    return Cart.objects.filter(session_key=session_key).first()
+
+
+def _check_stock(*, product: Product, quantity: int) -> None:
+    if product.stock is not None and quantity > product.stock:
+        if product.stock == 0:
+            raise OutOfStock(f"{product.name} is out of stock.")
+        raise OutOfStock(f"Only {product.stock} of {product.name} left in stock.")
+
+
+def cart_add_item(*, cart: Cart, product: Product, quantity: int) -> CartItem:
+    """Add ``quantity`` of ``product`` (adding to a line already in the cart).
+
+    Raises ``InvalidQuantity`` (also when the line would exceed the maximum),
+    ``ProductUnavailable`` for an inactive product, ``OutOfStock``.
+    """
+    quantity = quantity_parse(quantity)
+    if not product.is_active:
+        raise ProductUnavailable(f"{product.name} is not available.")
+    with transaction.atomic():
+        item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
+        new_quantity = quantity + (item.quantity if item else 0)
+        if new_quantity > settings.CART_MAX_QUANTITY:
+            raise InvalidQuantity(
+                f"You can have at most {settings.CART_MAX_QUANTITY} of {product.name} in your cart."
+            )
+        _check_stock(product=product, quantity=new_quantity)
+        if item is None:
+            item = CartItem.objects.create(cart=cart, product=product, quantity=new_quantity)
+        else:
+            item.quantity = new_quantity
+            item.save(update_fields=["quantity"])
+        Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    return item
+
+
+def _cart_item(*, cart: Cart, product: Product | None, item: CartItem | int | None) -> CartItem:
+    query = CartItem.objects.filter(cart=cart).select_related("product")
+    if item is not None:
+        query = query.filter(pk=item.pk if isinstance(item, CartItem) else item)
+    elif product is not None:
+        query = query.filter(product=product)
+    else:
+        raise ProductUnavailable("That item is not in your cart.")
+    found = query.first()
+    if found is None:
+        raise ProductUnavailable("That item is not in your cart.")
+    return found
+
+
+def cart_set_quantity(
+    *,
+    cart: Cart,
+    quantity: int,
+    product: Product | None = None,
+    item: CartItem | int | None = None,
+) -> CartItem | None:
+    """Set a line's quantity; 0 removes the line (returns None). Raises ``CartError`` subclasses."""
+    quantity = quantity_parse(quantity, allow_zero=True)
+    line = _cart_item(cart=cart, product=product, item=item)
+    if quantity == 0:
+        line.delete()
+        return None
+    if not line.product.is_active:
+        raise ProductUnavailable(f"{line.product.name} is not available any more.")
+    _check_stock(product=line.product, quantity=quantity)
+    line.quantity = quantity
+    line.save(update_fields=["quantity"])
+    return line
+
+
+def cart_remove_item(
+    *, cart: Cart, product: Product | None = None, item: CartItem | int | None = None
+) -> None:
+    """Remove a line. Removing a line that is not there is a no-op."""
+    try:
+        line = _cart_item(cart=cart, product=product, item=item)
+    except ProductUnavailable:
+        return
+    line.delete()
+
+
+# --- Orders ---
+
+# Crockford-style alphabet: no 0/O, 1/I/L or U, so a number read over the phone is unambiguous.
+ORDER_NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+ORDER_NUMBER_ATTEMPTS = 8
+
+
+def order_number_generate() -> str:
+    """A human order number such as ``SF-251125-7K3M9`` (prefix, UTC date, 5 random symbols)."""
+    prefix = settings.ORDER_NUMBER_PREFIX.strip().upper() or "SF"
+    suffix = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(5))
+    number = f"{prefix[:16]}-{timezone.now():%y%m%d}-{suffix}"
+    return number[:32]
+
+
+def _checkout_details(*, email: str, name: str) -> tuple[str, str]:
+    email = (email or "").strip()
+    name = " ".join((name or "").split())
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise CheckoutError("Please enter a valid e-mail address.") from exc
+    if len(email) > 254:
+        raise CheckoutError("Please enter a valid e-mail address.")
+    if not name:
+        raise CheckoutError("Please enter your name.")
+    if len(name) > 200:
+        raise CheckoutError("Please enter a name of at most 200 characters.")
+    return email, name
+
+
+def order_create_from_cart(*, cart: Cart, email: str, name: str, session_key: str = "") -> Order:
+    """Turn the cart into a ``pending`` order and empty the cart.
+
+    Prices and totals are recomputed here from the current products (never taken from the
+    request); lines snapshot name and unit price. Stock, when tracked, is checked under a row
+    lock and decremented. Raises ``CartEmpty``, ``ProductUnavailable``, ``OutOfStock``,
+    ``CheckoutError``; on any of them nothing is written.
+    """
+    email, name = _checkout_details(email=email, name=name)
+    with transaction.atomic():
+        items = list(CartItem.objects.filter(cart=cart).order_by("added_at", "pk"))
+        if not items:
+            raise CartEmpty()
+        products = {
+            p.pk: p
+            for p in Product.objects.select_for_update()
+            .filter(pk__in=[i.product_id for i in items])
+            .order_by("pk")
+        }
+        lines = []
+        subtotal = Decimal("0")
+        currency = settings.STORE_CURRENCY
+        for item in items:
+            product = products[item.product_id]
+            if not product.is_active:
+                raise ProductUnavailable(
+                    f"{product.name} is no longer available: please remove it from your cart."
+                )
+            if product.currency != currency:
+                raise ProductUnavailable(f"{product.name} can't be bought in {currency}.")
+            quantity_parse(item.quantity)
+            _check_stock(product=product, quantity=item.quantity)
+            unit_price = quantize_money(product.price)
+            line_total = quantize_money(unit_price * item.quantity)
+            subtotal += line_total
+            lines.append((product, item.quantity, unit_price, line_total))
+        subtotal = quantize_money(subtotal)
+        order = _order_insert(
+            email=email,
+            name=name,
+            currency=currency,
+            subtotal=subtotal,
+            total=subtotal,
+            session_key=session_key or "",
+        )
+        OrderItem.objects.bulk_create(
+            [
+                OrderItem(
+                    order=order,
+                    product=product,
+                    product_name=product.name,
+                    unit_price=unit_price,
+                    quantity=quantity,
+                    line_total=line_total,
+                )
+                for product, quantity, unit_price, line_total in lines
+            ]
+        )
+        for product, quantity, _, _ in lines:
+            if product.stock is not None:
+                Product.objects.filter(pk=product.pk).update(stock=F("stock") - quantity)
+        CartItem.objects.filter(cart=cart).delete()
+    logger.info(
+        "Order %s: created as %s, total %s %s", order.public_id, order.number, order.total, currency
+    )
+    return order
+
+
+def _order_insert(**fields: object) -> Order:
+    for _ in range(ORDER_NUMBER_ATTEMPTS):
+        number = order_number_generate()
+        try:
+            with transaction.atomic():  # a savepoint: a collision must not break the outer block
+                return Order.objects.create(number=number, **fields)
+        except IntegrityError:
+            if not Order.objects.filter(number=number).exists():
+                raise
+            logger.warning("Order number %s already taken, drawing another", number)
+    raise OrderError("We could not place your order. Please try again.")

@@ -4,7 +4,12 @@ from orders import views
 
 app_name = "orders"
 urlpatterns = [
-    path("", views.home, name="catalog"),
-    path("products/<slug:slug>/", views.home, name="product-detail"),
-    path("orders/<str:public_id>/", views.home, name="order-detail"),
+    path("", views.CatalogView.as_view(), name="catalog"),
+    path("products/<slug:slug>/", views.ProductDetailView.as_view(), name="product-detail"),
+    path("cart/", views.CartView.as_view(), name="cart"),
+    path("cart/add/", views.CartAddView.as_view(), name="cart-add"),
+    path("cart/update/", views.CartUpdateView.as_view(), name="cart-update"),
+    path("cart/remove/", views.CartRemoveView.as_view(), name="cart-remove"),
+    path("checkout/", views.CheckoutView.as_view(), name="checkout"),
+    path("orders/<str:public_id>/", views.OrderDetailView.as_view(), name="order-detail"),
 ]

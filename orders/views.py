@@ -1,5 +1,298 @@
-from django.http import HttpResponse
+"""Shop pages: catalog, product, cart (add/update/remove), checkout and the order page.
+
+Views parse input, call one service and pick a response. HTML forms get the problem on the page
+(status 400); JSON callers get ``{"error": {"code", "message"}}`` with 400. Prices and totals are
+never read from a request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import ListView
+
+from orders import selectors, services
+from orders.access import ACCESS_PARAM, order_get_accessible, order_signed_url, session_grant_order
+from orders.exceptions import CartEmpty, CartError, OrderError
+from orders.forms import CheckoutForm
+from orders.models import Product
+from storefront.errors import json_error, wants_json
+
+logger = logging.getLogger(__name__)
 
 
-def home(request, **kwargs):
-    return HttpResponse("banq storefront")
+class BadInput(Exception):
+    def __init__(self, message: str, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _session_key(request: HttpRequest, *, create: bool = False) -> str | None:
+    if request.session.session_key is None and create:
+        request.session.save()
+    return request.session.session_key
+
+
+def _request_data(request: HttpRequest) -> dict[str, Any]:
+    """Form fields, or the JSON object of a JSON body."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadInput("The request body is not valid JSON.", "invalid_json") from exc
+        if not isinstance(data, dict):
+            raise BadInput("The request body must be a JSON object.", "invalid_json")
+        return data
+    return request.POST.dict()
+
+
+def _product_reference(data: dict[str, Any]) -> Any:
+    for name in ("product", "product_id", "slug"):
+        if data.get(name) not in (None, ""):
+            return data[name]
+    return None
+
+
+def _product_any(reference: Any) -> Product | None:
+    """A product by slug or id, active or not (a shopper may remove a withdrawn product)."""
+    text = str(reference if reference is not None else "").strip()
+    if not text or len(text) > 200:
+        return None
+    if text.isdigit():
+        return (
+            Product.objects.filter(pk=int(text)).first()
+            or Product.objects.filter(slug=text).first()
+        )
+    return Product.objects.filter(slug=text).first()
+
+
+def _cart_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    cart = services.cart_get_for_session(session_key=request.session.session_key)
+    summary = selectors.cart_summary(cart=cart)
+    return {"summary": summary, "max_quantity": settings.CART_MAX_QUANTITY, **extra}
+
+
+def _problem(
+    request: HttpRequest,
+    message: str,
+    *,
+    code: str = "invalid_request",
+    status: int = 400,
+    product: Product | None = None,
+) -> HttpResponse:
+    """The same problem, told the way the caller can read it."""
+    if wants_json(request):
+        return json_error(code, message, status)
+    if product is not None and product.is_active:
+        context = {"product": product, "max_quantity": settings.CART_MAX_QUANTITY, "error": message}
+        return render(request, "orders/product_detail.html", context, status=status)
+    return render(request, "orders/cart.html", _cart_context(request, error=message), status=status)
+
+
+def _error_code(exc: OrderError) -> str:
+    return {
+        "InvalidQuantity": "invalid_quantity",
+        "ProductUnavailable": "product_unavailable",
+        "OutOfStock": "out_of_stock",
+        "CartEmpty": "cart_empty",
+        "CheckoutError": "invalid_checkout",
+    }.get(type(exc).__name__, "order_error")
+
+
+class CatalogView(ListView):
+    template_name = "orders/catalog.html"
+    context_object_name = "products"
+
+    def get_queryset(self):
+        return selectors.product_list_active()
+
+
+class ProductDetailView(View):
+    def get(self, request: HttpRequest, slug: str) -> HttpResponse:
+        try:
+            product = selectors.product_get_active(slug=slug)
+        except Product.DoesNotExist as exc:
+            raise Http404("No such product") from exc
+        context = {"product": product, "max_quantity": settings.CART_MAX_QUANTITY}
+        return render(request, "orders/product_detail.html", context)
+
+
+class CartView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if wants_json(request):
+            return JsonResponse({"data": {"cart": _cart_context(request)["summary"].as_dict()}})
+        return render(request, "orders/cart.html", _cart_context(request))
+
+
+class _CartChangeView(View):
+    """Shared POST handling: parse, call the service, answer in HTML or JSON."""
+
+    success_message = "Your cart was updated."
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        product: Product | None = None
+        try:
+            data = _request_data(request)
+            product = self.find_product(data)
+            self.change(request, data, product)
+        except BadInput as exc:
+            return _problem(request, str(exc), code=exc.code, product=product)
+        except CartError as exc:
+            return _problem(request, str(exc), code=_error_code(exc), product=product)
+        if wants_json(request):
+            return JsonResponse({"data": {"cart": _cart_context(request)["summary"].as_dict()}})
+        messages.success(request, self.message(product))
+        return redirect("orders:cart")
+
+    def find_product(self, data: dict[str, Any]) -> Product | None:
+        reference = _product_reference(data)
+        product = _product_any(reference)
+        if product is None and "item" not in data:
+            raise BadInput("That product is not available.", "product_unavailable")
+        return product
+
+    def change(self, request: HttpRequest, data: dict[str, Any], product: Product | None) -> None:
+        raise NotImplementedError
+
+    def message(self, product: Product | None) -> str:
+        return self.success_message
+
+    @staticmethod
+    def item_reference(data: dict[str, Any]) -> int | None:
+        value = str(data.get("item", "")).strip()
+        if value and not value.isdigit():
+            raise BadInput("That item is not in your cart.", "product_unavailable")
+        return int(value) if value else None
+
+
+class CartAddView(_CartChangeView):
+    def find_product(self, data: dict[str, Any]) -> Product | None:
+        product = selectors.product_get_active_by_reference(reference=_product_reference(data))
+        if product is None:
+            raise BadInput("That product is not available.", "product_unavailable")
+        return product
+
+    def change(self, request: HttpRequest, data: dict[str, Any], product: Product | None) -> None:
+        quantity = services.quantity_parse(data.get("quantity", 1))
+        cart = services.cart_get_for_session(
+            session_key=_session_key(request, create=True), create=True
+        )
+        if cart is None or product is None:  # pragma: no cover - both were just ensured
+            raise BadInput("That product is not available.", "product_unavailable")
+        services.cart_add_item(cart=cart, product=product, quantity=quantity)
+
+    def message(self, product: Product | None) -> str:
+        return f"{product.name} was added to your cart." if product else self.success_message
+
+
+class CartUpdateView(_CartChangeView):
+    def change(self, request: HttpRequest, data: dict[str, Any], product: Product | None) -> None:
+        if "quantity" not in data:
+            raise BadInput(
+                f"Please choose a quantity between 0 and {settings.CART_MAX_QUANTITY}.",
+                "invalid_quantity",
+            )
+        quantity = services.quantity_parse(data["quantity"], allow_zero=True)
+        item = self.item_reference(data)
+        cart = services.cart_get_for_session(session_key=request.session.session_key)
+        if cart is None:
+            raise BadInput("That item is not in your cart.", "product_unavailable")
+        services.cart_set_quantity(
+            cart=cart, quantity=quantity, product=None if item else product, item=item
+        )
+
+
+class CartRemoveView(_CartChangeView):
+    success_message = "The item was removed from your cart."
+
+    def change(self, request: HttpRequest, data: dict[str, Any], product: Product | None) -> None:
+        item = self.item_reference(data)
+        cart = services.cart_get_for_session(session_key=request.session.session_key)
+        if cart is not None:
+            services.cart_remove_item(cart=cart, product=None if item else product, item=item)
+
+
+class CheckoutView(View):
+    template_name = "orders/checkout.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, _cart_context(request, form=CheckoutForm()))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            data = _request_data(request)
+        except BadInput as exc:
+            return _problem(request, str(exc), code=exc.code)
+        # Only the shopper's details are read; anything else posted (a price, a total) is ignored.
+        form = CheckoutForm({"email": data.get("email", ""), "name": data.get("name", "")})
+        cart = services.cart_get_for_session(session_key=request.session.session_key)
+        summary = selectors.cart_summary(cart=cart)
+        if cart is None or summary.is_empty:
+            return self.refuse(request, form, CartEmpty("Your cart is empty: add something first."))
+        if not form.is_valid():
+            if wants_json(request):
+                errors = next(iter(form.errors.values()))
+                return json_error("invalid_checkout", errors[0], 400)
+            return self.refuse(request, form, None)
+        try:
+            order = services.order_create_from_cart(
+                cart=cart,
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                session_key=request.session.session_key or "",
+            )
+        except OrderError as exc:
+            return self.refuse(request, form, exc)
+        session_grant_order(session=request.session, order=order)
+        if wants_json(request):
+            return JsonResponse(
+                {
+                    "data": {
+                        "order": str(order.public_id),
+                        "number": order.number,
+                        "total": str(order.total),
+                        "currency": order.currency,
+                        "status": order.status,
+                        "url": order_signed_url(order=order),
+                    }
+                },
+                status=201,
+            )
+        messages.success(request, f"Thank you! Your order {order.number} was placed.")
+        return redirect(order.get_absolute_url())
+
+    def refuse(
+        self, request: HttpRequest, form: CheckoutForm, exc: OrderError | None
+    ) -> HttpResponse:
+        if exc is not None and wants_json(request):
+            return json_error(_error_code(exc), str(exc), 400)
+        context = _cart_context(request, form=form, error=str(exc) if exc else None)
+        return render(request, self.template_name, context, status=400)
+
+
+class OrderDetailView(View):
+    """The order page: for the session that placed the order, or with the signed link.
+
+    Strangers, malformed ids and unknown ids get the same 404.
+    """
+
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM)
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            raise Http404("No such order")
+        context = {
+            "order": order,
+            "items": list(order.items.all()),
+            "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
+            "status_url": reverse("orders:order-detail", kwargs={"public_id": order.public_id}),
+        }
+        return render(request, "orders/order_detail.html", context)
