@@ -1,0 +1,603 @@
+"""The only code that speaks HTTP to banq.
+
+``get_banq_client()`` builds a ``BanqClient`` from settings (a missing setting raises
+``ImproperlyConfigured`` naming it, when called, never at import). The client keeps one pooled
+``requests.Session``, puts an explicit ``(connect, read)`` timeout on every call and returns the
+typed objects of ``banq.payloads``; it raises only the ``BanqError`` family.
+
+Token: password grant, cached in Django's cache (shared by all workers) under a key that holds no
+secret, until a few minutes before it expires. A process-wide ``threading.Lock`` plus a short
+``cache.add`` lock across processes make a cold start fetch one token, not one per thread. A 401
+from the API drops the cached token and retries that call once with a fresh one.
+
+Retries with exponential backoff (``BANQ_RETRIES``, ``BANQ_RETRY_BACKOFF``) only for GETs and the
+token call, only on connection errors, timeouts, 429 and 5xx. Creating a payment link is not
+idempotent on banq's side, so it is never retried; neither is any 4xx.
+
+Every call is logged at INFO with method, path, status and duration, and nothing else: no token,
+password, Authorization header or body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from banq import payloads
+from banq.exceptions import (
+    BanqAuthError,
+    BanqError,
+    BanqNotFound,
+    BanqPayloadError,
+    BanqRequestError,
+    BanqUnavailable,
+)
+from banq.payloads import (
+    PaymentLink,
+    RemotePayment,
+    RemoteTransaction,
+    Token,
+    UserProfile,
+    WebhookConfig,
+)
+
+logger = logging.getLogger(__name__)
+
+TOKEN_REFRESH_MARGIN = timedelta(minutes=3)
+TOKEN_LOCK_TTL = 30  # seconds a cross-process token lock may be held
+TOKEN_LOCK_WAIT = 15.0  # seconds a waiter polls for another process's token before fetching
+USER_AGENT = "banq-storefront/1.0"
+MAX_ERROR_MESSAGE = 200
+
+_process_locks: dict[str, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(key: str) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(key, threading.Lock())
+
+
+@dataclass(frozen=True)
+class BanqClientConfig:
+    token_url: str
+    api_url: str
+    client_id: str
+    username: str
+    password: str
+    merchant_guid: str
+    account_space_id: str = ""
+    company_id: str = ""
+    audience: str = "https://banq.com/open/api/"
+    token_field_style: str = "username"
+    user_client_id: str = ""
+    user_audience: str = "https://banq.com/api"
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    retries: int = 2
+    retry_backoff: float = 0.5
+
+    def __repr__(self) -> str:  # the password stays out of reprs and tracebacks
+        return f"BanqClientConfig(token_url={self.token_url!r}, api_url={self.api_url!r})"
+
+
+class BanqClient:
+    def __init__(self, config: BanqClientConfig, *, session: requests.Session | None = None):
+        self.config = config
+        self.session = session or self._new_session()
+        fingerprint = "|".join(
+            (config.token_url, config.client_id, config.username, config.audience)
+        )
+        digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+        self.token_cache_key = f"banq:token:{digest}"
+        self._token_lock_key = f"banq:token-lock:{digest}"
+
+    def __repr__(self) -> str:
+        return f"BanqClient(api_url={self.config.api_url!r})"
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=20, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        return session
+
+    # --- public calls ------------------------------------------------------------------------
+
+    def create_payment_link(
+        self,
+        *,
+        order_code: str,
+        funds: Decimal,
+        comment: str,
+        frequency: str = "once",
+        start_date: date | None = None,
+        end_date: date | None = None,
+    ) -> PaymentLink:
+        """POST /payments/get-paid-link. Not retried: banq may have created the payment."""
+        if not order_code:
+            raise ValueError("order_code is required")
+        if frequency not in _frequencies():
+            raise ValueError(f"unknown frequency {frequency!r}")
+        body: dict[str, Any] = {
+            "destination": {"banqGuid": self.config.merchant_guid},
+            "comment": comment[:200],
+            "funds": funds if isinstance(funds, Decimal) else _refuse_float(funds),
+            "externalOrderCode": order_code,
+            "frequency": frequency,
+        }
+        if start_date is not None:
+            body["startDate"] = start_date.isoformat()
+        if end_date is not None:
+            body["endDate"] = end_date.isoformat()
+        response = self._api("POST", "/payments/get-paid-link", body=body, retry=False)
+        location = response.headers.get("Location")
+        if location:
+            location = urljoin(self.config.api_url + "/", location)
+        return payloads.parse_payment_link(_decode(response), location=location)
+
+    def get_payment(self, payment_id: str) -> RemotePayment:
+        path = f"/payments/{_segment(payment_id, 'payment id')}"
+        return payloads.parse_payment(_decode(self._api("GET", path)))
+
+    def get_transaction(self, guid: str) -> RemoteTransaction:
+        path = f"/transactions/{_segment(guid, 'transaction guid')}"
+        return payloads.parse_transaction(_decode(self._api("GET", path)))
+
+    def get_webhook_config(self, space_id: str | None = None) -> WebhookConfig | None:
+        """The account space's webhook config, or None when banq has none (404 or empty)."""
+        try:
+            response = self._api("GET", self._webhook_path(space_id))
+        except BanqNotFound:
+            return None
+        data = _decode(response)
+        if data in (None, {}, []):
+            return None
+        return payloads.parse_webhook_config(data)
+
+    def create_webhook_config(
+        self,
+        *,
+        url: str,
+        enabled: bool = True,
+        retry_count: int = 5,
+        types: Iterable[str] = ("payment", "transaction"),
+        space_id: str | None = None,
+    ) -> WebhookConfig:
+        body = {
+            "url": url,
+            "enabled": bool(enabled),
+            "retryCount": int(retry_count),
+            "webHookTypes": list(types),
+        }
+        response = self._api("POST", self._webhook_path(space_id), body=body, retry=False)
+        data = _decode(response)
+        if data in (None, {}, []):  # banq's answer body is undocumented: echo what we sent
+            data = body
+        return payloads.parse_webhook_config(data)
+
+    def update_webhook_config(
+        self,
+        *,
+        url: str | None = None,
+        enabled: bool | None = None,
+        retry_count: int | None = None,
+        types: Iterable[str] | None = None,
+        space_id: str | None = None,
+    ) -> WebhookConfig:
+        """PATCH the given fields only; returns the config as banq then holds it."""
+        body: dict[str, Any] = {}
+        if url is not None:
+            body["url"] = url
+        if enabled is not None:
+            body["enabled"] = bool(enabled)
+        if retry_count is not None:
+            body["retryCount"] = int(retry_count)
+        if types is not None:
+            body["webHookTypes"] = list(types)
+        response = self._api("PATCH", self._webhook_path(space_id), body=body, retry=False)
+        data = _decode(response)
+        if data in (None, {}, []):
+            current = self.get_webhook_config(space_id)
+            if current is not None:
+                return current
+            data = body
+        return payloads.parse_webhook_config(data)
+
+    def users_me(self, *, email: str, password: str) -> UserProfile:
+        """users/me with a merchant-user token. The credentials are used for this call only:
+        never stored, cached or logged."""
+        if not self.config.user_client_id:
+            raise ImproperlyConfigured("BANQ_USER_CLIENT_ID is not set.")
+        fields = {
+            "client_id": self.config.user_client_id,
+            "username": email,
+            "password": password,
+            "audience": self.config.user_audience,
+            "scope": "offline_access",
+            "grant_type": "password",
+        }
+        token = self._request_token(fields, secrets=(email, password))
+        response = self._send(
+            "GET",
+            "/users/me",
+            params={"include": "accountSpaces,banqAccounts"},
+            token=token.access_token,
+            retry=True,
+            secrets=(email, password, token.access_token),
+        )
+        if response.status_code == 401:
+            raise BanqAuthError("banq refused the merchant-user token (401).", status_code=401)
+        return payloads.parse_user_profile(_decode(response))
+
+    # --- token -------------------------------------------------------------------------------
+
+    def get_token(self) -> Token:
+        """The cached Open API token, fetching one (once, under a lock) when none is fresh."""
+        token = self._cached_token()
+        if token is not None:
+            return token
+        with _process_lock(self.token_cache_key):
+            token = self._cached_token()
+            if token is not None:
+                return token
+            deadline = time.monotonic() + TOKEN_LOCK_WAIT
+            while True:
+                if cache.add(self._token_lock_key, "1", timeout=TOKEN_LOCK_TTL):
+                    try:
+                        token = self._cached_token()
+                        if token is None:
+                            token = self._fetch_token()
+                            self._store_token(token)
+                        return token
+                    finally:
+                        cache.delete(self._token_lock_key)
+                # Another process is fetching: wait for its token rather than asking again.
+                time.sleep(0.05)
+                token = self._cached_token()
+                if token is not None:
+                    return token
+                if time.monotonic() > deadline:  # the other process died holding the lock
+                    token = self._fetch_token()
+                    self._store_token(token)
+                    return token
+
+    def drop_token(self, access_token: str | None = None) -> None:
+        """Forget the cached token (only if it is still ``access_token``, when given)."""
+        if access_token is not None:
+            cached = cache.get(self.token_cache_key)
+            if not cached or cached[0] != access_token:
+                return
+        cache.delete(self.token_cache_key)
+
+    def _cached_token(self) -> Token | None:
+        cached = cache.get(self.token_cache_key)
+        if not cached:
+            return None
+        try:
+            access_token, expires_ts = cached
+            token = Token(
+                access_token=access_token, expires_at=datetime.fromtimestamp(expires_ts, UTC)
+            )
+        except (TypeError, ValueError, OverflowError, OSError):
+            return None
+        return token if token.is_fresh(margin=TOKEN_REFRESH_MARGIN) else None
+
+    def _store_token(self, token: Token) -> None:
+        lifetime = (token.expires_at - datetime.now(UTC)).total_seconds()
+        timeout = int(lifetime - TOKEN_REFRESH_MARGIN.total_seconds())
+        if timeout <= 0:
+            return  # too short-lived to be worth caching: it's used for this call only
+        cache.set(self.token_cache_key, (token.access_token, token.expires_at.timestamp()), timeout)
+
+    def _fetch_token(self) -> Token:
+        c = self.config
+        if c.token_field_style == "client_username":
+            credentials = {"client_username": c.username, "client_password": c.password}
+        else:
+            credentials = {"username": c.username, "password": c.password}
+        fields = {
+            "client_id": c.client_id,
+            **credentials,
+            "audience": c.audience,
+            "grant_type": "password",
+        }
+        return self._request_token(fields, secrets=(c.password, c.username, c.client_id))
+
+    def _request_token(self, fields: Mapping[str, str], *, secrets: Iterable[str]) -> Token:
+        secrets = tuple(secrets)
+        path = urlsplit(self.config.token_url).path or "/"
+        response = self._transport(
+            "POST",
+            self.config.token_url,
+            log_path=path,
+            body=dict(fields),
+            headers={},
+            retry=True,
+            secrets=secrets,
+        )
+        if response.status_code >= 400:
+            message = _redact(_error_message(response), secrets)
+            raise BanqAuthError(
+                f"banq refused the token request ({response.status_code}): {message}",
+                status_code=response.status_code,
+            )
+        try:
+            return payloads.parse_token(_decode(response))
+        except BanqPayloadError as exc:
+            raise BanqPayloadError(_redact(str(exc), secrets), status_code=200) from None
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _webhook_path(self, space_id: str | None) -> str:
+        space = space_id or self.config.account_space_id
+        if not space:
+            raise ImproperlyConfigured("BANQ_ACCOUNT_SPACE_ID is not set.")
+        return f"/account-spaces/{_segment(space, 'account space id')}/webhook-config"
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        retry: bool | None = None,
+    ) -> requests.Response:
+        """An Open API call with the cached token; a 401 refreshes the token and retries once."""
+        if retry is None:
+            retry = method == "GET"
+        token = self.get_token()
+        response = self._send(method, path, body=body, token=token.access_token, retry=retry)
+        if response.status_code == 401:
+            logger.info("banq %s %s: token refused, fetching a new one", method, path)
+            self.drop_token(token.access_token)
+            token = self.get_token()
+            response = self._send(method, path, body=body, token=token.access_token, retry=retry)
+            if response.status_code == 401:
+                raise BanqAuthError(
+                    f"banq refused a fresh token for {method} {path} (401).", status_code=401
+                )
+        return response
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        retry: bool,
+        secrets: Iterable[str] = (),
+    ) -> requests.Response:
+        """Send an API call; answer 2xx and 401 (the caller handles it), raise for the rest."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if self.config.company_id:
+            headers["X-Company-Id"] = self.config.company_id
+        secrets = (*tuple(secrets), token, self.config.password)
+        response = self._transport(
+            method,
+            self.config.api_url + path,
+            log_path=path,
+            body=body,
+            params=params,
+            headers=headers,
+            retry=retry,
+            secrets=secrets,
+        )
+        status = response.status_code
+        if status < 400 or status == 401:
+            return response
+        message = _redact(_error_message(response), secrets)
+        where = f"{method} {path}"
+        if status == 404:
+            raise BanqNotFound(f"banq: {where} not found (404): {message}", status_code=404)
+        if status == 403:
+            raise BanqAuthError(f"banq refused {where} (403): {message}", status_code=403)
+        raise BanqRequestError(f"banq refused {where} ({status}): {message}", status_code=status)
+
+    def _transport(
+        self,
+        method: str,
+        url: str,
+        *,
+        log_path: str,
+        headers: Mapping[str, str],
+        retry: bool,
+        secrets: Iterable[str],
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One HTTP exchange with retries; raises ``BanqUnavailable`` for network trouble, 429
+        and 5xx (after the retries, when allowed). Any other status is returned."""
+        attempts = 1 + max(0, self.config.retries) if retry else 1
+        data = None
+        send_headers = dict(headers)
+        if body is not None:
+            data = payloads.dumps(body).encode("utf-8")
+            send_headers["Content-Type"] = "application/json"
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        problem = ""
+        status: int | None = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.config.retry_backoff * (2 ** (attempt - 1)))
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method, url, data=data, params=params, headers=send_headers, timeout=timeout
+                )
+            except requests.Timeout:
+                problem, status = "timed out", None
+                logger.warning(
+                    "banq %s %s -> timeout after %.0f ms (attempt %d/%d)",
+                    method,
+                    log_path,
+                    (time.monotonic() - started) * 1000,
+                    attempt + 1,
+                    attempts,
+                )
+                continue
+            except requests.RequestException as exc:
+                problem, status = f"could not be reached ({type(exc).__name__})", None
+                logger.warning(
+                    "banq %s %s -> %s (attempt %d/%d)",
+                    method,
+                    log_path,
+                    type(exc).__name__,
+                    attempt + 1,
+                    attempts,
+                )
+                continue
+            elapsed = (time.monotonic() - started) * 1000
+            logger.info(
+                "banq %s %s -> %s in %.0f ms", method, log_path, response.status_code, elapsed
+            )
+            if response.status_code == 429 or response.status_code >= 500:
+                status = response.status_code
+                problem = f"answered {status}: {_redact(_error_message(response), secrets)}"
+                continue
+            return response
+        raise BanqUnavailable(
+            f"banq {method} {log_path} {problem}"
+            + (f" after {attempts} attempts." if attempts > 1 else "."),
+            status_code=status,
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _refuse_float(value: Any) -> Decimal:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise TypeError("funds must be a Decimal, never a float")
+
+
+def _frequencies() -> list[str]:
+    return list(getattr(settings, "BANQ_FREQUENCIES", None) or ["once"])
+
+
+def _segment(value: Any, what: str) -> str:
+    text = str(value or "").strip()
+    if not text or len(text) > 200:
+        raise BanqRequestError(f"invalid {what}.")
+    return quote(text, safe="")
+
+
+def _decode(response: requests.Response) -> Any:
+    if not response.content or not response.content.strip():
+        return None
+    try:
+        return payloads.loads(response.content)
+    except BanqPayloadError as exc:
+        raise BanqPayloadError(str(exc), status_code=response.status_code) from None
+
+
+def _error_message(response: requests.Response) -> str:
+    """banq's error message, whatever its shape, shortened; ``HTTP <status>`` when there is none."""
+    try:
+        data = payloads.loads(response.content) if response.content else None
+    except BanqPayloadError:
+        data = None
+    message: Any = None
+    if isinstance(data, Mapping):
+        error = data.get("error")
+        if isinstance(error, Mapping):
+            message = error.get("message") or error.get("code")
+        elif isinstance(error, str):
+            message = data.get("error_description") or data.get("message") or error
+        if not message:
+            message = data.get("message") or data.get("detail") or data.get("title")
+    if not isinstance(message, str) or not message.strip():
+        return f"HTTP {response.status_code}"
+    message = " ".join(message.split())
+    if len(message) > MAX_ERROR_MESSAGE:
+        message = message[: MAX_ERROR_MESSAGE - 3] + "..."
+    return message
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+# --- construction --------------------------------------------------------------------------
+
+_REQUIRED = (
+    "BANQ_TOKEN_URL",
+    "BANQ_API_URL",
+    "BANQ_CLIENT_ID",
+    "BANQ_USERNAME",
+    "BANQ_PASSWORD",
+    "BANQ_MERCHANT_GUID",
+)
+_clients: dict[BanqClientConfig, BanqClient] = {}
+_clients_guard = threading.Lock()
+
+
+def _setting(name: str, default: Any = "") -> Any:
+    value = getattr(settings, name, default)
+    return default if value is None else value
+
+
+def banq_config_from_settings() -> BanqClientConfig:
+    for name in _REQUIRED:
+        value = getattr(settings, name, "")
+        if not isinstance(value, str) or not value.strip():
+            raise ImproperlyConfigured(f"{name} is not set.")
+    return BanqClientConfig(
+        token_url=settings.BANQ_TOKEN_URL.strip(),
+        api_url=settings.BANQ_API_URL.strip().rstrip("/"),
+        client_id=settings.BANQ_CLIENT_ID,
+        username=settings.BANQ_USERNAME,
+        password=settings.BANQ_PASSWORD,
+        merchant_guid=settings.BANQ_MERCHANT_GUID,
+        account_space_id=_setting("BANQ_ACCOUNT_SPACE_ID"),
+        company_id=_setting("BANQ_COMPANY_ID"),
+        audience=_setting("BANQ_AUDIENCE", "https://banq.com/open/api/"),
+        token_field_style=_setting("BANQ_TOKEN_FIELD_STYLE", "username"),
+        user_client_id=_setting("BANQ_USER_CLIENT_ID"),
+        user_audience=_setting("BANQ_USER_AUDIENCE", "https://banq.com/api"),
+        connect_timeout=float(_setting("BANQ_CONNECT_TIMEOUT", 5.0)),
+        read_timeout=float(_setting("BANQ_READ_TIMEOUT", 20.0)),
+        retries=int(_setting("BANQ_RETRIES", 2)),
+        retry_backoff=float(_setting("BANQ_RETRY_BACKOFF", 0.5)),
+    )
+
+
+def get_banq_client() -> BanqClient:
+    """The client for the current settings (one per distinct configuration, so one pool).
+
+    Raises ``ImproperlyConfigured`` naming the first missing setting.
+    """
+    config = banq_config_from_settings()
+    with _clients_guard:
+        client = _clients.get(config)
+        if client is None:
+            if len(_clients) >= 8:  # settings changed many times (tests): drop the old pools
+                for old in _clients.values():
+                    old.session.close()
+                _clients.clear()
+            client = _clients[config] = BanqClient(config)
+        return client
+
+
+__all__ = ["BanqClient", "BanqClientConfig", "BanqError", "get_banq_client"]
