@@ -1,2 +1,8 @@
+from django.urls import path
+
+from webhooks.views import BanqWebhookView
+
 app_name = "webhooks"
-urlpatterns: list = []
+urlpatterns = [
+    path("banq/<str:token>/payment-status/", BanqWebhookView.as_view(), name="banq"),
+]

@@ -1,0 +1,325 @@
+"""Writes of the webhooks app: record a delivery, process it, count refused calls.
+
+The flow (STYLE.md "How a request flows"): the view stores the raw event first
+(``webhook_event_record``, its own committed transaction), then calls ``webhook_event_process``,
+which parses the stored body, re-fetches the payment from banq (the body is only a hint) and hands
+banq's answer to ``banq.settlement.payment_apply``. The event's new state is saved in the same
+transaction as the payment's effects, so a crash leaves it retryable and a success is never
+half-recorded. ``manage.py process_webhooks`` calls the same function for stored events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from banq.exceptions import BanqError, BanqNotFound, BanqUnavailable
+from banq.models import BanqPayment
+from banq.settlement import (
+    RESULT_ALREADY_PAID,
+    RESULT_FAILED,
+    RESULT_NOT_COMPLETED,
+    RESULT_PAID,
+    RESULT_REJECTED,
+    RESULT_UNMATCHED,
+    PaymentOutcome,
+    payment_apply,
+)
+from orders.models import Order
+from webhooks.exceptions import InvalidWebhookPayload
+from webhooks.models import WebhookEvent, WebhookRefusal
+from webhooks.parsers import parse_webhook_event
+
+if TYPE_CHECKING:
+    from banq.payloads import RemotePayment, WebhookNotification
+
+logger = logging.getLogger(__name__)
+
+State = WebhookEvent.State
+
+ACTIONS = ("completed", "failed")
+RESOURCE_TYPES = ("payment", "transaction")
+KEEP_HEADERS = ("user-agent", "content-type", "content-length", "x-forwarded-for", "x-request-id")
+NEVER_KEEP = ("cookie", "authorization", "proxy-authorization", "set-cookie")
+HEADER_VALUE_MAX = 500
+EVENT_STATE_BY_RESULT = {
+    RESULT_PAID: State.PROCESSED,
+    RESULT_FAILED: State.PROCESSED,
+    RESULT_ALREADY_PAID: State.DUPLICATE,
+    RESULT_REJECTED: State.REJECTED,
+    RESULT_NOT_COMPLETED: State.IGNORED,
+    RESULT_UNMATCHED: State.UNMATCHED,
+}
+
+
+def _clean(value: object, limit: int) -> str:
+    """A string safe for any database column: no NUL characters, bounded length."""
+    return str(value).replace("\x00", "")[:limit]
+
+
+def webhook_headers_select(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers worth keeping: the usual few plus anything banq-looking; never credentials."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in NEVER_KEEP:
+            continue
+        if lower in KEEP_HEADERS or "banq" in lower or lower.startswith("x-webhook"):
+            kept[_clean(lower, 100)] = _clean(value, HEADER_VALUE_MAX)
+    return kept
+
+
+def webhook_event_record(
+    *,
+    body: bytes,
+    content_type: str = "",
+    headers: Mapping[str, str] | None = None,
+    remote_addr: str = "",
+    body_size: int | None = None,
+    truncated: bool = False,
+    error: str = "",
+) -> WebhookEvent:
+    """Store a delivery as received (or, with ``error``, as invalid), committed on its own."""
+    with transaction.atomic():
+        return WebhookEvent.objects.create(
+            raw_body=bytes(body),
+            body_size=len(body) if body_size is None else body_size,
+            body_truncated=truncated,
+            content_type=_clean(content_type, 255),
+            headers=webhook_headers_select(headers or {}),
+            remote_addr=_clean(remote_addr, 64),
+            state=State.INVALID if error else State.RECEIVED,
+            error=error,
+        )
+
+
+def webhook_refusal_count(*, remote_addr: str = "") -> None:
+    """Count one wrong-token call for today (the body is not stored)."""
+    now = timezone.now()
+    day = timezone.localdate(now)
+    remote_addr = _clean(remote_addr, 64)
+    updated = WebhookRefusal.objects.filter(day=day).update(
+        count=F("count") + 1, last_seen_at=now, last_remote_addr=remote_addr
+    )
+    if updated:
+        return
+    try:
+        with transaction.atomic():
+            WebhookRefusal.objects.create(
+                day=day, count=1, last_seen_at=now, last_remote_addr=remote_addr
+            )
+    except IntegrityError:  # another refusal created today's row meanwhile
+        WebhookRefusal.objects.filter(day=day).update(
+            count=F("count") + 1, last_seen_at=now, last_remote_addr=remote_addr
+        )
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    remote: RemotePayment
+    dedupe_key: str
+
+
+class _Park(Exception):
+    """Stop processing and leave the event in ``state`` with ``error``."""
+
+    def __init__(self, state: str, error: str) -> None:
+        super().__init__(error)
+        self.state = state
+        self.error = error
+
+
+def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
+    """Process one stored event and return it with its new state. Never raises for bad input.
+
+    Settled events (processed, duplicate, ignored, rejected) are returned unchanged. States after
+    the call: ``invalid`` (body unreadable), ``ignored`` (an action or resource type we don't act
+    on, or a payment banq doesn't report as completed or failed), ``processed``, ``duplicate``
+    (the same re-fetched change was already applied), ``rejected`` (banq's answer doesn't match
+    the order, or banq doesn't know the resource), ``unmatched`` (no order yet: retry later),
+    ``pending`` (banq unreachable: retry later), ``failed`` (unexpected error: retry later).
+    """
+    if event.state in WebhookEvent.FINAL_STATES:
+        return event
+    now = timezone.now()
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1, last_attempt_at=now)
+    event.attempts += 1
+    event.last_attempt_at = now
+    try:
+        notification = parse_webhook_event(bytes(event.raw_body))
+    except InvalidWebhookPayload as exc:
+        return _settle(event, State.INVALID, str(exc))
+    event.action = notification.action
+    event.resource_type = notification.resource_type
+    event.resource_id = notification.resource_id
+    event.event_id = notification.event_id or ""
+    if notification.action not in ACTIONS or notification.resource_type not in RESOURCE_TYPES:
+        return _settle(
+            event,
+            State.IGNORED,
+            f"Not acted on: {notification.resource_type} {notification.action}.",
+        )
+    try:
+        fetched = _fetch(event, notification)
+    except _Park as park:
+        return _settle(event, park.state, park.error)
+    except BanqUnavailable as exc:
+        logger.warning("Webhook event %s: banq unreachable, kept pending (%s)", event.pk, exc)
+        return _settle(event, State.PENDING, f"banq could not be reached: {exc}")
+    except BanqNotFound as exc:
+        logger.warning("Webhook event %s: banq does not know the resource", event.pk)
+        return _settle(
+            event,
+            State.REJECTED,
+            f"banq does not know {event.resource_type} {event.resource_id}: {exc}",
+        )
+    except BanqError as exc:
+        logger.error("Webhook event %s: banq refused the re-fetch: %s", event.pk, exc)
+        return _settle(event, State.FAILED, f"{type(exc).__name__}: {exc}")
+    except ImproperlyConfigured as exc:
+        logger.error("Webhook event %s: banq is not configured: %s", event.pk, exc)
+        return _settle(event, State.FAILED, f"banq is not configured: {exc}")
+    return _apply(event, fetched)
+
+
+def _fetch(event: WebhookEvent, notification: WebhookNotification) -> _Fetched:
+    """Re-fetch from banq what the event is about. Raises ``BanqError`` or ``_Park``."""
+    from banq.client import get_banq_client
+
+    client = get_banq_client()
+    if notification.resource_type == "payment":
+        remote = client.get_payment(notification.resource_id)
+    else:
+        tx = client.get_transaction(notification.resource_id)
+        if tx.payment_guid:
+            remote = client.get_payment(tx.payment_guid)
+        else:
+            payment_id = _payment_id_by_order_code(tx.external_order_code)
+            if not payment_id:
+                raise _Park(
+                    State.UNMATCHED,
+                    f"Transaction {tx.guid} names no payment, and no attempt with a banq id "
+                    f"matches its order code {tx.external_order_code or '(none)'}.",
+                )
+            remote = client.get_payment(payment_id)
+    key = ":".join(
+        (notification.resource_type, notification.resource_id, notification.action, remote.status)
+    )
+    return _Fetched(remote=remote, dedupe_key=_clean(key, 255))
+
+
+def _payment_id_by_order_code(code: str | None) -> str:
+    if not code:
+        return ""
+    attempt = (
+        BanqPayment.objects.filter(order__number=code)
+        .exclude(banq_payment_id="")
+        .order_by("-pk")
+        .first()
+    )
+    return attempt.banq_payment_id if attempt else ""
+
+
+def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
+    try:
+        with transaction.atomic():
+            locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+            if locked.state in WebhookEvent.FINAL_STATES:  # a concurrent run settled it
+                return locked
+            outcome = payment_apply(remote=fetched.remote)
+            state = EVENT_STATE_BY_RESULT[outcome.result]
+            if state == State.PROCESSED and _key_taken(fetched.dedupe_key, event.pk):
+                # The same change was applied by another event before: this one is a repeat.
+                state = State.DUPLICATE
+            _fill(event, fetched, outcome)
+            if state in (State.PROCESSED, State.REJECTED) and not _key_taken(
+                fetched.dedupe_key, event.pk
+            ):
+                event.processed_key = fetched.dedupe_key
+            elif state == State.REJECTED:
+                state = State.DUPLICATE
+            error = outcome.reason
+            if state == State.DUPLICATE and not error:
+                error = "Already applied by another event."
+            _finish(event, state, error)
+            event.save()
+    except IntegrityError:
+        # Another event took the processed_key between our check and our save: we are the
+        # repeat, and everything we did in the block was rolled back.
+        _forget_rolled_back(event)
+        if _key_taken(fetched.dedupe_key, event.pk):
+            return _settle(event, State.DUPLICATE, "Already applied by another event.")
+        logger.exception("Webhook event %s: integrity error while applying", event.pk)
+        return _settle(event, State.FAILED, "IntegrityError while applying the payment.")
+    except Exception as exc:
+        logger.exception("Webhook event %s: processing failed", event.pk)
+        _forget_rolled_back(event)
+        return _settle(event, State.FAILED, f"{type(exc).__name__} while applying the payment.")
+    _log_outcome(event, outcome)
+    return event
+
+
+def _forget_rolled_back(event: WebhookEvent) -> None:
+    """The block was rolled back: drop what we set in memory but never committed."""
+    event.processed_key = None
+    event.payment = None
+    event.order = None
+
+
+def _key_taken(key: str, pk: int) -> bool:
+    return WebhookEvent.objects.filter(processed_key=key).exclude(pk=pk).exists()
+
+
+def _fill(event: WebhookEvent, fetched: _Fetched, outcome: PaymentOutcome) -> None:
+    event.dedupe_key = fetched.dedupe_key
+    if outcome.order is not None:
+        event.order = outcome.order
+    if outcome.attempt is not None:
+        event.payment = outcome.attempt
+
+
+def _finish(event: WebhookEvent, state: str, error: str) -> None:
+    event.state = state
+    event.error = error
+    event.processed_at = timezone.now() if state in WebhookEvent.FINAL_STATES else None
+
+
+def _settle(event: WebhookEvent, state: str, error: str) -> WebhookEvent:
+    """Save a state reached without applying anything (its own small transaction)."""
+    _finish(event, state, error)
+    with transaction.atomic():
+        locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+        if locked.state in WebhookEvent.FINAL_STATES and state not in WebhookEvent.FINAL_STATES:
+            return locked  # a concurrent run settled it meanwhile; keep its answer
+        event.save(
+            update_fields=[
+                "state",
+                "error",
+                "processed_at",
+                "action",
+                "resource_type",
+                "resource_id",
+                "event_id",
+                "attempts",
+                "last_attempt_at",
+            ]
+        )
+    return event
+
+
+def _log_outcome(event: WebhookEvent, outcome: PaymentOutcome) -> None:
+    order: Order | None = outcome.order
+    logger.info(
+        "Order %s: webhook event %s %s (%s)",
+        order.public_id if order else "-",
+        event.pk,
+        event.state,
+        outcome.result,
+    )
