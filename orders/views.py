@@ -20,7 +20,13 @@ from django.views import View
 from django.views.generic import ListView
 
 from orders import selectors, services
-from orders.access import ACCESS_PARAM, order_get_accessible, order_signed_url, session_grant_order
+from orders.access import (
+    ACCESS_PARAM,
+    order_access_key,
+    order_get_accessible,
+    order_signed_url,
+    session_grant_order,
+)
 from orders.exceptions import CartEmpty, CartError, OrderError
 from orders.forms import CheckoutForm
 from orders.models import Product
@@ -293,6 +299,7 @@ class OrderDetailView(View):
             "order": order,
             "items": list(order.items.all()),
             "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
+            "access_key": order_access_key(order=order),
             "status_url": reverse("orders:order-detail", kwargs={"public_id": order.public_id}),
         }
         return render(request, "orders/order_detail.html", context)
