@@ -1,0 +1,58 @@
+"""The emulator's seeded accounts and credentials.
+
+storefront/settings.py repeats these values in BANQ_EMULATOR_DEFAULTS (and BANQ_USER_CLIENT_ID,
+BANQ_AUDIENCE, BANQ_USER_AUDIENCE): change both places together. The emulator imports nothing of
+the store, so the values live twice on purpose.
+"""
+
+from __future__ import annotations
+
+# Open API (machine) flow: password grant, audience with a trailing slash.
+OPEN_API_CLIENT_ID = "emulator-client-id"
+OPEN_API_USERNAME = "api-user@emulator.banq.test"
+OPEN_API_PASSWORD = "emulator-password"
+OPEN_API_AUDIENCE = "https://banq.com/open/api/"
+
+# Merchant-user flow (users/me): banq's fixed public client id from the integration guide.
+MERCHANT_CLIENT_ID = "kFLEhEsxxBWCf0X19hAIjbzYaSyn2cim"
+MERCHANT_AUDIENCE = "https://banq.com/api"
+MERCHANT_USERNAME = "merchant@emulator.banq.test"
+MERCHANT_PASSWORD = "merchant-password"
+
+# The merchant's business (account space) and its banq accounts.
+ACCOUNT_SPACE_ID = "3a7d9c1e-5b2f-4e8a-9c6d-0f1e2d3c4b5a"
+PLATFORM_ID = "b4c3d2e1-f0a9-4b8c-9d7e-6f5a4b3c2d1e"
+MERCHANT_NAME = "Emulator Goods LLC"
+MERCHANT_BANQ_GUID = "6f1c2b9e-3d4a-4c5b-8e7f-9a0b1c2d3e4f"
+MERCHANT_SECOND_BANQ_GUID = "7a2d3c0f-4e5b-4d6c-9f80-ab1c2d3e4f50"
+
+# Somebody else's business: a valid destination that is not the store's.
+FOREIGN_ACCOUNT_SPACE_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+FOREIGN_MERCHANT_NAME = "Other Merchant Inc."
+FOREIGN_BANQ_GUID = "0e2d4c6b-8a9f-4b1c-9d3e-5f7a6b8c9d0e"
+
+TOKEN_TTL_S = 86400  # the lifetime of banq's sample token (24 h)
+FREQUENCIES = ("once", "weekly", "monthly", "yearly")
+WEBHOOK_TYPES = ("payment", "transaction")
+
+# banq-api-facts.md section 6 (the public table stops after row 8).
+FAIL_REASONS = (
+    "General Error",
+    "PlaidBalanceCheckFailed",
+    "InsufficientBalance",
+    "TierPlanLimits",
+    "BlacklistedFingerprint",
+    "IsaBalanceIsInsufficient",
+    "PlaidRequiresReAuthentication",
+    "CustodialAccountContactIsNotApproved",
+)
+
+# Route names used by the error_routes fault.
+API_ROUTES = (
+    "token",
+    "get-paid-link",
+    "get-payment",
+    "get-transaction",
+    "users-me",
+    "webhook-config",
+)

@@ -1,0 +1,1 @@
+"""HTML for the hosted payment page, the app approval page and the dashboard."""

@@ -1,0 +1,803 @@
+"""The emulator's HTTP server: banq's API paths, the widget, the hosted pages, the control API.
+
+Standard library only (ThreadingHTTPServer); `requests` is used by the webhook deliverer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from banq.emulator import defaults, pages
+from banq.emulator.http import Request, Response
+from banq.emulator.state import (
+    EmulatorState,
+    FaultError,
+    Payment,
+    Transaction,
+    WebhookConfig,
+    validate_faults,
+)
+from banq.emulator.webhooks import Deliverer
+
+logger = logging.getLogger(__name__)
+
+WIDGET_JS = Path(__file__).with_name("widget.js")
+MAX_FUNDS = Decimal("9999999999.99")
+CENT = Decimal("0.01")
+GUID_RE = r"[0-9A-Za-z-]{1,64}"
+
+
+@dataclass
+class Route:
+    methods: tuple[str, ...]
+    pattern: re.Pattern[str]
+    name: str
+    kind: str  # api, page, control
+    handler: Callable[[Request], Response]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.response = Response.error(status, code, message)
+
+
+def _payment_json(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "status": p.status,
+        "funds": p.funds.quantize(CENT),
+        "comment": p.comment,
+        "externalOrderCode": p.external_order_code,
+        "destination": {"banqGuid": p.banq_guid},
+        "recurrence": {
+            "frequency": p.frequency,
+            "startDate": p.start_date.isoformat() if p.start_date else None,
+            "endDate": p.end_date.isoformat() if p.end_date else None,
+        },
+        "url": p.url,
+        "createdAt": p.created_at,
+        "completedAt": p.completed_at,
+        "failReason": p.fail_reason,
+    }
+
+
+def _transaction_json(t: Transaction) -> dict[str, Any]:
+    return {
+        "guid": t.guid,
+        "paymentGuid": t.payment_guid,
+        "externalOrderCode": t.external_order_code,
+        "status": t.status,
+        "funds": t.funds.quantize(CENT),
+        "failReason": t.fail_reason,
+    }
+
+
+def _parse_date(value: Any, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ApiError(400, "invalid_date", f"{name} must be a date YYYY-MM-DD or null")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_date", f"{name} is not a calendar date") from None
+
+
+def parse_funds(value: Any) -> Decimal:
+    """A positive amount in dollars with at most 2 decimals (JSON number or numeric string)."""
+    if isinstance(value, bool) or value is None:
+        raise ApiError(400, "invalid_funds", "funds must be a positive number")
+    if isinstance(value, (int, Decimal)):
+        amount = Decimal(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        amount = Decimal(value.strip())
+    else:
+        raise ApiError(400, "invalid_funds", "funds must be a positive number")
+    try:
+        if not amount.is_finite() or amount <= 0:
+            raise ApiError(400, "invalid_funds", "funds must be a positive number")
+        if amount.quantize(CENT) != amount:
+            raise ApiError(400, "invalid_funds", "funds has more than 2 decimal places")
+    except InvalidOperation:
+        raise ApiError(400, "invalid_funds", "funds must be a positive number") from None
+    if amount > MAX_FUNDS:
+        raise ApiError(400, "invalid_funds", "funds is above the maximum amount")
+    return amount
+
+
+def valid_origin(value: str) -> str | None:
+    """`scheme://host[:port]` when value is an http(s) origin, else None."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _webhook_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_url", "url must be an http(s) URL")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiError(400, "invalid_url", "url must be an http(s) URL")
+    return value.strip()
+
+
+class EmulatorApp:
+    def __init__(self, state: EmulatorState, *, retry_backoff: float = 2.0):
+        self.state = state
+        self.base_url = "http://127.0.0.1:8001"
+        self.deliverer = Deliverer(state, backoff=retry_backoff)
+        self.retry_backoff = retry_backoff
+        self.routes: list[Route] = []
+        api = "/api/v1"
+        self._add("POST", "/oauth/token", "token", "api", self.token)
+        self._add("POST", f"{api}/payments/get-paid-link", "get-paid-link", "api", self.paid_link)
+        self._add("GET", f"{api}/payments/(?P<id>{GUID_RE})", "get-payment", "api", self.payment)
+        self._add(
+            "GET", f"{api}/transactions/(?P<id>{GUID_RE})", "get-transaction", "api", self.txn
+        )
+        self._add("GET", f"{api}/users/me", "users-me", "api", self.users_me)
+        self._add(
+            ("GET", "POST", "PATCH"),
+            f"{api}/account-spaces/(?P<id>{GUID_RE})/webhook-config",
+            "webhook-config",
+            "api",
+            self.webhook_config,
+        )
+        self._add("GET", "/widget/ecommerce.js", "widget", "page", self.widget)
+        code = r"(?P<code>[0-9A-Za-z]{11})"
+        self._add("GET", f"/link/{code}", "link", "page", self.link_page)
+        self._add("GET", f"/link/{code}/status", "link-status", "page", self.link_status)
+        self._add("POST", f"/link/{code}/pay", "link-pay", "page", self.link_pay)
+        self._add("POST", f"/link/{code}/decline", "link-decline", "page", self.link_decline)
+        self._add(("GET", "POST"), f"/app/approve/{code}", "approve", "page", self.approve)
+        self._add("GET", "/", "root", "page", lambda r: Response.redirect("/_emulator/"))
+        self._add("GET", "/_emulator/?", "dashboard", "control", self.dashboard)
+        c = "/_emulator/api"
+        self._add("GET", f"{c}/state", "c-state", "control", self.c_state)
+        self._add("POST", f"{c}/reset", "c-reset", "control", self.c_reset)
+        self._add("GET", f"{c}/payments", "c-payments", "control", self.c_payments)
+        self._add(
+            "POST", f"{c}/payments/(?P<id>{GUID_RE})/complete", "c-complete", "control", self.c_done
+        )
+        self._add("POST", f"{c}/payments/(?P<id>{GUID_RE})/fail", "c-fail", "control", self.c_fail)
+        self._add("GET", f"{c}/deliveries", "c-deliveries", "control", self.c_deliveries)
+        self._add(
+            "POST", f"{c}/deliveries/(?P<id>{GUID_RE})/resend", "c-resend", "control", self.c_resend
+        )
+        self._add(("GET", "POST", "PATCH"), f"{c}/faults", "c-faults", "control", self.c_faults)
+        self._add(("GET", "POST"), f"{c}/webhook-config", "c-webhook", "control", self.c_webhook)
+
+    def _add(self, methods, pattern, name, kind, handler) -> None:
+        if isinstance(methods, str):
+            methods = (methods,)
+        self.routes.append(Route(tuple(methods), re.compile(pattern + r"\Z"), name, kind, handler))
+
+    # -- dispatch ----------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        allowed: list[str] = []
+        for route in self.routes:
+            match = route.pattern.match(request.path)
+            if not match:
+                continue
+            if request.method not in route.methods:
+                allowed.extend(route.methods)
+                continue
+            request.params = match.groupdict()
+            try:
+                if route.kind == "api":
+                    injected = self._inject_faults(route.name)
+                    if injected is not None:
+                        return injected
+                return route.handler(request)
+            except ApiError as exc:
+                return exc.response
+            except KeyError:
+                return Response.error(404, "not_found", "No such resource")
+        if allowed:
+            response = Response.error(405, "method_not_allowed", "Method not allowed")
+            response.headers["Allow"] = ", ".join(sorted(set(allowed)))
+            return response
+        return Response.error(404, "not_found", f"No route for {request.path}")
+
+    def _inject_faults(self, route_name: str) -> Response | None:
+        with self.state.lock:
+            faults = dict(self.state.faults)
+        if faults["latency_ms"]:
+            time.sleep(faults["latency_ms"] / 1000)
+        rate = faults["error_rate"]
+        routes = faults["error_routes"]
+        if rate and (not routes or route_name in routes) and self.state.random() < rate:
+            return Response.error(503, "service_unavailable", "Injected fault: try again later")
+        return None
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _body(self, request: Request, *, decimals: bool = False) -> dict[str, Any]:
+        if request.is_form:
+            return dict(request.form())
+        try:
+            body = request.json(decimals=decimals)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_json", "The request body must be a JSON object")
+        return body
+
+    def _auth(self, request: Request, audience: str) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "Missing bearer token")
+        found = self.state.check_token(token.strip())
+        if found is None:
+            raise ApiError(401, "invalid_token", "The access token is invalid or expired")
+        if found.audience != audience:
+            raise ApiError(403, "forbidden", "This token's audience may not call this path")
+
+    def settle(self, payment_id: str, *, status: str, reason: str | None, via: str) -> bool:
+        """Complete/fail a payment and queue its webhooks. False when it was already settled."""
+        result = self.state.settle(payment_id, status=status, reason=reason, via=via)
+        if result is None:
+            return False
+        payment, transaction = result
+        logger.info("Payment %s %s via %s", payment.id, status, via)
+        self.deliverer.dispatch(payment, transaction)
+        return True
+
+    # -- banq API ----------------------------------------------------------------
+
+    def token(self, request: Request) -> Response:
+        if request.is_form:
+            body: Any = request.form()
+        else:
+            try:
+                body = request.json()
+            except (ValueError, UnicodeDecodeError):
+                body = None
+        if not isinstance(body, dict):
+            return Response.json(
+                {"error": "invalid_request", "error_description": "Invalid JSON body"}, 400
+            )
+        grant = body.get("grant_type")
+        if grant != "password":
+            return Response.json(
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": f"Unsupported grant type: {grant}",
+                },
+                403,
+            )
+        client_id = body.get("client_id")
+        username = body.get("username") or body.get("client_username")
+        password = body.get("password") or body.get("client_password")
+        flows = {
+            defaults.OPEN_API_CLIENT_ID: (
+                defaults.OPEN_API_AUDIENCE,
+                defaults.OPEN_API_USERNAME,
+                defaults.OPEN_API_PASSWORD,
+            ),
+            defaults.MERCHANT_CLIENT_ID: (
+                defaults.MERCHANT_AUDIENCE,
+                defaults.MERCHANT_USERNAME,
+                defaults.MERCHANT_PASSWORD,
+            ),
+        }
+        if client_id not in flows:
+            return Response.json(
+                {"error": "access_denied", "error_description": "Unauthorized"}, 401
+            )
+        audience, good_user, good_password = flows[client_id]
+        if body.get("audience") != audience:
+            return Response.json(
+                {
+                    "error": "access_denied",
+                    "error_description": "Service not enabled within domain: "
+                    f"{body.get('audience')}",
+                },
+                403,
+            )
+        if not username or not password:
+            return Response.json(
+                {
+                    "error": "invalid_request",
+                    "error_description": "Missing required parameter: username/password",
+                },
+                400,
+            )
+        if username != good_user or password != good_password:
+            return Response.json(
+                {"error": "invalid_grant", "error_description": "Wrong email or password."}, 403
+            )
+        token, ttl = self.state.issue_token(
+            audience=audience, subject=username, client_id=client_id
+        )
+        data: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+        if body.get("scope"):
+            data["scope"] = body["scope"]
+        return Response.json(data, headers={"Cache-Control": "no-store"})
+
+    def paid_link(self, request: Request) -> Response:
+        self._auth(request, defaults.OPEN_API_AUDIENCE)
+        body = self._body(request, decimals=True)
+        destination = body.get("destination")
+        if not isinstance(destination, dict) or not destination.get("banqGuid"):
+            raise ApiError(400, "missing_destination", "destination.banqGuid is required")
+        banq_guid = destination["banqGuid"]
+        if not isinstance(banq_guid, str) or self.state.banq_account(banq_guid) is None:
+            raise ApiError(400, "unknown_destination", "destination.banqGuid is not a known banq")
+        if "funds" not in body:
+            raise ApiError(400, "invalid_funds", "funds is required")
+        funds = parse_funds(body["funds"])
+        frequency = body.get("frequency") or "once"
+        if frequency not in defaults.FREQUENCIES:
+            raise ApiError(
+                400,
+                "invalid_frequency",
+                f"frequency must be one of: {', '.join(defaults.FREQUENCIES)}",
+            )
+        comment = body.get("comment") or ""
+        order_code = body.get("externalOrderCode") or ""
+        if isinstance(order_code, int) and not isinstance(order_code, bool):
+            order_code = str(order_code)
+        if not isinstance(comment, str) or len(comment) > 1000:
+            raise ApiError(400, "invalid_comment", "comment must be a string (max 1000 chars)")
+        if not isinstance(order_code, str) or len(order_code) > 255:
+            raise ApiError(400, "invalid_order_code", "externalOrderCode must be a string")
+        start = _parse_date(body.get("startDate"), "startDate")
+        end = _parse_date(body.get("endDate"), "endDate")
+        if start and end and end < start:
+            raise ApiError(400, "invalid_date", "endDate is before startDate")
+        payment = self.state.create_payment(
+            base_url=self.base_url,
+            funds=funds,
+            comment=comment,
+            external_order_code=order_code,
+            banq_guid=banq_guid,
+            frequency=frequency,
+            start_date=start,
+            end_date=end,
+        )
+        logger.info("Payment %s created for order code %s", payment.id, order_code)
+        return Response.json(
+            {"data": {"id": payment.id, "url": payment.url}},
+            201,
+            {"Location": f"{self.base_url}/api/v1/payments/{payment.id}"},
+        )
+
+    def payment(self, request: Request) -> Response:
+        self._auth(request, defaults.OPEN_API_AUDIENCE)
+        with self.state.lock:
+            return Response.json({"data": _payment_json(self.state.payments[request.params["id"]])})
+
+    def txn(self, request: Request) -> Response:
+        self._auth(request, defaults.OPEN_API_AUDIENCE)
+        with self.state.lock:
+            found = self.state.transactions[request.params["id"]]
+            return Response.json({"data": _transaction_json(found)})
+
+    def users_me(self, request: Request) -> Response:
+        self._auth(request, defaults.MERCHANT_AUDIENCE)
+        include = {p.strip() for p in request.arg("include").split(",") if p.strip()}
+        space = self.state.account_spaces[defaults.ACCOUNT_SPACE_ID]
+        data: dict[str, Any] = {"email": defaults.MERCHANT_USERNAME}
+        if not include or "accountSpaces" in include:
+            data["accountSpaces"] = [
+                {"id": space.id, "name": space.name, "platformId": space.platform_id}
+            ]
+        if not include or "banqAccounts" in include:
+            data["banqAccounts"] = [
+                {"banqGuid": guid, "banqName": name, "accountSpaceId": space.id}
+                for guid, name in space.banq_accounts
+            ]
+        return Response.json({"data": data})
+
+    def webhook_config(self, request: Request) -> Response:
+        self._auth(request, defaults.OPEN_API_AUDIENCE)
+        space_id = request.params["id"]
+        if space_id not in self.state.account_spaces:
+            raise ApiError(404, "not_found", "Unknown account space")
+        if space_id != defaults.ACCOUNT_SPACE_ID:
+            raise ApiError(403, "forbidden", "This account space belongs to another user")
+        return self._config_call(request, space_id)
+
+    def _config_call(self, request: Request, space_id: str) -> Response:
+        state = self.state
+        if request.method == "GET":
+            with state.lock:
+                config = state.webhook_configs.get(space_id)
+                if config is None:
+                    raise ApiError(404, "not_found", "No webhook config for this account space")
+                return Response.json({"data": config.as_json()})
+        body = self._body(request)
+        known = {"url", "enabled", "retryCount", "webHookTypes"}
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise ApiError(400, "invalid_field", f"unknown field(s): {', '.join(unknown)}")
+        with state.lock:
+            existing = state.webhook_configs.get(space_id)
+            if request.method == "PATCH":
+                if existing is None:
+                    raise ApiError(404, "not_found", "No webhook config for this account space")
+                config = WebhookConfig(
+                    url=existing.url,
+                    enabled=existing.enabled,
+                    retry_count=existing.retry_count,
+                    types=list(existing.types),
+                )
+            else:
+                if "url" not in body:
+                    raise ApiError(400, "invalid_url", "url is required")
+                config = WebhookConfig(url="")
+            _apply_config(config, body)
+            state.webhook_configs[space_id] = config
+            status = 201 if request.method == "POST" and existing is None else 200
+            return Response.json({"data": config.as_json()}, status)
+
+    # -- widget and hosted pages -------------------------------------------------
+
+    def widget(self, request: Request) -> Response:
+        return Response(
+            200,
+            WIDGET_JS.read_bytes(),
+            {"Content-Type": "application/javascript; charset=utf-8", "Cache-Control": "no-cache"},
+        )
+
+    def _payment_for(self, code: str) -> Payment:
+        payment = self.state.payment_by_code(code)
+        if payment is None:
+            raise ApiError(404, "not_found", "Unknown payment link")
+        return payment
+
+    def _page_error(self, exc: ApiError) -> Response:
+        return Response.html(pages.not_found(), exc.response.status)
+
+    def link_page(self, request: Request) -> Response:
+        try:
+            payment = self._payment_for(request.params["code"])
+        except ApiError as exc:
+            return self._page_error(exc)
+        origin = valid_origin(request.arg("origin"))
+        return Response.html(
+            pages.link_page(
+                payment,
+                merchant=self.state.merchant_name_for(payment.banq_guid),
+                origin=origin,
+                approve_url=f"{self.base_url}/app/approve/{payment.code}",
+                error=request.arg("error"),
+            )
+        )
+
+    def link_status(self, request: Request) -> Response:
+        payment = self._payment_for(request.params["code"])
+        return Response.json(
+            {
+                "data": {
+                    "id": payment.id,
+                    "status": payment.status,
+                    "failReason": payment.fail_reason,
+                }
+            }
+        )
+
+    def link_pay(self, request: Request) -> Response:
+        try:
+            payment = self._payment_for(request.params["code"])
+        except ApiError as exc:
+            return self._page_error(exc)
+        form = request.form()
+        origin = valid_origin(form.get("origin", ""))
+        if not form.get("email", "").strip() or not form.get("password", ""):
+            return Response.html(
+                pages.link_page(
+                    payment,
+                    merchant=self.state.merchant_name_for(payment.banq_guid),
+                    origin=origin,
+                    approve_url=f"{self.base_url}/app/approve/{payment.code}",
+                    error="Enter your banq e-mail and password.",
+                ),
+                400,
+            )
+        self.settle(payment.id, status="completed", reason=None, via="widget")
+        return Response.html(
+            pages.link_result(
+                payment, merchant=self.state.merchant_name_for(payment.banq_guid), origin=origin
+            )
+        )
+
+    def link_decline(self, request: Request) -> Response:
+        try:
+            payment = self._payment_for(request.params["code"])
+        except ApiError as exc:
+            return self._page_error(exc)
+        form = request.form()
+        origin = valid_origin(form.get("origin", ""))
+        reason = form.get("reason") or "InsufficientBalance"
+        if reason not in defaults.FAIL_REASONS:
+            return Response.html(pages.message_page("Unknown fail reason", reason), 400)
+        self.settle(payment.id, status="failed", reason=reason, via="widget")
+        return Response.html(
+            pages.link_result(
+                payment, merchant=self.state.merchant_name_for(payment.banq_guid), origin=origin
+            )
+        )
+
+    def approve(self, request: Request) -> Response:
+        try:
+            payment = self._payment_for(request.params["code"])
+        except ApiError as exc:
+            return self._page_error(exc)
+        if request.method == "POST":
+            self.settle(payment.id, status="completed", reason=None, via="app")
+        return Response.html(
+            pages.approve_page(payment, merchant=self.state.merchant_name_for(payment.banq_guid))
+        )
+
+    # -- control API -------------------------------------------------------------
+
+    def _control_done(self, request: Request, data: Any, status: int = 200) -> Response:
+        if request.is_form:
+            return Response.redirect("/_emulator/")
+        return Response.json({"data": data}, status)
+
+    def state_json(self) -> dict[str, Any]:
+        state = self.state
+        with state.lock:
+            return {
+                "url": self.base_url,
+                "apiUrl": f"{self.base_url}/api/v1",
+                "tokenUrl": f"{self.base_url}/oauth/token",
+                "widgetUrl": f"{self.base_url}/widget/ecommerce.js",
+                "seed": state.seed,
+                "retryBackoff": self.retry_backoff,
+                "merchant": {
+                    "name": state.merchant_name,
+                    "accountSpaceId": defaults.ACCOUNT_SPACE_ID,
+                    "banqGuid": defaults.MERCHANT_BANQ_GUID,
+                    "otherBanqGuids": [defaults.MERCHANT_SECOND_BANQ_GUID],
+                },
+                "foreignBanqGuid": defaults.FOREIGN_BANQ_GUID,
+                "faults": dict(state.faults),
+                "webhookConfigs": {k: v.as_json() for k, v in state.webhook_configs.items()},
+                "counts": {
+                    "payments": len(state.payments),
+                    "transactions": len(state.transactions),
+                    "deliveries": len(state.deliveries),
+                    "tokens": len(state.tokens),
+                },
+            }
+
+    def payments_json(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            out = []
+            for p in self.state.payments.values():
+                item = _payment_json(p)
+                item.update(
+                    code=p.code,
+                    transactionGuid=p.transaction_guid,
+                    completedVia=p.completed_via,
+                    merchantName=self.state.merchant_name_for(p.banq_guid),
+                )
+                out.append(item)
+            return out
+
+    def c_state(self, request: Request) -> Response:
+        return Response.json({"data": self.state_json()})
+
+    def c_reset(self, request: Request) -> Response:
+        body = self._body(request)
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            if request.is_form and str(seed).strip().lstrip("-").isdigit():
+                seed = int(seed)
+            elif request.is_form and not str(seed).strip():
+                seed = None
+            else:
+                raise ApiError(400, "invalid_seed", "seed must be an integer")
+        self.state.reset(seed=seed)
+        logger.info("State reset")
+        return self._control_done(request, self.state_json())
+
+    def c_payments(self, request: Request) -> Response:
+        return Response.json({"data": self.payments_json()})
+
+    def c_done(self, request: Request) -> Response:
+        payment_id = request.params["id"]
+        if payment_id not in self.state.payments:
+            raise ApiError(404, "not_found", "Unknown payment")
+        if not self.settle(payment_id, status="completed", reason=None, via="control"):
+            raise ApiError(409, "already_settled", "The payment is already completed or failed")
+        with self.state.lock:
+            return self._control_done(request, _payment_json(self.state.payments[payment_id]))
+
+    def c_fail(self, request: Request) -> Response:
+        payment_id = request.params["id"]
+        if payment_id not in self.state.payments:
+            raise ApiError(404, "not_found", "Unknown payment")
+        body = self._body(request)
+        reason = body.get("reason") or "InsufficientBalance"
+        if reason not in defaults.FAIL_REASONS:
+            raise ApiError(
+                400, "invalid_reason", f"reason must be one of: {', '.join(defaults.FAIL_REASONS)}"
+            )
+        if not self.settle(payment_id, status="failed", reason=reason, via="control"):
+            raise ApiError(409, "already_settled", "The payment is already completed or failed")
+        with self.state.lock:
+            return self._control_done(request, _payment_json(self.state.payments[payment_id]))
+
+    def c_deliveries(self, request: Request) -> Response:
+        return Response.json({"data": self.state.deliveries_json()})
+
+    def c_resend(self, request: Request) -> Response:
+        delivery = self.deliverer.resend(request.params["id"])
+        with self.state.lock:
+            return self._control_done(request, delivery.as_json(), 202)
+
+    def c_faults(self, request: Request) -> Response:
+        state = self.state
+        if request.method != "GET":
+            body = self._body(request)
+            if request.is_form:
+                body.setdefault("out_of_order", "false")
+                body = {k: v for k, v in body.items() if k in state.faults}
+            try:
+                update = validate_faults(body)
+            except FaultError as exc:
+                raise ApiError(400, "invalid_fault", str(exc)) from None
+            with state.lock:
+                if request.method == "POST":
+                    from banq.emulator.state import FAULT_DEFAULTS
+
+                    state.faults = {**FAULT_DEFAULTS, **update}
+                else:
+                    state.faults.update(update)
+            logger.info("Faults set: %s", update)
+        with state.lock:
+            return self._control_done(request, dict(state.faults))
+
+    def c_webhook(self, request: Request) -> Response:
+        state = self.state
+        if request.method == "GET":
+            with state.lock:
+                config = state.webhook_configs.get(defaults.ACCOUNT_SPACE_ID)
+                return Response.json({"data": config.as_json() if config else None})
+        body = self._body(request)
+        if request.is_form:
+            body = _config_from_form(body)
+        if body.get("url") in (None, ""):
+            with state.lock:
+                state.webhook_configs.pop(defaults.ACCOUNT_SPACE_ID, None)
+            return self._control_done(request, None)
+        config = WebhookConfig(url="")
+        _apply_config(config, body)
+        with state.lock:
+            state.webhook_configs[defaults.ACCOUNT_SPACE_ID] = config
+        return self._control_done(request, config.as_json())
+
+    def dashboard(self, request: Request) -> Response:
+        return Response.html(
+            pages.dashboard(
+                state=self.state_json(),
+                payments=self.payments_json(),
+                deliveries=self.state.deliveries_json(),
+                fail_reasons=defaults.FAIL_REASONS,
+                routes=defaults.API_ROUTES,
+            )
+        )
+
+
+def _config_from_form(form: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": form.get("url", "").strip()}
+    body["enabled"] = form.get("enabled", "") in ("on", "true", "1")
+    retry = str(form.get("retryCount", "5")).strip() or "5"
+    if not retry.isdigit():
+        raise ApiError(400, "invalid_retry_count", "retryCount must be a whole number")
+    body["retryCount"] = int(retry)
+    types = [t.strip() for t in str(form.get("webHookTypes", "")).split(",") if t.strip()]
+    body["webHookTypes"] = types or list(defaults.WEBHOOK_TYPES)
+    return body
+
+
+def _apply_config(config: WebhookConfig, body: dict[str, Any]) -> None:
+    """Validate the given fields and set them on config (raises ApiError 400)."""
+    if "url" in body:
+        config.url = _webhook_url(body["url"])
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            raise ApiError(400, "invalid_enabled", "enabled must be true or false")
+        config.enabled = body["enabled"]
+    if "retryCount" in body:
+        value = body["retryCount"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+            raise ApiError(400, "invalid_retry_count", "retryCount must be an integer 0..20")
+        config.retry_count = value
+    if "webHookTypes" in body:
+        types = body["webHookTypes"]
+        if (
+            not isinstance(types, list)
+            or not types
+            or any(t not in defaults.WEBHOOK_TYPES for t in types)
+        ):
+            raise ApiError(
+                400,
+                "invalid_webhook_types",
+                f"webHookTypes must be a non-empty list of: {', '.join(defaults.WEBHOOK_TYPES)}",
+            )
+        config.types = list(dict.fromkeys(types))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "banq-emulator/1"
+    protocol_version = "HTTP/1.1"
+    app: EmulatorApp  # set on the subclass by make_server
+
+    def _dispatch(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        request = Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        try:
+            response = self.app.handle(request)
+        except Exception:  # never a bare 500 page: log it and answer with the error shape
+            logger.exception("Unhandled error on %s %s", request.method, request.path)
+            response = Response.error(500, "internal_error", "The emulator failed on this request")
+        self._status = response.status
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        # The path only (no query string, no headers): tokens and passwords never reach the log.
+        sys.stderr.write(
+            f"{self.log_date_time_string()} {self.command} {urlsplit(self.path).path} {code}\n"
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
+
+
+def make_server(
+    app: EmulatorApp, host: str, port: int, public_url: str | None = None
+) -> ThreadingHTTPServer:
+    handler = type("Handler", (_Handler,), {"app": app})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    bound_host, bound_port = server.server_address[:2]
+    shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
+    if ":" in str(shown):
+        shown = f"[{shown}]"
+    app.base_url = (public_url or f"http://{shown}:{bound_port}").rstrip("/")
+    return server
