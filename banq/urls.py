@@ -1,2 +1,10 @@
+from django.urls import path
+
+from banq.views import GeneratePaymentLinkView
+
 app_name = "banq"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("generate-payment-link", GeneratePaymentLinkView.as_view(), name="generate-payment-link"),
+    path("generate-payment-link/", GeneratePaymentLinkView.as_view()),
+]

@@ -1,0 +1,106 @@
+"""``POST /generate-payment-link``: the intermediary endpoint the checkout widget calls.
+
+Body ``{"orderId": "<public_id>"}``; any other field (``funds``, ``comment``) is ignored: the
+amount, the comment and the order code come from our order. Answers
+``{"data": {"url": "<link>"}}``, the shape the widget code in banq's guide reads
+(``data.data.url``). CSRF-protected by Django's
+middleware (the page sends ``X-CSRFToken``); only the session that owns the order (or opened its
+signed link) may call it, and a stranger gets the same 404 as an unknown id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views import View
+
+from banq.exceptions import BanqError, OrderNotPayable
+from banq.ratelimit import rate_limit_hit
+from banq.services import payment_link_generate
+from orders.access import order_get_accessible
+from storefront.errors import json_error
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 4096
+PAYMENT_FAILED_MESSAGE = "The payment could not be started; nothing was charged. Please try again."
+NOT_FOUND_MESSAGE = "We couldn't find that order."
+
+
+class GeneratePaymentLinkView(View):
+    http_method_names = ["post", "options"]
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
+        return json_error(
+            "method_not_allowed", "Use POST for this endpoint.", 405, Allow="POST, OPTIONS"
+        )
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        retry_after = self._rate_limited(request)
+        if retry_after is not None:
+            return json_error(
+                "rate_limited",
+                "Too many attempts. Please wait a moment and try again.",
+                429,
+                Retry_After=str(retry_after),
+            )
+
+        order_id, problem = self._order_id(request)
+        if problem:
+            return json_error("bad_request", problem, 400)
+
+        order = order_get_accessible(session=request.session, public_id=order_id)
+        if order is None:
+            return json_error("not_found", NOT_FOUND_MESSAGE, 404)
+
+        try:
+            attempt = payment_link_generate(order=order)
+        except OrderNotPayable as exc:
+            return json_error("order_not_payable", str(exc), 409)
+        except BanqError as exc:
+            logger.error("Order %s: payment link failed: %s", order.public_id, exc)
+            return json_error("payment_unavailable", PAYMENT_FAILED_MESSAGE, 502)
+
+        response = JsonResponse({"data": {"url": attempt.url}})
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @staticmethod
+    def _order_id(request: HttpRequest) -> tuple[str | None, str | None]:
+        """``(orderId, None)`` or ``(None, message for a 400)``."""
+        content_type = request.content_type or ""
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            return None, 'Send the order as JSON: {"orderId": "..."}.'
+        if len(request.body) > MAX_BODY_BYTES:
+            return None, "The request is too large."
+        try:
+            data = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return None, "The request body is not valid JSON."
+        if not isinstance(data, dict):
+            return None, "The request body must be a JSON object with an orderId."
+        order_id = data.get("orderId")
+        if order_id is None or order_id == "":
+            return None, "orderId is required."
+        if not isinstance(order_id, str) or len(order_id) > 100:
+            return None, "orderId must be the order's id as a string."
+        return order_id.strip(), None
+
+    @staticmethod
+    def _rate_limited(request: HttpRequest) -> int | None:
+        limit = int(getattr(settings, "BANQ_LINK_RATE_LIMIT", 20))
+        window = int(getattr(settings, "BANQ_LINK_RATE_WINDOW", 60))
+        waits = []
+        session_key = request.session.session_key if hasattr(request, "session") else None
+        if session_key:
+            waits.append(
+                rate_limit_hit(scope="link-session", ident=session_key, limit=limit, window=window)
+            )
+        ip = request.META.get("REMOTE_ADDR", "")
+        if ip:
+            waits.append(rate_limit_hit(scope="link-ip", ident=ip, limit=limit, window=window))
+        blocked = [w for w in waits if w is not None]
+        return max(blocked) if blocked else None

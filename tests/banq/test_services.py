@@ -1,0 +1,165 @@
+"""payment_link_generate: one banq payment per order and total, order to awaiting_payment."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from banq.exceptions import BanqRequestError, BanqUnavailable, OrderNotPayable
+from banq.models import BanqPayment
+from banq.services import payment_link_generate
+from orders.models import Order
+from tests.factories import order_create
+from tests.support.banq_api import PAYMENT_ID, add_json, add_paid_link, api_calls, paid_link_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creates_attempt_and_moves_order_to_awaiting_payment(banq_api, settings):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+
+    attempt = payment_link_generate(order=order)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert attempt.pk is not None
+    assert attempt.order == order
+    assert attempt.banq_payment_id == PAYMENT_ID
+    assert attempt.url == "https://link.banq.com/4x1t09WiOjb"
+    assert attempt.funds == Decimal("19.99")
+    assert attempt.frequency == "once"
+    assert attempt.status == BanqPayment.Status.CREATED
+    assert attempt.last_payload == {"data": {"id": PAYMENT_ID, "url": attempt.url}}
+    body = json.loads(api_calls(banq_api)[0].request.body, parse_float=Decimal)
+    assert body["funds"] == Decimal("19.99")
+    assert body["externalOrderCode"] == order.number
+    assert body["frequency"] == "once"
+    assert body["destination"] == {"banqGuid": settings.BANQ_MERCHANT_GUID}
+    assert order.number in body["comment"]
+    assert settings.STORE_NAME in body["comment"]
+
+
+def test_second_call_reuses_the_open_link(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+
+    first = payment_link_generate(order=order)
+    second = payment_link_generate(order=order)
+
+    assert second.pk == first.pk
+    assert len(api_calls(banq_api)) == 1
+    assert BanqPayment.objects.filter(order=order).count() == 1
+
+
+def test_a_different_total_supersedes_the_old_link(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    first = payment_link_generate(order=order)
+    Order.objects.filter(pk=order.pk).update(total=Decimal("25.00"))
+    order.refresh_from_db()
+    banq_api.replace(
+        "POST",
+        api_calls(banq_api)[0].request.url,
+        status=201,
+        json=paid_link_payload(payment_id="second-id", url="https://link.banq.com/second"),
+    )
+
+    second = payment_link_generate(order=order)
+
+    first.refresh_from_db()
+    assert first.status == BanqPayment.Status.SUPERSEDED
+    assert second.pk != first.pk
+    assert second.funds == Decimal("25.00")
+    assert second.url == "https://link.banq.com/second"
+    assert len(api_calls(banq_api)) == 2
+
+
+def test_a_link_older_than_the_order_expiry_is_not_reused(banq_api, settings):
+    settings.ORDER_EXPIRY_MINUTES = 60
+    order = order_create(total="19.99", status=Order.Status.AWAITING_PAYMENT)
+    old = BanqPayment.objects.create(
+        order=order, funds=Decimal("19.99"), url="https://link.banq.com/old", banq_payment_id="o"
+    )
+    BanqPayment.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=61))
+    add_paid_link(banq_api)
+
+    attempt = payment_link_generate(order=order)
+
+    assert attempt.pk != old.pk
+    assert len(api_calls(banq_api)) == 1
+
+
+def test_failed_order_can_pay_again(banq_api):
+    order = order_create(total="19.99", status=Order.Status.FAILED)
+    add_paid_link(banq_api)
+    payment_link_generate(order=order)
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+@pytest.mark.parametrize(
+    ("status", "paid", "message"),
+    [
+        (Order.Status.PAID, True, "This order is already paid."),
+        (Order.Status.CANCELLED, False, "cancelled"),
+        (Order.Status.EXPIRED, False, "expired"),
+    ],
+)
+def test_unpayable_orders_raise_without_calling_banq(banq_api, status, paid, message):
+    order = order_create(status=status, paid_at=timezone.now() if paid else None)
+    with pytest.raises(OrderNotPayable, match=message):
+        payment_link_generate(order=order)
+    assert api_calls(banq_api) == []
+    assert not BanqPayment.objects.filter(order=order).exists()
+
+
+def test_an_order_past_its_expiry_is_not_payable(banq_api, settings):
+    settings.ORDER_EXPIRY_MINUTES = 30
+    order = order_create()
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(minutes=31))
+    order.refresh_from_db()
+    with pytest.raises(OrderNotPayable) as info:
+        payment_link_generate(order=order)
+    assert info.value.reason == "expired"
+    assert api_calls(banq_api) == []
+
+
+def test_banq_failure_saves_nothing_and_keeps_the_order_pending(banq_api):
+    order = order_create(total="19.99")
+    add_json(banq_api, "POST", "/payments/get-paid-link", {"message": "down"}, status=503)
+    with pytest.raises(BanqUnavailable):
+        payment_link_generate(order=order)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING
+    assert not BanqPayment.objects.filter(order=order).exists()
+
+
+def test_banq_refusal_raises_request_error(banq_api):
+    order = order_create(total="19.99")
+    add_json(
+        banq_api,
+        "POST",
+        "/payments/get-paid-link",
+        {"error": {"code": "validation", "message": "bad destination"}},
+        status=400,
+    )
+    with pytest.raises(BanqRequestError, match="bad destination"):
+        payment_link_generate(order=order)
+    assert not BanqPayment.objects.filter(order=order).exists()
+
+
+def test_a_stale_placeholder_from_a_dead_worker_is_ignored(banq_api):
+    order = order_create(total="19.99")
+    stale = BanqPayment.objects.create(order=order, funds=Decimal("19.99"))
+    BanqPayment.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    add_paid_link(banq_api)
+
+    attempt = payment_link_generate(order=order)
+
+    assert attempt.url
+    assert not BanqPayment.objects.filter(pk=stale.pk).exists()
