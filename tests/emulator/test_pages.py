@@ -1,0 +1,209 @@
+"""Widget script, hosted payment page, app approval page and dashboard, checked over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from tests.emulator.conftest import auth, create_link
+
+pytestmark = pytest.mark.integration
+
+SHOP = "http://shop.example:8000"
+
+
+@pytest.fixture
+def link(banq_emulator, api_token) -> dict:
+    response = create_link(banq_emulator, api_token, funds=19.9, comment="Blue <teapot> & cup")
+    return response.json()["data"]
+
+
+def _payment(banq_emulator, api_token, payment_id) -> dict:
+    return requests.get(
+        f"{banq_emulator.api_url}/payments/{payment_id}", headers=auth(api_token), timeout=5
+    ).json()["data"]
+
+
+def test_widget_script_is_javascript_with_the_documented_api(banq_emulator):
+    response = requests.get(banq_emulator.widget_url, timeout=5)
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/javascript")
+    js = response.text
+    for name in (
+        "window.ecommerceBanqWidget",
+        "bootstrapApp",
+        "destroyWidget",
+        "getPaymentInfo",
+        "onPopUpClose",
+        "onPaymentSuccess",
+        "successPayment",
+        "event.origin",
+        "Pay with banq",
+        "encodeURIComponent(window.location.origin)",
+    ):
+        assert name in js, name
+
+
+def test_link_page_shows_payment_and_a_qr_code(banq_emulator, link):
+    response = requests.get(link["url"], params={"origin": SHOP}, timeout=5)
+
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response.headers
+    page = response.text
+    assert "Emulator Goods LLC" in page
+    assert "$19.90" in page
+    assert "Blue &lt;teapot&gt; &amp; cup" in page
+    assert "<teapot>" not in page
+    assert "once" in page
+    assert "<svg" in page
+    assert "Pay $19.90" in page
+    assert "InsufficientBalance" in page
+    code = link["url"].rsplit("/", 1)[1]
+    assert f"/app/approve/{code}" in page
+    assert '"http://shop.example:8000"' in page
+
+
+def test_unknown_link_is_404(banq_emulator):
+    response = requests.get(f"{banq_emulator.url}/link/AAAAAAAAAAA", timeout=5)
+
+    assert response.status_code == 404
+
+
+def test_pay_completes_and_posts_success_to_the_origin(banq_emulator, api_token, link):
+    response = requests.post(
+        f"{link['url']}/pay",
+        data={"email": "a@b.test", "password": "x", "origin": SHOP},
+        timeout=5,
+    )
+
+    assert response.status_code == 200
+    assert "Payment complete" in response.text
+    assert '"type": "successPayment"' in response.text
+    assert f'"paymentId": "{link["id"]}"' in response.text
+    assert "postMessage(msg,ORIGIN)" in response.text
+    assert 'var ORIGIN="http://shop.example:8000"' in response.text
+    payment = _payment(banq_emulator, api_token, link["id"])
+    assert payment["status"] == "completed"
+    assert banq_emulator.payment(link["id"])["completedVia"] == "widget"
+    # the link page now shows the state instead of the Pay button
+    again = requests.get(link["url"], timeout=5).text
+    assert "Payment complete" in again
+    assert "Pay $19.90" not in again
+
+
+def test_pay_without_a_valid_origin_posts_to_no_one(banq_emulator, link):
+    response = requests.post(
+        f"{link['url']}/pay",
+        data={"email": "a@b.test", "password": "x", "origin": "javascript:alert(1)"},
+        timeout=5,
+    )
+
+    assert response.status_code == 200
+    assert "var ORIGIN=null" in response.text
+    assert '"*"' not in response.text
+
+
+def test_pay_without_password_is_refused(banq_emulator, api_token, link):
+    response = requests.post(
+        f"{link['url']}/pay", data={"email": "a@b.test", "password": ""}, timeout=5
+    )
+
+    assert response.status_code == 400
+    assert _payment(banq_emulator, api_token, link["id"])["status"] == "created"
+
+
+def test_decline_fails_with_the_chosen_reason(banq_emulator, api_token, link):
+    response = requests.post(
+        f"{link['url']}/decline",
+        data={"reason": "PlaidBalanceCheckFailed", "origin": SHOP},
+        timeout=5,
+    )
+
+    assert response.status_code == 200
+    assert "Payment failed" in response.text
+    assert "successPayment" not in response.text
+    payment = _payment(banq_emulator, api_token, link["id"])
+    assert payment["status"] == "failed"
+    assert payment["failReason"] == "PlaidBalanceCheckFailed"
+
+
+def test_decline_with_unknown_reason_is_400(banq_emulator, api_token, link):
+    response = requests.post(f"{link['url']}/decline", data={"reason": "Nope"}, timeout=5)
+
+    assert response.status_code == 400
+    assert _payment(banq_emulator, api_token, link["id"])["status"] == "created"
+
+
+def test_app_approval_completes_without_telling_the_widget(banq_emulator, api_token, link):
+    code = link["url"].rsplit("/", 1)[1]
+    approve_url = f"{banq_emulator.url}/app/approve/{code}"
+
+    page = requests.get(approve_url, timeout=5)
+    approved = requests.post(approve_url, timeout=5)
+    status = requests.get(f"{link['url']}/status", timeout=5).json()["data"]
+
+    assert "Approve payment" in page.text
+    assert "$19.90" in page.text
+    assert approved.status_code == 200
+    assert "Payment complete" in approved.text
+    assert "successPayment" not in approved.text
+    assert _payment(banq_emulator, api_token, link["id"])["status"] == "completed"
+    assert banq_emulator.payment(link["id"])["completedVia"] == "app"
+    assert status == {"id": link["id"], "status": "completed", "failReason": None}
+
+
+def test_close_button_posts_close_message(banq_emulator, link):
+    page = requests.get(link["url"], params={"origin": SHOP}, timeout=5).text
+
+    assert "type:'close'" in page
+    assert re.search(r"id='close-button'", page)
+
+
+def test_dashboard_lists_payments_deliveries_and_faults(banq_emulator, receiver, link):
+    banq_emulator.set_webhook_config(receiver.url, types=("payment",))
+    banq_emulator.complete(link["id"])
+    banq_emulator.wait_for_deliveries(1)
+
+    page = requests.get(f"{banq_emulator.url}/_emulator/", timeout=5)
+
+    assert page.status_code == 200
+    assert link["id"] in page.text
+    assert "ORD-42" in page.text
+    assert "/resend" in page.text
+    assert receiver.url in page.text
+    assert "latency_ms" in page.text
+
+
+def test_dashboard_forms_post_and_redirect(banq_emulator, link):
+    control = f"{banq_emulator.url}/_emulator/api"
+
+    fail = requests.post(
+        f"{control}/payments/{link['id']}/fail",
+        data={"reason": "TierPlanLimits"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    faults = requests.post(
+        f"{control}/faults",
+        data={"latency_ms": "5", "error_routes": "token,users-me", "token_ttl_s": ""},
+        allow_redirects=False,
+        timeout=5,
+    )
+    config = requests.post(
+        f"{control}/webhook-config",
+        data={"url": "http://127.0.0.1:9/x", "enabled": "on", "retryCount": "2"},
+        allow_redirects=False,
+        timeout=5,
+    )
+
+    assert fail.status_code == 303
+    assert fail.headers["Location"] == "/_emulator/"
+    assert banq_emulator.payment(link["id"])["failReason"] == "TierPlanLimits"
+    assert faults.status_code == 303
+    assert banq_emulator.faults()["latency_ms"] == 5
+    assert banq_emulator.faults()["error_routes"] == ["token", "users-me"]
+    assert config.status_code == 303
+    assert banq_emulator.webhook_config()["retryCount"] == 2
