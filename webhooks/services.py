@@ -287,7 +287,7 @@ def _fill(event: WebhookEvent, fetched: _Fetched, outcome: PaymentOutcome) -> No
 
 def _finish(event: WebhookEvent, state: str, error: str) -> None:
     event.state = state
-    event.error = error
+    event.error = _clean(error, 2000)
     event.processed_at = timezone.now() if state in WebhookEvent.FINAL_STATES else None
 
 

@@ -40,7 +40,7 @@ RETRY_AFTER_SECONDS = 60
 
 State = WebhookEvent.State
 SETTLED_ANSWERS = {State.PROCESSED, State.DUPLICATE, State.IGNORED, State.REJECTED}
-RETRY_ANSWERS = {
+RETRY_ANSWERS: dict[str, tuple[str, str]] = {
     State.PENDING: ("banq_unavailable", "banq could not be reached; please retry."),
     State.UNMATCHED: ("order_not_found", "No order matches this payment yet; please retry."),
     State.FAILED: ("processing_failed", "The event could not be processed; please retry."),
