@@ -14,6 +14,11 @@ from orders.models import Cart, CartItem, Order, Product
 from orders.money import quantize_money
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also accepts e.g. superscripts, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def product_list_active() -> QuerySet[Product]:
     """Products on sale, in catalog order. One query however many there are."""
     return Product.objects.filter(is_active=True).order_by("name", "pk")
@@ -30,7 +35,7 @@ def product_get_active_by_reference(*, reference: Any) -> Product | None:
     if not text or len(text) > 200:
         return None
     query = Product.objects.filter(is_active=True)
-    if text.isdigit():
+    if _ascii_digits(text):
         return query.filter(pk=int(text)).first() or query.filter(slug=text).first()
     return query.filter(slug=text).first()
 

@@ -147,6 +147,11 @@ def _copy_into(target: Order, source: Order) -> None:
         setattr(target, field, getattr(source, field))
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also accepts e.g. superscripts, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 # --- Cart ---
 
 
@@ -164,7 +169,7 @@ def quantity_parse(value: object, *, allow_zero: bool = False) -> int:
         number = value
     else:
         text = str(value).strip()
-        if not text or len(text) > 6 or not text.lstrip("-").isdigit():
+        if not text or len(text) > 6 or not _ascii_digits(text.removeprefix("-")):
             raise InvalidQuantity(message)
         number = int(text)
     if number < (0 if allow_zero else 1) or number > maximum:

@@ -35,6 +35,11 @@ from storefront.errors import json_error, wants_json
 logger = logging.getLogger(__name__)
 
 
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also accepts e.g. superscripts, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 class BadInput(Exception):
     def __init__(self, message: str, code: str = "invalid_request") -> None:
         super().__init__(message)
@@ -72,7 +77,7 @@ def _product_any(reference: Any) -> Product | None:
     text = str(reference if reference is not None else "").strip()
     if not text or len(text) > 200:
         return None
-    if text.isdigit():
+    if _ascii_digits(text):
         return (
             Product.objects.filter(pk=int(text)).first()
             or Product.objects.filter(slug=text).first()
@@ -174,7 +179,7 @@ class _CartChangeView(View):
     @staticmethod
     def item_reference(data: dict[str, Any]) -> int | None:
         value = str(data.get("item", "")).strip()
-        if value and not value.isdigit():
+        if value and not _ascii_digits(value):
             raise BadInput("That item is not in your cart.", "product_unavailable")
         return int(value) if value else None
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from orders.access import order_access_key, order_signed_url
 from orders.models import CartItem, Order
-from tests.factories import order_create, product_create
+from tests.factories import cart_with_items, order_create, product_create
 
 pytestmark = pytest.mark.django_db
 
@@ -460,3 +460,46 @@ def test_order_page_queries_do_not_grow_with_lines(client, django_assert_max_num
 
     with django_assert_max_num_queries(5):
         client.get(order.get_absolute_url())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"product": "mug", "quantity": "²"},
+        {"product": "²", "quantity": "1"},
+        {"product": "mug", "quantity": "١"},  # an Arabic-Indic one: still refused, never a 500
+        {"product": "mug", "quantity": "1e3"},
+        {"product": "mug", "quantity": "0x10"},
+        {"product": ["mug"], "quantity": {"a": 1}},
+    ],
+)
+def test_odd_input_is_a_400_never_a_500(client, data):
+    product_create(slug="mug")
+
+    form = client.post(ADD, {k: str(v) for k, v in data.items()})
+    as_json = _json_post(client, ADD, data)
+
+    assert form.status_code == 400
+    assert as_json.status_code == 400
+    assert CartItem.objects.count() == 0
+
+
+@pytest.mark.parametrize("data", [{"item": "²", "quantity": "1"}, {"item": "abc"}, {}])
+def test_odd_update_and_remove_input_is_a_400(client, data):
+    product_create(slug="mug")
+    client.post(ADD, {"product": "mug", "quantity": "1"})
+
+    assert client.post(UPDATE, data).status_code == 400
+    assert client.post(REMOVE, data).status_code == 400
+    assert _cart_lines(client) == {"mug": 1}
+
+
+def test_remove_by_item_id_removes_only_from_my_cart(client):
+    product_create(slug="mug")
+    client.post(ADD, {"product": "mug", "quantity": "1"})
+    theirs = cart_with_items(items=[(product_create(), 1)]).items.get()
+
+    client.post(REMOVE, {"item": str(theirs.pk)})
+
+    assert CartItem.objects.filter(pk=theirs.pk).exists()
+    assert _cart_lines(client) == {"mug": 1}
