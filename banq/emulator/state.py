@@ -55,7 +55,11 @@ def validate_faults(raw: Any) -> dict[str, Any]:
             continue
         if key == "out_of_order":
             if isinstance(value, str):
-                value = value.strip().lower() in ("1", "true", "on", "yes")
+                word = value.strip().lower()
+                if word in ("1", "true", "on", "yes"):
+                    value = True
+                elif word in ("", "0", "false", "off", "no"):
+                    value = False
             if not isinstance(value, bool):
                 raise FaultError("out_of_order must be true or false")
             out[key] = value
