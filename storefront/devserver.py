@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "storefront.serve",
                 "-b",
                 args.host,
                 "-p",
