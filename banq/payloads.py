@@ -399,7 +399,8 @@ def parse_payment_link(data: Any, *, location: str | None = None) -> PaymentLink
     if data is None or data == "":
         data = {}
     obj = _object(data, "payment link")
-    inner = obj.get("data") if isinstance(obj.get("data"), Mapping) else {}
+    inner_value = obj.get("data")
+    inner: Mapping[str, Any] = inner_value if isinstance(inner_value, Mapping) else {}
     url = None
     for candidate in (
         inner.get("url"),
@@ -438,7 +439,10 @@ def parse_payment(data: Any) -> RemotePayment:
             or (_first(banq, "banqGuid", "guid") if isinstance(banq, Mapping) else None)
         )
     destination_guid = destination_guid or _ident(obj.get("destinationBanqGuid"))
-    recurrence = obj.get("recurrence") if isinstance(obj.get("recurrence"), Mapping) else {}
+    recurrence_value = obj.get("recurrence")
+    recurrence: Mapping[str, Any] = (
+        recurrence_value if isinstance(recurrence_value, Mapping) else {}
+    )
     funds_value = _first(obj, "funds", "amount")
     return RemotePayment(
         id=payment_id,

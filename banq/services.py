@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 PAYABLE_STATUSES = {Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.FAILED}
 PLACEHOLDER_POLL = 0.2  # seconds between looks at another click's placeholder
 COMMENT_MAX = 120
+URL_MAX_LENGTH = 500  # BanqPayment.url
 
 NOT_PAYABLE_MESSAGES = {
     "paid": "This order is already paid.",
@@ -189,7 +190,7 @@ def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayme
             comment=payment_link_comment(order=order),
             frequency=frequency,
         )
-        if len(link.url) > BanqPayment._meta.get_field("url").max_length:
+        if len(link.url) > URL_MAX_LENGTH:
             raise BanqPayloadError("banq's payment link is longer than we can store.")
         if link.payment_id and len(link.payment_id) > 64:
             raise BanqPayloadError("banq's payment id is longer than we can store.")

@@ -14,7 +14,14 @@ from banq.models import BanqPayment
 from banq.services import payment_link_generate
 from orders.models import Order
 from tests.factories import order_create
-from tests.support.banq_api import PAYMENT_ID, add_json, add_paid_link, api_calls, paid_link_payload
+from tests.support.banq_api import (
+    PAYMENT_ID,
+    add_json,
+    add_paid_link,
+    api_calls,
+    banq_api_url,
+    paid_link_payload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +170,49 @@ def test_a_stale_placeholder_from_a_dead_worker_is_ignored(banq_api):
 
     assert attempt.url
     assert not BanqPayment.objects.filter(pk=stale.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_clicks_create_one_banq_payment(banq_api):
+    import threading
+    import time
+
+    from django.db import connection
+
+    order = order_create(total="19.99")
+
+    def slow_link(request):
+        time.sleep(0.3)  # banq is slow: the other clicks arrive while this one waits
+        return (201, {}, json.dumps(paid_link_payload()))
+
+    banq_api.add_callback(
+        "POST",
+        banq_api_url("/payments/get-paid-link"),
+        callback=slow_link,
+        content_type="application/json",
+    )
+    results: list = []
+    errors: list = []
+    barrier = threading.Barrier(4)
+
+    def click():
+        try:
+            barrier.wait()
+            results.append(payment_link_generate(order=Order.objects.get(pk=order.pk)).pk)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(set(results)) == 1
+    assert len(api_calls(banq_api)) == 1
+    assert BanqPayment.objects.filter(order=order).count() == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
