@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 
+from banq.fail_reasons import fail_reason_text
 from banq.models import BanqPayment
 from banq.payloads import jsonable
-from orders.exceptions import InvalidOrderTransition
 from orders.models import Order
-from orders.services import order_mark_paid, order_set_status
+from orders.services import order_mark_paid, order_mark_payment_failed
 
 if TYPE_CHECKING:
     from banq.payloads import RemotePayment
@@ -273,9 +273,10 @@ def _apply_failed(*, order: Order, attempt: BanqPayment, remote: RemotePayment) 
             order.status,
         )
         return PaymentOutcome(RESULT_FAILED, order=order, attempt=attempt, reason=reason)
-    try:
-        order = order_set_status(order=order, status=Order.Status.FAILED)
-    except InvalidOrderTransition:  # pragma: no cover - awaiting_payment -> failed is allowed
+    order, changed = order_mark_payment_failed(
+        order=order, reason=fail_reason_text(remote.fail_reason)
+    )
+    if not changed:  # pragma: no cover - awaiting_payment -> failed is allowed
         return PaymentOutcome(RESULT_FAILED, order=order, attempt=attempt, reason=reason)
     logger.info("Order %s: banq payment %s failed (%s)", order.public_id, remote.id, fail_reason)
     return PaymentOutcome(RESULT_FAILED, changed=True, order=order, attempt=attempt, reason=reason)

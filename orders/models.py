@@ -129,6 +129,12 @@ class Order(models.Model):
         db_index=True,
     )
     attention_note = models.TextField("attention note", blank=True)
+    payment_error = models.CharField(
+        "payment problem",
+        max_length=300,
+        blank=True,
+        help_text="Why the last payment failed, in words the shopper can read.",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
     status_changed_at = models.DateTimeField("status changed", null=True, blank=True)

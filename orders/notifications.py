@@ -34,6 +34,9 @@ def order_status_payload(order: Order) -> dict:
         "paid": order.paid_at is not None,
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
         "payment_reference": order.payment_reference or None,
+        "payment_error": order.payment_error or None,
+        "total": str(order.total),
+        "currency": order.currency,
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -78,7 +78,11 @@ def order_set_status(*, order: Order, status: str) -> Order:
         previous = locked.status
         locked.status = status
         locked.status_changed_at = timezone.now()
-        locked.save(update_fields=["status", "status_changed_at", "updated_at"])
+        fields = ["status", "status_changed_at", "updated_at"]
+        if status == S.AWAITING_PAYMENT and locked.payment_error:
+            locked.payment_error = ""  # a new attempt starts clean
+            fields.append("payment_error")
+        locked.save(update_fields=fields)
         logger.info("Order %s: %s -> %s", locked.public_id, previous, status)
         transaction.on_commit(lambda: notifications.status_changed(order=locked, previous=previous))
     _copy_into(order, locked)
@@ -131,11 +135,90 @@ def order_mark_paid(
     return locked, True
 
 
+def order_mark_payment_failed(*, order: Order, reason: str) -> tuple[Order, bool]:
+    """Record that the shopper's payment failed, with ``reason`` in words the shopper can read.
+
+    Only an order that is awaiting payment becomes ``failed``; a paid order never moves back, and
+    for any other status nothing changes. Returns ``(order, changed)``. Called by banq's settlement
+    once banq itself reports the failure.
+    """
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status == S.FAILED and locked.payment_error != reason:
+            locked.payment_error = reason[:300]
+            locked.save(update_fields=["payment_error", "updated_at"])
+        if locked.paid_at is not None or not order_can_transition(
+            current=locked.status, target=S.FAILED
+        ):
+            _copy_into(order, locked)
+            return locked, False
+        previous = locked.status
+        locked.status = S.FAILED
+        locked.status_changed_at = timezone.now()
+        locked.payment_error = reason[:300]
+        locked.save(update_fields=["status", "status_changed_at", "payment_error", "updated_at"])
+        logger.info("Order %s: payment failed", locked.public_id)
+        transaction.on_commit(lambda: notifications.status_changed(order=locked, previous=previous))
+    _copy_into(order, locked)
+    return locked, True
+
+
+EXPIRABLE = (S.PENDING, S.AWAITING_PAYMENT)
+
+
+def order_expiry_cutoff(*, now: datetime | None = None, minutes: int | None = None) -> datetime:
+    minutes = settings.ORDER_EXPIRY_MINUTES if minutes is None else minutes
+    return (now or timezone.now()) - timedelta(minutes=minutes)
+
+
+def order_is_stale(*, order: Order, now: datetime | None = None) -> bool:
+    """Unpaid past its expiry time (whether or not ``expire_orders`` has run yet)."""
+    return (
+        order.status in EXPIRABLE
+        and order.paid_at is None
+        and order.created_at <= order_expiry_cutoff(now=now)
+    )
+
+
+def order_expire(*, order: Order) -> bool:
+    """Expire one unpaid order. False when it was paid or changed meanwhile (nothing written)."""
+    try:
+        with transaction.atomic():
+            locked = _lock(order)
+            if locked.status not in EXPIRABLE or locked.paid_at is not None:
+                return False
+            order_set_status(order=locked, status=S.EXPIRED)
+    except InvalidOrderTransition:
+        return False
+    _copy_into(order, locked)
+    return True
+
+
+def orders_expire_stale(
+    *, now: datetime | None = None, minutes: int | None = None, dry_run: bool = False
+) -> list[Order]:
+    """Expire unpaid orders created before the cutoff; returns the orders (to be) expired.
+
+    Cron-safe: each order is locked and re-checked before it changes, so concurrent runs, or a
+    payment landing at the same moment, never expire a paid order or expire one twice.
+    """
+    cutoff = order_expiry_cutoff(now=now, minutes=minutes)
+    candidates = list(
+        Order.objects.filter(
+            status__in=EXPIRABLE, paid_at__isnull=True, created_at__lte=cutoff
+        ).order_by("created_at")
+    )
+    if dry_run:
+        return candidates
+    return [order for order in candidates if order_expire(order=order)]
+
+
 def _copy_into(target: Order, source: Order) -> None:
     """Refresh the caller's instance in place so it doesn't keep a stale status."""
     if target is source:
         return
     for field in (
+        "payment_error",
         "status",
         "status_changed_at",
         "paid_at",

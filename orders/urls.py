@@ -12,4 +12,6 @@ urlpatterns = [
     path("cart/remove/", views.CartRemoveView.as_view(), name="cart-remove"),
     path("checkout/", views.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:public_id>/", views.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<str:public_id>/status", views.OrderStatusView.as_view(), name="order-status"),
+    path("orders/<str:public_id>/status/", views.OrderStatusView.as_view()),
 ]

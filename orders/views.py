@@ -29,7 +29,8 @@ from orders.access import (
 )
 from orders.exceptions import CartEmpty, CartError, OrderError
 from orders.forms import CheckoutForm
-from orders.models import Product
+from orders.models import Order, Product
+from orders.notifications import order_status_payload
 from storefront.errors import json_error, wants_json
 
 logger = logging.getLogger(__name__)
@@ -300,11 +301,37 @@ class OrderDetailView(View):
         order = order_get_accessible(session=request.session, public_id=public_id, key=key)
         if order is None:
             raise Http404("No such order")
+        if services.order_is_stale(order=order):
+            # Expire on sight, so the page tells the truth even before cron's expire_orders runs.
+            services.order_expire(order=order)
         context = {
             "order": order,
             "items": list(order.items.all()),
             "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
             "access_key": order_access_key(order=order),
-            "status_url": reverse("orders:order-detail", kwargs={"public_id": order.public_id}),
+            "status_url": reverse("orders:order-status", kwargs={"public_id": order.public_id}),
+            "ws_path": f"/ws/orders/{order.public_id}/",
+            "payable": order.paid_at is None
+            and order.status
+            in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.FAILED),
         }
         return render(request, "orders/order_detail.html", context)
+
+
+class OrderStatusView(View):
+    """``GET /orders/<public_id>/status``: the order's status as JSON, for the page's polling.
+
+    Same access rule as the order page (owner session or signed ``?key=``); anyone else gets the
+    same 404 as for an unknown order. Never cached.
+    """
+
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM)
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            return json_error("not_found", "There is no such order.", 404)
+        if services.order_is_stale(order=order):
+            services.order_expire(order=order)
+        response = JsonResponse(order_status_payload(order))
+        response["Cache-Control"] = "no-store"
+        return response

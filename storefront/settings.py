@@ -174,6 +174,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+try:  # whitenoise warns on every request when the directory is missing (before collectstatic)
+    STATIC_ROOT.mkdir(exist_ok=True)
+except OSError:
+    pass
 # In development whitenoise serves straight from the finders; in production run collectstatic and
 # set DJANGO_STATIC_MANIFEST=true for hashed, compressed, far-future-cached files.
 WHITENOISE_USE_FINDERS = True

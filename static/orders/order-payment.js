@@ -71,12 +71,10 @@
     root.dataset.status = payload.status;
     root.dataset.paid = state.paid ? "true" : "false";
     fill(payload);
+    // A paid order shows the confirmation whatever its status (paid after cancellation too).
+    var shown = state.paid ? "paid" : payload.status;
     root.querySelectorAll("[data-when]").forEach(function (el) {
-      var states = el.getAttribute("data-when").split(/\s+/);
-      var show = states.indexOf(payload.status) !== -1 ||
-        (state.paid && states.indexOf("paid") !== -1 && payload.status !== "paid" &&
-         states.indexOf("paid-anyway") !== -1);
-      el.hidden = !show;
+      el.hidden = el.getAttribute("data-when").split(/\s+/).indexOf(shown) === -1;
     });
     document.querySelectorAll("[data-order-status-text]").forEach(function (el) {
       if (payload.status_display) { el.textContent = payload.status_display; }

@@ -189,6 +189,7 @@ def test_failed_payment_fails_the_order_with_banqs_reason(
     assert order.status == Order.Status.FAILED
     assert attempt.status == BanqPayment.Status.FAILED
     assert attempt.fail_reason == "InsufficientBalance"
+    assert order.payment_error == "Your banq account doesn't have enough balance for this payment."
     assert mailoutbox == []
 
 
