@@ -79,9 +79,12 @@
     document.querySelectorAll("[data-order-status-text]").forEach(function (el) {
       if (payload.status_display) { el.textContent = payload.status_display; }
       el.setAttribute("data-status", payload.status);
+      el.className = "status-" + payload.status;
     });
     if (state.paid) {
       confirming = false;
+      // The confirmation box says it visibly; the live region still announces it.
+      if (message) { message.classList.add("sr-only"); }
       if (changed) { say("Payment confirmed. Thank you!"); }
       showError("");
       if (app) { try { app.destroyWidget(); } catch (e) { /* already gone */ } app = null; }
