@@ -1,20 +1,278 @@
-"""A minimal, read-only admin for webhook events (the admin engineer extends it)."""
+"""Webhook events in the merchant admin (read-only, with a "Reprocess" action), the refused-call
+counters, and the order's webhook events inside the order page.
 
-from django.contrib import admin
+The raw body is untrusted input: it is shown pretty-printed when it is JSON and always escaped
+(``format_html``). Reprocessing goes through ``webhooks.services.webhook_event_process``, the same
+path as ``manage.py process_webhooks``, under the same per-event cache lock.
+"""
 
+from __future__ import annotations
+
+import contextlib
+import json
+
+from django.contrib import admin, messages
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from banq.admin import BanqOrderAdmin, pretty_json
+from orders.models import Order
 from webhooks.models import WebhookEvent, WebhookRefusal
+from webhooks.services import webhook_event_process
+
+BODY_MAX_CHARS = 50_000
+LOCK_SECONDS = 300
+STATE_COLOURS = {
+    WebhookEvent.State.RECEIVED: "#6c757d",
+    WebhookEvent.State.PROCESSED: "#198754",
+    WebhookEvent.State.DUPLICATE: "#6c757d",
+    WebhookEvent.State.IGNORED: "#8a8f94",
+    WebhookEvent.State.REJECTED: "#dc3545",
+    WebhookEvent.State.UNMATCHED: "#fd7e14",
+    WebhookEvent.State.PENDING: "#0d6efd",
+    WebhookEvent.State.INVALID: "#dc3545",
+    WebhookEvent.State.FAILED: "#dc3545",
+}
+# States whose error text explains the state (shown next to it in the list).
+EXPLAINED_STATES = {
+    WebhookEvent.State.REJECTED,
+    WebhookEvent.State.UNMATCHED,
+    WebhookEvent.State.PENDING,
+    WebhookEvent.State.INVALID,
+    WebhookEvent.State.FAILED,
+}
+ERROR_IN_LIST = 120
+
+
+def event_state_badge(event: WebhookEvent) -> str:
+    badge = format_html(
+        '<span class="webhook-state webhook-state-{}" style="background:{};color:#fff;'
+        'padding:2px 8px;border-radius:10px">{}</span>',
+        event.state,
+        STATE_COLOURS.get(event.state, "#6c757d"),
+        event.get_state_display(),
+    )
+    if event.state in EXPLAINED_STATES and event.error:
+        error = event.error if len(event.error) <= ERROR_IN_LIST else event.error[:ERROR_IN_LIST]
+        return format_html('{} <span class="webhook-error">{}</span>', badge, error)
+    return badge
+
+
+def order_link(order: Order | None) -> str:
+    if order is None:
+        return "-"
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    return format_html('<a href="{}">{}</a>', url, order.number)
+
+
+def body_pretty(raw: bytes | memoryview | None) -> str:
+    """The raw body as text: indented when it is JSON; escaped in any case."""
+    data = bytes(raw or b"")
+    if not data:
+        return "-"
+    text = data.decode("utf-8", errors="replace")
+    with contextlib.suppress(ValueError):
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    if len(text) > BODY_MAX_CHARS:
+        text = text[:BODY_MAX_CHARS] + "\n… (cut)"
+    return format_html('<pre class="webhook-body" style="white-space:pre-wrap">{}</pre>', text)
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ("pk", "received_at", "state", "resource_type", "action", "resource_id", "order")
+    list_display = (
+        "received_at",
+        "action",
+        "resource_type",
+        "resource_id",
+        "state_badge",
+        "order_link",
+    )
+    list_display_links = ("received_at",)
     list_filter = ("state", "resource_type", "action")
-    search_fields = ("resource_id", "event_id", "order__number", "dedupe_key")
-    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+    list_select_related = ("order",)
+    search_fields = ("resource_id", "order__number", "event_id")
     date_hierarchy = "received_at"
+    show_full_result_count = False
+    actions = ["reprocess"]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "received_at",
+                    "state_badge",
+                    "error",
+                    "action",
+                    "resource_type",
+                    "resource_id",
+                    "event_id",
+                    "order_link",
+                    "payment_link",
+                )
+            },
+        ),
+        (
+            "Processing",
+            {"fields": ("attempts", "last_attempt_at", "processed_at", "dedupe_key")},
+        ),
+        (
+            "Request",
+            {
+                "fields": (
+                    "remote_addr",
+                    "content_type",
+                    "body_size",
+                    "body_truncated",
+                    "headers_pretty",
+                    "body",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "received_at",
+        "state_badge",
+        "error",
+        "action",
+        "resource_type",
+        "resource_id",
+        "event_id",
+        "order_link",
+        "payment_link",
+        "attempts",
+        "last_attempt_at",
+        "processed_at",
+        "dedupe_key",
+        "remote_addr",
+        "content_type",
+        "body_size",
+        "body_truncated",
+        "headers_pretty",
+        "body",
+    )
+
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, event: WebhookEvent) -> str:
+        return event_state_badge(event)
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, event: WebhookEvent) -> str:
+        return order_link(event.order)
+
+    @admin.display(description="payment attempt")
+    def payment_link(self, event: WebhookEvent) -> str:
+        if event.payment_id is None:
+            return "-"
+        url = reverse("admin:banq_banqpayment_change", args=[event.payment_id])
+        return format_html('<a href="{}">{}</a>', url, event.payment)
+
+    @admin.display(description="headers")
+    def headers_pretty(self, event: WebhookEvent) -> str:
+        return pretty_json(event.headers)
+
+    @admin.display(description="raw body")
+    def body(self, event: WebhookEvent) -> str:
+        return body_pretty(event.raw_body)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("webhooks.change_webhookevent")
+
+    @admin.action(description="Reprocess (re-fetch from banq and apply)", permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+        done: list[str] = []
+        settled: list[str] = []
+        busy: list[str] = []
+        for event in queryset.order_by("received_at", "pk"):
+            if event.state in WebhookEvent.FINAL_STATES:
+                settled.append(f"#{event.pk} ({event.state})")
+                continue
+            lock = f"webhooks:process_webhooks:{event.pk}"  # the key process_webhooks uses
+            if not cache.add(lock, 1, LOCK_SECONDS):
+                busy.append(f"#{event.pk}")
+                continue
+            try:
+                before = event.state
+                event = webhook_event_process(event=event)
+            finally:
+                cache.delete(lock)
+            done.append(f"#{event.pk}: {before} -> {event.state}")
+            if event.state in (WebhookEvent.State.PENDING, WebhookEvent.State.FAILED):
+                self.message_user(
+                    request,
+                    f"Event #{event.pk} is still {event.state}: {event.error}",
+                    messages.ERROR,
+                )
+        if done:
+            self.message_user(request, "Reprocessed " + "; ".join(done) + ".", messages.SUCCESS)
+        if settled:
+            self.message_user(
+                request,
+                "Already settled, left as they are: " + ", ".join(settled) + ".",
+                messages.INFO,
+            )
+        if busy:
+            self.message_user(
+                request,
+                "Being processed by another run, skipped: " + ", ".join(busy) + ".",
+                messages.WARNING,
+            )
 
 
 @admin.register(WebhookRefusal)
 class WebhookRefusalAdmin(admin.ModelAdmin):
+    """Calls with a wrong webhook token per day: many usually mean banq calls a stale URL."""
+
     list_display = ("day", "count", "last_seen_at", "last_remote_addr")
     readonly_fields = ("day", "count", "first_seen_at", "last_seen_at", "last_remote_addr")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class WebhookEventInline(admin.TabularInline):
+    model = WebhookEvent
+    fk_name = "order"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("received_at", "action", "resource_type", "resource_id", "state_badge")
+    readonly_fields = fields
+    ordering = ("-received_at", "-pk")
+    verbose_name = "webhook event"
+    verbose_name_plural = "webhook events"
+
+    @admin.display(description="state")
+    def state_badge(self, event: WebhookEvent) -> str:
+        return event_state_badge(event)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StoreOrderAdmin(BanqOrderAdmin):
+    """The order admin with banq's payment attempts and the order's webhook events."""
+
+    inlines = [*BanqOrderAdmin.inlines, WebhookEventInline]
+
+
+admin.site.unregister(Order)
+admin.site.register(Order, StoreOrderAdmin)

@@ -1,0 +1,138 @@
+"""``manage.py banq_check``: is the banq integration working? One ✓/✗ line per part."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from banq.client import get_banq_client
+from banq.exceptions import BanqError
+from banq.management.commands._common import BAD, OK, banq_command_error
+from banq.selectors import webhook_url_mask, webhook_url_ours
+from webhooks.selectors import webhook_refusals_recent
+
+CREDENTIALS = (
+    "BANQ_CLIENT_ID",
+    "BANQ_USERNAME",
+    "BANQ_PASSWORD",
+    "BANQ_MERCHANT_GUID",
+    "BANQ_ACCOUNT_SPACE_ID",
+    "BANQ_WEBHOOK_TOKEN",
+)
+REFUSALS_DAYS = 7
+
+
+def _is_set(name: str) -> bool:
+    value = getattr(settings, name, "")
+    return isinstance(value, str) and bool(value.strip())
+
+
+class Command(BaseCommand):
+    help = (
+        "Check the banq integration: prints the configuration (which credentials are set, never "
+        "their values), gets an Open API token, reads the webhook config of "
+        "BANQ_ACCOUNT_SPACE_ID, compares its URL with this store's (STOREFRONT_URL + the webhook "
+        "path; the token is shown masked) and reports webhook calls refused for a wrong token in "
+        f"the last {REFUSALS_DAYS} days (banq calling a stale URL). One ✓ or ✗ line per check; "
+        "exit status 1 when anything is broken."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url",
+            dest="base_url",
+            default=None,
+            help="The store's public URL to compare with (default: STOREFRONT_URL).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        self.problems: list[str] = []
+        base_url = (options["base_url"] or settings.STOREFRONT_URL).rstrip("/")
+        self.stdout.write("banq configuration")
+        self.stdout.write(f"  environment     {settings.BANQ_ENVIRONMENT}")
+        self.stdout.write(f"  token URL       {settings.BANQ_TOKEN_URL}")
+        self.stdout.write(f"  API URL         {settings.BANQ_API_URL}")
+        self.stdout.write(f"  storefront URL  {base_url}")
+        missing = [name for name in CREDENTIALS if not _is_set(name)]
+        for name in CREDENTIALS:
+            self.stdout.write(f"  {name:<22}{'missing' if name in missing else 'set'}")
+        if missing:
+            self._bad(f"configuration: missing {', '.join(missing)}")
+        else:
+            self._ok("configuration: every credential is set")
+
+        client = None
+        try:
+            client = get_banq_client()
+            client.get_token()
+        except (BanqError, ImproperlyConfigured) as exc:
+            self._bad(f"token: {banq_command_error(exc, doing='getting a token')}")
+            client = None
+        else:
+            self._ok("token: banq issued an Open API token")
+
+        ours = None
+        try:
+            ours = webhook_url_ours(base_url=base_url)
+        except ImproperlyConfigured as exc:
+            self._bad(f"webhook URL: {exc}")
+
+        if client is not None:
+            self._check_webhook_config(client, ours)
+        self._check_refusals()
+
+        if self.problems:
+            raise CommandError(
+                f"banq_check: {len(self.problems)} problem(s): " + "; ".join(self.problems)
+            )
+        self.stdout.write(self.style.SUCCESS("banq integration OK."))
+
+    def _check_webhook_config(self, client, ours: str | None) -> None:
+        space = settings.BANQ_ACCOUNT_SPACE_ID
+        try:
+            config = client.get_webhook_config(space)
+        except (BanqError, ImproperlyConfigured) as exc:
+            self._bad(f"API: {banq_command_error(exc, doing='reading the webhook config')}")
+            return
+        self._ok(f"API: read the webhook config of account space {space}")
+        if config is None:
+            self._bad(
+                "webhook: banq has no webhook config for this account space "
+                "(run manage.py banq_register_webhook --base-url ...)"
+            )
+            return
+        self.stdout.write(f"  banq's webhook URL  {webhook_url_mask(config.url)}")
+        if ours:
+            self.stdout.write(f"  our webhook URL     {webhook_url_mask(ours)}")
+        if ours and config.url != ours:
+            self._bad(
+                "webhook: banq calls a different URL than ours (run manage.py "
+                "banq_register_webhook --base-url ... to update it)"
+            )
+        elif ours:
+            self._ok("webhook: banq calls our URL")
+        if not config.enabled:
+            self._bad("webhook: disabled at banq")
+        if "payment" not in config.types:
+            self._bad(f"webhook: banq does not send payment events (types: {config.types})")
+
+    def _check_refusals(self) -> None:
+        refusals = webhook_refusals_recent(days=REFUSALS_DAYS)
+        refused = sum(r.count for r in refusals)
+        if refused:
+            last = max(r.last_seen_at for r in refusals)
+            self._bad(
+                f"webhook: {refused} call(s) refused for a wrong token in the last "
+                f"{REFUSALS_DAYS} days (last {last:%Y-%m-%d %H:%M}): banq may be calling a stale "
+                "URL; re-run banq_register_webhook"
+            )
+        else:
+            self._ok(f"webhook: no call refused for a wrong token in the last {REFUSALS_DAYS} days")
+
+    def _ok(self, text: str) -> None:
+        self.stdout.write(self.style.SUCCESS(f"{OK} {text}"))
+
+    def _bad(self, text: str) -> None:
+        self.problems.append(text.split(":", 1)[0])
+        self.stdout.write(self.style.ERROR(f"{BAD} {text}"))

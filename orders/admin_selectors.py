@@ -1,0 +1,119 @@
+"""Reads for the merchant admin: "needs attention" and "paid within" as querysets and counts.
+
+The admin's list filters and the index summary use the same functions, so a count on the index
+and the list its link opens always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from orders.models import Order
+
+PENDING_TOO_LONG = "pending_too_long"
+ANY_ATTENTION = "any"
+PAID_TODAY = "today"
+PAID_WEEK = "week"
+
+
+def order_pending_too_long_q(*, now: datetime | None = None) -> Q:
+    """Pending or awaiting payment for longer than ``settings.ORDER_EXPIRY_MINUTES``."""
+    cutoff = (now or timezone.now()) - timedelta(minutes=settings.ORDER_EXPIRY_MINUTES)
+    return Q(
+        status__in=[Order.Status.PENDING, Order.Status.AWAITING_PAYMENT], created_at__lt=cutoff
+    )
+
+
+def order_needs_attention_q(*, reason: str = ANY_ATTENTION, now: datetime | None = None) -> Q:
+    """The orders a merchant should look at, for one ``reason`` (an ``Order.Attention`` value or
+    ``pending_too_long``) or for any of them (``any``). Raises ``ValueError`` for another reason."""
+    if reason == ANY_ATTENTION:
+        return ~Q(attention="") | order_pending_too_long_q(now=now)
+    if reason == PENDING_TOO_LONG:
+        return order_pending_too_long_q(now=now)
+    if reason in Order.Attention.values and reason:
+        return Q(attention=reason)
+    raise ValueError(f"unknown attention reason {reason!r}")
+
+
+def paid_since(*, period: str, now: datetime | None = None) -> datetime:
+    """The start of ``today`` (local midnight) or of this ``week`` (local Monday midnight)."""
+    local = timezone.localtime(now or timezone.now())
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == PAID_TODAY:
+        return midnight
+    if period == PAID_WEEK:
+        return midnight - timedelta(days=midnight.weekday())
+    raise ValueError(f"unknown period {period!r}")
+
+
+def order_paid_within_q(*, period: str, now: datetime | None = None) -> Q:
+    """Orders whose payment was received in ``period`` (also those paid after cancellation:
+    money received is money received)."""
+    return Q(paid_at__gte=paid_since(period=period, now=now))
+
+
+@dataclass(frozen=True)
+class PaidTotal:
+    currency: str
+    count: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    paid_today: list[PaidTotal]
+    paid_week: list[PaidTotal]
+    needs_attention: int
+
+    @property
+    def paid_today_count(self) -> int:
+        return sum(p.count for p in self.paid_today)
+
+    @property
+    def paid_week_count(self) -> int:
+        return sum(p.count for p in self.paid_week)
+
+
+def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:
+    """Paid today / this week (count and Decimal sum per currency) and the attention count.
+
+    Two queries whatever the number of orders.
+    """
+    now = now or timezone.now()
+    today = order_paid_within_q(period=PAID_TODAY, now=now)
+    rows = (
+        Order.objects.filter(order_paid_within_q(period=PAID_WEEK, now=now))
+        .values("currency")
+        .annotate(
+            week_count=Count("pk"),
+            week_total=Sum("total"),
+            today_count=Count("pk", filter=today),
+            today_total=Sum("total", filter=today),
+        )
+        .order_by("currency")
+    )
+    paid_today: list[PaidTotal] = []
+    paid_week: list[PaidTotal] = []
+    for row in rows:
+        paid_week.append(
+            PaidTotal(row["currency"], row["week_count"], row["week_total"] or Decimal("0.00"))
+        )
+        if row["today_count"]:
+            paid_today.append(
+                PaidTotal(row["currency"], row["today_count"], row["today_total"] or Decimal("0"))
+            )
+    attention = Order.objects.filter(order_needs_attention_q(now=now)).count()
+    return OrderSummary(paid_today=paid_today, paid_week=paid_week, needs_attention=attention)
+
+
+def order_queryset_needing_attention(
+    queryset: QuerySet[Order], *, reason: str = ANY_ATTENTION
+) -> QuerySet[Order]:
+    return queryset.filter(order_needs_attention_q(reason=reason))

@@ -1,0 +1,105 @@
+"""``{% storefront_admin_summary as summary %}``: the numbers on the admin index.
+
+Paid today and this week, orders needing attention, webhook events waiting (pending, unmatched,
+failed) and webhook calls refused for a wrong token in the last 7 days, each with the link to the
+filtered changelist. A handful of aggregate queries whatever the size of the shop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django import template
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from orders.admin_selectors import ANY_ATTENTION, PAID_TODAY, PAID_WEEK, order_admin_summary
+from webhooks.models import WebhookEvent
+from webhooks.selectors import webhook_refusals_recent
+
+register = template.Library()
+
+REFUSALS_DAYS = 7
+WAITING_STATES = (
+    WebhookEvent.State.PENDING,
+    WebhookEvent.State.UNMATCHED,
+    WebhookEvent.State.FAILED,
+)
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    label: str
+    value: str
+    url: str
+    alert: bool = False
+
+
+def _changelist(name: str, **params: str) -> str:
+    url = reverse(f"admin:{name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _money(totals) -> str:
+    return ", ".join(f"{t.total} {t.currency}" for t in totals) or "0.00"
+
+
+def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
+    now = now or timezone.now()
+    orders = order_admin_summary(now=now)
+    order_list = "orders_order"
+    events = WebhookEvent.objects.aggregate(
+        **{state: Count("pk", filter=Q(state=state)) for state in WAITING_STATES}
+    )
+    refusals = webhook_refusals_recent(days=REFUSALS_DAYS)
+    refused = sum(r.count for r in refusals)
+    lines = [
+        SummaryLine(
+            "Paid today",
+            f"{orders.paid_today_count} · {_money(orders.paid_today)}",
+            _changelist(order_list, paid=PAID_TODAY),
+        ),
+        SummaryLine(
+            "Paid this week",
+            f"{orders.paid_week_count} · {_money(orders.paid_week)}",
+            _changelist(order_list, paid=PAID_WEEK),
+        ),
+        SummaryLine(
+            "Orders needing attention",
+            str(orders.needs_attention),
+            _changelist(order_list, needs_attention=ANY_ATTENTION),
+            alert=orders.needs_attention > 0,
+        ),
+    ]
+    for state in WAITING_STATES:
+        count = events[state]
+        lines.append(
+            SummaryLine(
+                f"Webhook events {WebhookEvent.State(state).label.lower()}",
+                str(count),
+                _changelist("webhooks_webhookevent", state__exact=state),
+                alert=count > 0,
+            )
+        )
+    lines.append(
+        SummaryLine(
+            f"Webhook calls refused for a wrong token (last {REFUSALS_DAYS} days)",
+            f"{refused} — banq may be calling a stale URL" if refused else "0",
+            _changelist("webhooks_webhookrefusal"),
+            alert=refused > 0,
+        )
+    )
+    return lines
+
+
+@register.simple_tag(takes_context=True)
+def storefront_admin_summary(context) -> list[SummaryLine]:
+    """The summary lines, or none for a user who may not view orders."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.has_perm("orders.view_order"):
+        return []
+    return admin_summary()
