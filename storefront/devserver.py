@@ -64,15 +64,20 @@ def stop(*procs: subprocess.Popen | None) -> None:
             proc.kill()
 
 
-def register_webhook(store_url: str) -> str:
-    """Point the emulator's webhook config at this store, through the real banq client."""
-    import django
+def register_webhook(store_url: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Point the emulator's webhook config at this store, with the real operator command."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "banq_register_webhook", "--base-url", store_url],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
-    django.setup()
-    from django.core.management import call_command
 
-    call_command("banq_register_webhook", base_url=store_url, verbosity=0)
-    return "registered"
+def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops both servers like Ctrl-C does
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
+    signal.signal(signal.SIGTERM, _terminate)
     env = dict(os.environ)
     emulator = store = None
     try:
@@ -149,11 +155,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         webhook_note = ""
         if use_emulator:
-            try:
-                register_webhook(store_url)
-                webhook_note = "   (webhooks from the emulator reach this store)"
-            except Exception as exc:  # the store still works; payments confirm via reconcile
-                webhook_note = f"   (webhook registration failed: {exc})"
+            registered = register_webhook(store_url, env)
+            if registered.returncode == 0:
+                webhook_note = "   (its webhooks reach this store)"
+            else:  # the store still works; `manage.py banq_reconcile` confirms payments
+                problem = (registered.stderr or registered.stdout).strip().splitlines()
+                webhook_note = (
+                    f"   (webhook registration failed: {problem[-1] if problem else '?'})"
+                )
         print()
         print(f"  Store:          {store_url}/")
         print(f"  Admin:          {store_url}/admin/")

@@ -7,6 +7,7 @@ file beside ``manage.py``; ``.env.example`` lists every variable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -174,10 +175,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-try:  # whitenoise warns on every request when the directory is missing (before collectstatic)
+# whitenoise warns on every request when the directory is missing (before collectstatic).
+with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(exist_ok=True)
-except OSError:
-    pass
 # In development whitenoise serves straight from the finders; in production run collectstatic and
 # set DJANGO_STATIC_MANIFEST=true for hashed, compressed, far-future-cached files.
 WHITENOISE_USE_FINDERS = True
