@@ -70,9 +70,7 @@ def webhook_url_mask(url: str | None, *, token: str | None = None) -> str:
 
 def attempt_latest_checkable(*, order: Order) -> BanqPayment | None:
     """The order's newest attempt that carries banq's payment id (what banq can be asked about)."""
-    return (
-        order.banq_payments.exclude(banq_payment_id="").order_by("-created_at", "-pk").first()
-    )
+    return order.banq_payments.exclude(banq_payment_id="").order_by("-created_at", "-pk").first()
 
 
 @dataclass(frozen=True)

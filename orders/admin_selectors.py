@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from orders.models import Order
+from orders.money import quantize_money
 
 PENDING_TOO_LONG = "pending_too_long"
 ANY_ATTENTION = "any"
@@ -102,12 +103,15 @@ def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:
     paid_today: list[PaidTotal] = []
     paid_week: list[PaidTotal] = []
     for row in rows:
+        # SQLite sums decimals with spurious places: back to cents.
         paid_week.append(
-            PaidTotal(row["currency"], row["week_count"], row["week_total"] or Decimal("0.00"))
+            PaidTotal(row["currency"], row["week_count"], quantize_money(row["week_total"] or 0))
         )
         if row["today_count"]:
             paid_today.append(
-                PaidTotal(row["currency"], row["today_count"], row["today_total"] or Decimal("0"))
+                PaidTotal(
+                    row["currency"], row["today_count"], quantize_money(row["today_total"] or 0)
+                )
             )
     attention = Order.objects.filter(order_needs_attention_q(now=now)).count()
     return OrderSummary(paid_today=paid_today, paid_week=paid_week, needs_attention=attention)

@@ -1,0 +1,71 @@
+"""The summary on the admin index: paid today/week, attention, waiting events, refused calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from orders.admin_selectors import order_admin_summary
+from orders.models import Order
+from tests.factories import order_create
+from webhooks.models import WebhookEvent, WebhookRefusal
+
+pytestmark = pytest.mark.django_db
+
+
+def _summary_html(response) -> str:
+    html = response.content.decode()
+    start = html.index('id="storefront-summary"')
+    return html[start : html.index("</table>", start)]
+
+
+def test_index_shows_the_shop_summary_with_links(admin_client):
+    now = timezone.now()
+    order_create(status=Order.Status.PAID, total="10.10", paid_at=now)
+    order_create(status=Order.Status.PAID, total="0.20", paid_at=now)
+    order_create(attention=Order.Attention.AMOUNT_MISMATCH)
+    WebhookEvent.objects.create(state=WebhookEvent.State.PENDING)
+    WebhookEvent.objects.create(state=WebhookEvent.State.UNMATCHED)
+    WebhookRefusal.objects.create(day=timezone.localdate(), count=4, last_seen_at=now)
+
+    response = admin_client.get("/admin/")
+
+    assert response.status_code == 200
+    summary = _summary_html(response)
+    assert "2 · 10.30 USD" in summary  # paid today: count and exact sum
+    assert "/admin/orders/order/?paid=today" in summary
+    assert "/admin/orders/order/?paid=week" in summary
+    assert "/admin/orders/order/?needs_attention=any" in summary
+    assert "/admin/webhooks/webhookevent/?state__exact=pending" in summary
+    assert "/admin/webhooks/webhookevent/?state__exact=unmatched" in summary
+    assert "4 — banq may be calling a stale URL" in summary
+
+
+def test_summary_links_open_lists_that_match_the_counts(admin_client):
+    now = timezone.now()
+    today = order_create(status=Order.Status.PAID, paid_at=now)
+    order_create(status=Order.Status.PAID, paid_at=now - timedelta(days=40))
+    flagged = order_create(attention=Order.Attention.UNMATCHED_PAYMENT)
+
+    summary = order_admin_summary()
+    paid_list = admin_client.get("/admin/orders/order/", {"paid": "today"})
+    attention_list = admin_client.get("/admin/orders/order/", {"needs_attention": "any"})
+
+    assert summary.paid_today_count == 1
+    assert summary.paid_today[0].total == Decimal(today.total)
+    assert {o.number for o in paid_list.context["cl"].result_list} == {today.number}
+    assert summary.needs_attention == 1
+    assert {o.number for o in attention_list.context["cl"].result_list} == {flagged.number}
+
+
+def test_summary_query_count_is_small_and_constant(admin_client, django_assert_max_num_queries):
+    for _ in range(20):
+        order_create(status=Order.Status.PAID, paid_at=timezone.now())
+
+    with django_assert_max_num_queries(12):
+        response = admin_client.get("/admin/")
+
+    assert "20 ·" in _summary_html(response)
