@@ -84,7 +84,7 @@ class Command(BaseCommand):
 
         if self.problems:
             raise CommandError(
-                f"banq_check: {len(self.problems)} problem(s): " + "; ".join(self.problems)
+                f"banq_check: {len(self.problems)} problem(s) found, see the ✗ lines above."
             )
         self.stdout.write(self.style.SUCCESS("banq integration OK."))
 
@@ -134,5 +134,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{OK} {text}"))
 
     def _bad(self, text: str) -> None:
-        self.problems.append(text.split(":", 1)[0])
+        self.problems.append(text)
         self.stdout.write(self.style.ERROR(f"{BAD} {text}"))
