@@ -113,7 +113,7 @@ class BanqPaymentAdmin(_AttemptDisplay, admin.ModelAdmin):
 class BanqOrderAdmin(OrderAdmin):
     inlines = [*OrderAdmin.inlines, BanqPaymentInline]
     actions = [*OrderAdmin.actions, "recheck_with_banq"]
-    search_fields = (*OrderAdmin.search_fields, "banq_payments__banq_payment_id")
+    search_fields = [*OrderAdmin.search_fields, "banq_payments__banq_payment_id"]
 
     @admin.action(description="Re-check with banq", permissions=["change"])
     def recheck_with_banq(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

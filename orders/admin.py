@@ -29,7 +29,7 @@ from orders.models import Order, OrderItem, Product
 from orders.money import format_money
 from orders.services import order_can_transition, order_set_status
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     Order.Status.PENDING: "#6c757d",
     Order.Status.AWAITING_PAYMENT: "#0d6efd",
     Order.Status.PAID: "#198754",
@@ -121,7 +121,7 @@ class OrderAdmin(admin.ModelAdmin):
     )
     list_display_links = ("number",)
     list_filter = ("status", "created_at", NeedsAttentionFilter, PaidWithinFilter)
-    search_fields = ("number", "email", "payment_reference")
+    search_fields = ["number", "email", "payment_reference"]
     list_per_page = 50
     show_full_result_count = False
     date_hierarchy = "created_at"

@@ -25,7 +25,7 @@ from webhooks.services import webhook_event_process
 
 BODY_MAX_CHARS = 50_000
 LOCK_SECONDS = 300
-STATE_COLOURS = {
+STATE_COLOURS: dict[str, str] = {
     WebhookEvent.State.RECEIVED: "#6c757d",
     WebhookEvent.State.PROCESSED: "#198754",
     WebhookEvent.State.DUPLICATE: "#6c757d",
