@@ -35,7 +35,7 @@ def test_index_shows_the_shop_summary_with_links(admin_client):
 
     assert response.status_code == 200
     summary = _summary_html(response)
-    assert "2 · 10.30 USD" in summary  # paid today: count and exact sum
+    assert "2 · $10.30" in summary  # paid today: count and exact sum
     assert "/admin/orders/order/?paid=today" in summary
     assert "/admin/orders/order/?paid=week" in summary
     assert "/admin/orders/order/?needs_attention=any" in summary

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from orders.admin_selectors import ANY_ATTENTION, PAID_TODAY, PAID_WEEK, order_admin_summary
+from orders.money import format_money
 from webhooks.models import WebhookEvent
 from webhooks.selectors import webhook_refusals_recent
 
@@ -44,7 +45,7 @@ def _changelist(name: str, **params: str) -> str:
 
 
 def _money(totals) -> str:
-    return ", ".join(f"{t.total} {t.currency}" for t in totals) or "0.00"
+    return ", ".join(format_money(t.total, t.currency) for t in totals) or format_money(0)
 
 
 def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
