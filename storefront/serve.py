@@ -9,18 +9,12 @@ the webhook token in ``/webhooks/banq/<token>/...`` and the value of signed orde
 
 from __future__ import annotations
 
-import re
 import sys
 
 from daphne import cli
 from daphne.access import AccessLogGenerator
 
-_WEBHOOK_TOKEN = re.compile(r"(/webhooks/banq/)[^/?\s]+")
-_ACCESS_KEY = re.compile(r"([?&]key=)[^&\s]+")
-
-
-def redact_path(text: str) -> str:
-    return _ACCESS_KEY.sub(r"\1<redacted>", _WEBHOOK_TOKEN.sub(r"\1<redacted>", text))
+from storefront.logfilters import redact as redact_path
 
 
 class RedactingAccessLog(AccessLogGenerator):

@@ -282,8 +282,13 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {"redact_secrets": {"()": "storefront.logfilters.RedactSecretsFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
     },
     # App loggers propagate to the root handler (so pytest's caplog sees them too).
     "root": {"handlers": ["console"], "level": "WARNING"},

@@ -37,3 +37,31 @@ def test_access_log_entries_are_written_redacted():
     assert "another-secret" not in text
     assert "abc:def" not in text
     assert text.count("<redacted>") == 2
+
+
+def test_log_filter_hides_secrets_that_other_code_logs(settings, caplog):
+    import logging
+
+    from storefront.logfilters import RedactSecretsFilter
+
+    settings.BANQ_WEBHOOK_TOKEN = "whk-token-abcdefghijklmnopqrstuvwx"
+    settings.BANQ_PASSWORD = "p4ssw0rd-never-shown"
+    record = logging.LogRecord(
+        "django.request",
+        logging.ERROR,
+        __file__,
+        1,
+        "Internal Server Error: %s (%s)",
+        (
+            "/webhooks/banq/whk-token-abcdefghijklmnopqrstuvwx/payment-status/",
+            "p4ssw0rd-never-shown",
+        ),
+        None,
+    )
+    assert RedactSecretsFilter().filter(record) is True
+    message = record.getMessage()
+    assert "whk-token" not in message
+    assert "p4ssw0rd" not in message
+    assert (
+        message == "Internal Server Error: /webhooks/banq/<redacted>/payment-status/ (<redacted>)"
+    )
