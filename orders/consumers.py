@@ -8,12 +8,14 @@ before the socket opened is not missed and none completed during the handshake i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from orders.access import order_get_accessible
 from orders.models import Order
@@ -52,7 +54,17 @@ class _ReadOnlySession:
 
 
 class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
+    """Pushes the order's status: at connect, on every group message, and on a re-check.
+
+    The re-check (every ``ORDER_STATUS_RECHECK_SECONDS``) catches changes whose push could not
+    reach this process: with the default in-memory channel layer, a management command (reconcile,
+    expire_orders, process_webhooks) runs in another process and its group message never arrives
+    here, so the re-check is frequent (1 s); with Redis it is only a slow safety net.
+    """
+
     group_name: str | None = None
+    watcher: asyncio.Task | None = None
+    last_sent: dict | None = None
 
     async def connect(self) -> None:
         public_id = self.scope["url_route"]["kwargs"].get("public_id", "")
@@ -68,11 +80,34 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         payload = await _status_payload(order.pk)
         if payload is not None:
-            await self.send_json(payload)
+            await self.send_status(payload, force=True)
+        interval = float(getattr(settings, "ORDER_STATUS_RECHECK_SECONDS", 0) or 0)
+        if interval > 0:
+            self.watcher = asyncio.ensure_future(self._recheck(interval))
 
     async def disconnect(self, code: int) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
         if self.group_name:
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def send_status(self, payload: dict, *, force: bool = False) -> None:
+        if force or payload != self.last_sent:
+            self.last_sent = payload
+            await self.send_json(payload)
+
+    async def _recheck(self, interval: float) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                payload = await _status_payload(self.order_pk)
+                if payload is not None:
+                    await self.send_status(payload)
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the socket still gets pushes; only the safety net stops
+            logger.exception("Order socket re-check stopped")
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # Binary frames and text that isn't JSON are ignored rather than killing the socket.
@@ -92,7 +127,7 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") in ("ping", "status"):
             payload = await _status_payload(self.order_pk)
             if payload is not None:
-                await self.send_json(payload)
+                await self.send_status(payload, force=True)
 
     async def order_status(self, event: dict) -> None:
-        await self.send_json({k: v for k, v in event.items() if k != "type"})
+        await self.send_status({k: v for k, v in event.items() if k != "type"})

@@ -143,6 +143,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# How often an open order page's socket re-reads the order. With the in-memory layer, changes made
+# by another process (a management command) reach the page only this way, so it is frequent.
+ORDER_STATUS_RECHECK_SECONDS = env.float(
+    "ORDER_STATUS_RECHECK_SECONDS", default=30.0 if REDIS_URL else 1.0
+)
+
 # --- Sessions, security ---
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # carts survive a restart
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30

@@ -151,3 +151,20 @@ async def test_garbage_frames_do_not_kill_the_socket():
     await comm.send_json_to({"type": "status"})
     assert (await comm.receive_json_from(timeout=2))["status"] == "pending"
     await comm.disconnect()
+
+
+async def test_change_made_by_another_process_reaches_the_socket_by_recheck(settings):
+    """A management command in another process can't reach the in-memory layer: the re-check can."""
+    settings.ORDER_STATUS_RECHECK_SECONDS = 0.1
+    order = await sync(make_order, "SF-10")
+    comm = communicator(order, await sync(session_for, order))
+    connected, _ = await comm.connect()
+    assert connected
+    assert (await comm.receive_json_from(timeout=2))["status"] == "pending"
+    # Written straight to the database: no group message is sent.
+    await sync(Order.objects.filter(pk=order.pk).update, status=Order.Status.EXPIRED)
+    message = await comm.receive_json_from(timeout=2)
+    assert message["status"] == "expired"
+    # The same state is not sent again on the next re-checks.
+    assert await comm.receive_nothing(timeout=0.4)
+    await comm.disconnect()
