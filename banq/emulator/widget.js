@@ -32,7 +32,7 @@
     ".banq-widget__frame{border:0;width:100%;height:100%;border-radius:12px}",
     ".banq-widget__close{position:absolute;top:-14px;right:-14px;width:32px;height:32px;",
     "border-radius:50%;border:0;background:#fff;box-shadow:0 1px 4px rgba(0,0,0,.3);",
-    "font-size:20px;line-height:32px;cursor:pointer}"
+    "color:#17212b;padding:0;font-size:20px;line-height:32px;cursor:pointer}"
   ].join("");
 
   function injectStyle() {
