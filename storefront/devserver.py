@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if busy:
         names = ", ".join(str(p) for p in busy)
         print(
-            f"Port {names} on {args.host} is already in use (another `make run`?).\n"
+            f"{'Ports' if len(busy) > 1 else 'Port'} {names} on {args.host}: already in use "
+            "(another `make run`?).\n"
             "Stop that process, or choose other ports: make run PORT=8010 BANQ_EMULATOR_PORT=8011",
             file=sys.stderr,
         )

@@ -190,3 +190,44 @@ def test_a_stranger_gets_nothing_over_real_sockets(store):
                 pass
 
     asyncio.run(refused())
+
+
+def test_dropped_webhook_then_reconcile_command_flips_the_open_page(store, banq_emulator):
+    """banq's webhook never arrives; the operator's cron runs banq_reconcile in another process."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    product = product_create(name="Poster", price="12.00")
+    shopper = Shopper(store.url)
+    public_id, _ = shopper.place_order(product)
+    url = shopper.payment_link(public_id).json()["data"]["url"]
+    banq_emulator.set_faults(drop_deliveries=1.0)
+
+    async def scenario() -> dict:
+        async with open_socket(shopper, public_id) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["status"] == "awaiting_payment"
+            code = url.rsplit("/", 1)[1]
+            requests.post(f"{banq_emulator.url}/app/approve/{code}", timeout=10)
+            await asyncio.sleep(0.5)
+            assert shopper.status(public_id)["status"] == "awaiting_payment"  # nothing arrived
+            command = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "manage.py", "banq_reconcile", "--older-than", "0s"],
+                cwd=settings.BASE_DIR,
+                env=store.env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert command.returncode == 0, command.stderr
+            assert "paid 1" in command.stdout
+            started = time.monotonic()
+            pushed = await next_status(ws, "paid", timeout=5)
+            pushed["latency"] = time.monotonic() - started
+            return pushed
+
+    pushed = asyncio.run(scenario())
+    assert pushed["latency"] < 1.5
+    assert all(d["status"] == "dropped" for d in banq_emulator.deliveries())

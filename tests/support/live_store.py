@@ -135,7 +135,7 @@ def live_store_start(extra_env: dict[str, str] | None = None) -> LiveStore:
         [
             sys.executable,
             "-m",
-            "daphne",
+            "storefront.serve",  # daphne, as `make run` and production start it
             "-b",
             host,
             "-p",
