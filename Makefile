@@ -41,11 +41,12 @@ run: install
 emulator: install
 	$(BIN)/python -m banq.emulator --host $(HOST) --port $(BANQ_EMULATOR_PORT)
 
-## Lint, migrations check and the whole test suite.
+## Lint, migrations check, type check (banq, webhooks) and the whole test suite.
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_READ_DOT_ENV=false $(BIN)/python manage.py makemigrations --check --dry-run -v 0
+	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks
 	DJANGO_READ_DOT_ENV=false $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from orders.models import MONEY, Order
+from orders.models import MoneyField, Order
 
 
 class BanqPayment(models.Model):
@@ -24,7 +24,7 @@ class BanqPayment(models.Model):
         help_text="banq's id for this payment, when banq returned one.",
     )
     url = models.URLField("payment link", max_length=500, blank=True)
-    funds = models.DecimalField("funds", **MONEY)
+    funds = MoneyField("funds")
     currency = models.CharField("currency", max_length=3, default="USD")
     frequency = models.CharField("frequency", max_length=20, default="once")
     start_date = models.DateField("start date", null=True, blank=True)

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+
+def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa: N802 - a field
+    """``DecimalField(max_digits=12, decimal_places=2)``: the one shape of money (STYLE.md)."""
+    return models.DecimalField(verbose_name, max_digits=12, decimal_places=2, **kwargs)
 
 
 class Product(models.Model):
     name = models.CharField("name", max_length=200)
     slug = models.SlugField("slug", max_length=200, unique=True)
     description = models.TextField("description", blank=True)
-    price = models.DecimalField("price", **MONEY, validators=[MinValueValidator(Decimal("0.01"))])
+    price = MoneyField("price", validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField("currency", max_length=3, default="USD")
     image = models.CharField(
         "image",
@@ -105,8 +109,8 @@ class Order(models.Model):
     email = models.EmailField("e-mail")
     name = models.CharField("name", max_length=200)
     currency = models.CharField("currency", max_length=3, default="USD")
-    subtotal = models.DecimalField("subtotal", **MONEY)
-    total = models.DecimalField("total", **MONEY)
+    subtotal = MoneyField("subtotal")
+    total = MoneyField("total")
     status = models.CharField(
         "status", max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -164,9 +168,9 @@ class OrderItem(models.Model):
         Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     product_name = models.CharField("product name", max_length=200)
-    unit_price = models.DecimalField("unit price", **MONEY)
+    unit_price = MoneyField("unit price")
     quantity = models.PositiveIntegerField("quantity")
-    line_total = models.DecimalField("line total", **MONEY)
+    line_total = MoneyField("line total")
 
     class Meta:
         ordering = ["pk"]

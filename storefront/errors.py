@@ -39,7 +39,7 @@ def wants_json(request: HttpRequest) -> bool:
 def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     context = {"status": status, "title": title, "message": message}
     try:
-        body = render_to_string("error.html", context, request=request)
+        body: str = render_to_string("error.html", context, request=request)
     except TemplateDoesNotExist:  # pragma: no cover - the template ships with the project
         body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
     except Exception:  # a broken template must not turn an error page into a 500

@@ -796,6 +796,8 @@ def make_server(
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     bound_host, bound_port = server.server_address[:2]
+    if isinstance(bound_host, bytes):
+        bound_host = bound_host.decode()
     shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
     if ":" in str(shown):
         shown = f"[{shown}]"

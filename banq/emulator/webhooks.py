@@ -75,7 +75,8 @@ class Deliverer:
         with state.lock:
             delivery = state.deliveries[delivery_id]
             delivery.status = "pending"
-            space = state.account_spaces.get(_space_of(state, delivery))
+            space_id = _space_of(state, delivery)
+            space = state.account_spaces.get(space_id) if space_id else None
             config = state.webhook_configs.get(space.id) if space else None
             retry_count = config.retry_count if config else 0
             generation = state.generation

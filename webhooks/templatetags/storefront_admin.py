@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django import template
 from django.db.models import Count, Q
@@ -45,7 +46,7 @@ def _changelist(name: str, **params: str) -> str:
 
 
 def _money(totals) -> str:
-    return ", ".join(format_money(t.total, t.currency) for t in totals) or format_money(0)
+    return ", ".join(format_money(t.total, t.currency) for t in totals) or format_money(Decimal(0))
 
 
 def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
