@@ -51,6 +51,14 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> bo
     return False
 
 
+def emulator_answers(url: str) -> bool:
+    try:
+        with urlopen(f"{url}/_emulator/api/state", timeout=2) as response:
+            return b'"data"' in response.read(4096)
+    except OSError:
+        return False
+
+
 def stop(*procs: subprocess.Popen | None) -> None:
     for proc in procs:
         if proc is not None and proc.poll() is None:
@@ -99,9 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         # The store talks to the emulator this launcher starts, whatever the default says.
         os.environ["BANQ_EMULATOR_URL"] = emulator_url
 
+    # An emulator someone already started on that port (`make emulator`) is used, not refused.
+    emulator_running = (
+        use_emulator
+        and not port_is_free(args.host, args.emulator_port)
+        and emulator_answers(emulator_url)
+    )
+    start_emulator = use_emulator and not emulator_running
     busy = [
         p
-        for p in ([args.port] + ([args.emulator_port] if use_emulator else []))
+        for p in ([args.port] + ([args.emulator_port] if start_emulator else []))
         if not port_is_free(args.host, p)
     ]
     if busy:
@@ -118,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     emulator = store = None
     try:
-        if use_emulator:
+        if start_emulator:
             emulator = subprocess.Popen(
                 [
                     sys.executable,
@@ -168,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Store:          {store_url}/")
         print(f"  Admin:          {store_url}/admin/")
         if use_emulator:
-            print(f"  banq emulator:  {emulator_url}/_emulator/{webhook_note}")
+            already = "" if start_emulator else " (already running)"
+            print(f"  banq emulator:  {emulator_url}/_emulator/{already}{webhook_note}")
         else:
             print(f"  banq:           {settings.BANQ_ENVIRONMENT} ({settings.BANQ_API_URL})")
         print("  Press Ctrl-C to stop.\n", flush=True)
