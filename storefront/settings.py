@@ -187,12 +187,15 @@ with contextlib.suppress(OSError):
 # In development whitenoise serves straight from the finders; in production run collectstatic and
 # set DJANGO_STATIC_MANIFEST=true for hashed, compressed, far-future-cached files.
 WHITENOISE_USE_FINDERS = True
+_STATIC_MANIFEST = env.bool("DJANGO_STATIC_MANIFEST", default=False)
+# Without the manifest (development), pick up edited files without a restart.
+WHITENOISE_AUTOREFRESH = not _STATIC_MANIFEST
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env.bool("DJANGO_STATIC_MANIFEST", default=False)
+            if _STATIC_MANIFEST
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },

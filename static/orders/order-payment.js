@@ -48,6 +48,15 @@
     errorBox.hidden = !text;
   }
 
+  // The rejected promise hands the message to the widget too; when the widget shows it in its
+  // own box, one message on the page is enough. Otherwise the page shows it.
+  function showErrorUnlessWidgetDoes(text) {
+    setTimeout(function () {
+      var widget = document.getElementById("pay-with-banq");
+      if (!widget || widget.textContent.indexOf(text) === -1) { showError(text); }
+    }, 100);
+  }
+
   function fill(payload) {
     root.querySelectorAll("[data-field]").forEach(function (el) {
       var name = el.getAttribute("data-field");
@@ -121,14 +130,14 @@
           var text = (data && data.error && data.error.message) ||
             "The payment could not be started; nothing was charged. Please try again.";
           if (response.status === 409) { requestStatus(); }
-          showError(text);
+          showErrorUnlessWidgetDoes(text);
           throw new Error(text);
         }
         return data.data.url;
       });
     }, function () {
       var text = "We could not reach the shop. Check your connection and try again.";
-      showError(text);
+      showErrorUnlessWidgetDoes(text);
       throw new Error(text);
     });
   }
