@@ -229,5 +229,5 @@ def test_dropped_webhook_then_reconcile_command_flips_the_open_page(store, banq_
             return pushed
 
     pushed = asyncio.run(scenario())
-    assert pushed["latency"] < 1.5
+    assert pushed["latency"] < 3  # typically ~1 s without Redis (the re-check), ~0.1 s with it
     assert all(d["status"] == "dropped" for d in banq_emulator.deliveries())
