@@ -98,8 +98,10 @@ class BanqClient:
     def __init__(self, config: BanqClientConfig, *, session: requests.Session | None = None):
         self.config = config
         self.session = session or self._new_session()
+        # The password is part of the (hashed) key, so changed credentials never reuse a token
+        # cached for the old ones; the key itself reveals nothing.
         fingerprint = "|".join(
-            (config.token_url, config.client_id, config.username, config.audience)
+            (config.token_url, config.client_id, config.username, config.password, config.audience)
         )
         digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
         self.token_cache_key = f"banq:token:{digest}"

@@ -90,6 +90,13 @@ def test_token_cache_key_holds_no_secret(banq_api, settings):
     assert cache.get(key) is not None
 
 
+def test_changed_password_does_not_reuse_the_cached_token(banq_api, settings):
+    get_banq_client().get_token()
+    settings.BANQ_PASSWORD = "a-new-password-after-rotation"
+    get_banq_client().get_token()
+    assert token_calls(banq_api) == 2
+
+
 def test_token_close_to_expiry_is_refreshed(banq_api):
     banq_api.replace(
         responses.POST,
