@@ -168,3 +168,25 @@ async def test_change_made_by_another_process_reaches_the_socket_by_recheck(sett
     # The same state is not sent again on the next re-checks.
     assert await comm.receive_nothing(timeout=0.4)
     await comm.disconnect()
+
+
+async def test_full_asgi_app_refuses_a_foreign_origin_and_accepts_none_or_our_own():
+    from storefront.asgi import application as full_app
+
+    order = await sync(make_order, "SF-11")
+    cookie = (
+        b"cookie",
+        f"{settings.SESSION_COOKIE_NAME}={await sync(session_for, order)}".encode(),
+    )
+    path = f"/ws/orders/{order.public_id}/"
+    for headers, expected in (
+        ([cookie, (b"origin", b"http://evil.example")], False),
+        ([cookie, (b"origin", b"http://127.0.0.1:8000")], True),
+        ([cookie], True),
+    ):
+        comm = WebsocketCommunicator(full_app, path, headers=headers)
+        connected, _ = await comm.connect()
+        assert connected is expected, headers
+        if connected:
+            assert (await comm.receive_json_from(timeout=2))["status"] == "pending"
+            await comm.disconnect()
