@@ -495,3 +495,19 @@ def test_unexpected_error_answers_503_and_keeps_the_event_failed(banq_api, deliv
     assert "RuntimeError" in event.error
     order.refresh_from_db()
     assert order.paid_at is None
+
+
+def test_url_without_the_trailing_slash_is_served_not_redirected(banq_api, client, settings):
+    """banq's guide writes `.../payment-status`; a redirect would drop the POST body."""
+    order, _ = order_with_attempt()
+    add_payment(banq_api, completed_payment(order))
+    url = f"/webhooks/banq/{settings.BANQ_WEBHOOK_TOKEN}/payment-status"
+
+    response = client.post(
+        url, data=json.dumps(webhook_notification_payload()), content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "processed"}
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
