@@ -52,8 +52,22 @@ class PaymentLink:
     raw: Any = field(default=None, repr=False, compare=False)
 
 
+class _HasStatus:
+    """``is_completed``/``is_failed`` from a lower-cased banq ``status``."""
+
+    status: str
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == "completed"
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
 @dataclass(frozen=True)
-class RemotePayment:
+class RemotePayment(_HasStatus):
     id: str
     status: str
     funds: Decimal | None
@@ -68,17 +82,9 @@ class RemotePayment:
     completed_at: datetime | None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def is_completed(self) -> bool:
-        return self.status == "completed"
-
-    @property
-    def is_failed(self) -> bool:
-        return self.status in FAILED_STATUSES
-
 
 @dataclass(frozen=True)
-class RemoteTransaction:
+class RemoteTransaction(_HasStatus):
     guid: str
     payment_guid: str | None
     external_order_code: str | None
@@ -86,14 +92,6 @@ class RemoteTransaction:
     funds: Decimal | None
     fail_reason: str | None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def is_completed(self) -> bool:
-        return self.status == "completed"
-
-    @property
-    def is_failed(self) -> bool:
-        return self.status in FAILED_STATUSES
 
 
 @dataclass(frozen=True)

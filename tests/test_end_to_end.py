@@ -18,6 +18,7 @@ import websockets
 
 from orders.models import Order, Product
 from tests.factories import product_create
+from tests.support.live_store import emulator_store_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,12 +27,7 @@ TOKEN = "end-to-end-webhook-token-0f1e2d3c4b5a69788796"
 
 @pytest.fixture
 def live_store_env(banq_emulator, emulator_settings):
-    emulator_settings.BANQ_WEBHOOK_TOKEN = TOKEN
-    return {
-        "BANQ_ENVIRONMENT": "emulator",
-        "BANQ_EMULATOR_URL": banq_emulator.url,
-        "BANQ_WEBHOOK_TOKEN": TOKEN,
-    }
+    return emulator_store_env(banq_emulator, emulator_settings, TOKEN)
 
 
 @pytest.fixture

@@ -98,42 +98,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False
     actions = ["reprocess"]
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "received_at",
-                    "state_badge",
-                    "error",
-                    "action",
-                    "resource_type",
-                    "resource_id",
-                    "event_id",
-                    "order_link",
-                    "payment_link",
-                )
-            },
-        ),
-        (
-            "Processing",
-            {"fields": ("attempts", "last_attempt_at", "processed_at", "dedupe_key")},
-        ),
-        (
-            "Request",
-            {
-                "fields": (
-                    "remote_addr",
-                    "content_type",
-                    "body_size",
-                    "body_truncated",
-                    "headers_pretty",
-                    "body",
-                )
-            },
-        ),
-    )
-    readonly_fields = (
+    _event_fields = (
         "received_at",
         "state_badge",
         "error",
@@ -143,10 +108,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "event_id",
         "order_link",
         "payment_link",
-        "attempts",
-        "last_attempt_at",
-        "processed_at",
-        "dedupe_key",
+    )
+    _processing_fields = ("attempts", "last_attempt_at", "processed_at", "dedupe_key")
+    _request_fields = (
         "remote_addr",
         "content_type",
         "body_size",
@@ -154,6 +118,12 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "headers_pretty",
         "body",
     )
+    fieldsets = (
+        (None, {"fields": _event_fields}),
+        ("Processing", {"fields": _processing_fields}),
+        ("Request", {"fields": _request_fields}),
+    )
+    readonly_fields = _event_fields + _processing_fields + _request_fields  # all read-only
 
     @admin.display(description="state", ordering="state")
     def state_badge(self, event: WebhookEvent) -> str:

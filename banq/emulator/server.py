@@ -502,13 +502,25 @@ class EmulatorApp:
         )
 
     def link_pay(self, request: Request) -> Response:
+        return self._link_settle(request, "completed")
+
+    def link_decline(self, request: Request) -> Response:
+        return self._link_settle(request, "failed")
+
+    def _link_settle(self, request: Request, status: str) -> Response:
+        """Pay (completed) or Decline (failed) from the hosted payment page."""
         try:
             payment = self._payment_for(request.params["code"])
         except ApiError as exc:
             return self._page_error(exc)
         form = request.form()
         origin = valid_origin(form.get("origin", ""))
-        if not form.get("email", "").strip() or not form.get("password", ""):
+        reason = None
+        if status == "failed":
+            reason = form.get("reason") or "InsufficientBalance"
+            if reason not in defaults.FAIL_REASONS:
+                return Response.html(pages.message_page("Unknown fail reason", reason), 400)
+        elif not form.get("email", "").strip() or not form.get("password", ""):
             return Response.html(
                 pages.link_page(
                     payment,
@@ -519,24 +531,7 @@ class EmulatorApp:
                 ),
                 400,
             )
-        self.settle(payment.id, status="completed", reason=None, via="widget")
-        return Response.html(
-            pages.link_result(
-                payment, merchant=self.state.merchant_name_for(payment.banq_guid), origin=origin
-            )
-        )
-
-    def link_decline(self, request: Request) -> Response:
-        try:
-            payment = self._payment_for(request.params["code"])
-        except ApiError as exc:
-            return self._page_error(exc)
-        form = request.form()
-        origin = valid_origin(form.get("origin", ""))
-        reason = form.get("reason") or "InsufficientBalance"
-        if reason not in defaults.FAIL_REASONS:
-            return Response.html(pages.message_page("Unknown fail reason", reason), 400)
-        self.settle(payment.id, status="failed", reason=reason, via="widget")
+        self.settle(payment.id, status=status, reason=reason, via="widget")
         return Response.html(
             pages.link_result(
                 payment, merchant=self.state.merchant_name_for(payment.banq_guid), origin=origin

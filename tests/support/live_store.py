@@ -178,3 +178,16 @@ def live_store_factory(transactional_db):
 @pytest.fixture
 def live_store(live_store_factory, live_store_env) -> LiveStore:
     return live_store_factory(live_store_env)
+
+
+def emulator_store_env(banq_emulator, emulator_settings, token: str) -> dict[str, str]:
+    """Environment for a live store that talks to ``banq_emulator`` and accepts ``token``.
+
+    The test process's settings get the same token, so tests can build the webhook URL.
+    """
+    emulator_settings.BANQ_WEBHOOK_TOKEN = token
+    return {
+        "BANQ_ENVIRONMENT": "emulator",
+        "BANQ_EMULATOR_URL": banq_emulator.url,
+        "BANQ_WEBHOOK_TOKEN": token,
+    }

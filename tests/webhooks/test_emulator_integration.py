@@ -12,6 +12,7 @@ from banq.client import get_banq_client
 from banq.models import BanqPayment
 from orders.models import Order
 from tests.factories import order_create
+from tests.support.live_store import emulator_store_env
 from webhooks.models import WebhookEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -21,12 +22,7 @@ TOKEN = "integration-webhook-token-5f1e2d3c4b5a69788796a5b4"
 
 @pytest.fixture
 def live_store_env(banq_emulator, emulator_settings):
-    emulator_settings.BANQ_WEBHOOK_TOKEN = TOKEN
-    return {
-        "BANQ_ENVIRONMENT": "emulator",
-        "BANQ_EMULATOR_URL": banq_emulator.url,
-        "BANQ_WEBHOOK_TOKEN": TOKEN,
-    }
+    return emulator_store_env(banq_emulator, emulator_settings, TOKEN)
 
 
 def wait_for(predicate, timeout: float = 15.0):
