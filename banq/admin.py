@@ -11,23 +11,16 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from banq.exceptions import BanqError, BanqUnavailable
+from banq.exceptions import BanqConfigError, BanqError, BanqUnavailable
 from banq.models import BanqPayment
 from banq.selectors import attempt_latest_checkable
-from banq.settlement import (
-    RESULT_ALREADY_PAID,
-    RESULT_FAILED,
-    RESULT_NOT_COMPLETED,
-    RESULT_PAID,
-    payment_recheck,
-)
+from banq.settlement import PaymentOutcome, Settlement, payment_recheck
 from orders.admin import OrderAdmin
-from orders.models import Order
+from orders.models import Order, OrderEvent
 
 PAYLOAD_MAX_CHARS = 20_000
 ATTEMPT_FIELDS = (
@@ -40,8 +33,11 @@ ATTEMPT_FIELDS = (
     "frequency",
     "fail_reason",
     "verification_error",
+    "created_by_store",
     "created_at",
     "completed_at",
+    "checked_at",
+    "next_check_at",
     "payload",
 )
 
@@ -130,8 +126,8 @@ class BanqOrderAdmin(OrderAdmin):
                 )
                 continue
             try:
-                outcome = payment_recheck(attempt=attempt)
-            except (BanqUnavailable, ImproperlyConfigured) as exc:
+                outcome = payment_recheck(attempt=attempt, source=OrderEvent.Source.ADMIN)
+            except (BanqUnavailable, BanqConfigError) as exc:
                 left = [o.number for o in orders[index:]]
                 why = (
                     "banq could not be reached"
@@ -152,23 +148,24 @@ class BanqOrderAdmin(OrderAdmin):
             self.message_user(request, _describe(order, attempt, outcome), _level(outcome))
 
 
-def _describe(order: Order, attempt: BanqPayment, outcome) -> str:
+def _describe(order: Order, attempt: BanqPayment, outcome: PaymentOutcome) -> str:
     prefix = f"{order.number} (banq payment {attempt.banq_payment_id})"
-    if outcome.result == RESULT_PAID:
+    if outcome.result == Settlement.PAID:
         return f"{prefix}: paid."
-    if outcome.result == RESULT_ALREADY_PAID:
-        return f"{prefix}: already paid, nothing changed. {outcome.reason}".strip()
-    if outcome.result == RESULT_NOT_COMPLETED:
+    if outcome.result == Settlement.ALREADY_PAID:
+        return f"{prefix}: already paid, nothing changed."
+    if outcome.result == Settlement.NOT_COMPLETED:
         return f"{prefix}: still open. {outcome.reason}".strip()
-    if outcome.result == RESULT_FAILED:
-        changed = "the order is now failed" if outcome.changed else "the order is unchanged"
-        return f"{prefix}: {outcome.reason} ({changed})."
-    return f"{prefix}: {outcome.result}. {outcome.reason}".strip()
+    if outcome.result == Settlement.FAILED:
+        return f"{prefix}: {outcome.reason} (the order is now failed)."
+    return f"{prefix}: {outcome.result.label}. {outcome.reason}".strip()
 
 
-def _level(outcome) -> int:
-    if outcome.result in (RESULT_PAID, RESULT_ALREADY_PAID, RESULT_NOT_COMPLETED):
-        return messages.SUCCESS if outcome.result == RESULT_PAID else messages.INFO
+def _level(outcome: PaymentOutcome) -> int:
+    if outcome.result == Settlement.PAID:
+        return messages.SUCCESS
+    if outcome.result in (Settlement.ALREADY_PAID, Settlement.NOT_COMPLETED):
+        return messages.INFO
     return messages.WARNING
 
 

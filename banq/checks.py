@@ -8,28 +8,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-ENVIRONMENTS = ("emulator", "sandbox", "production")
-REQUIRED_CREDENTIALS = (
-    "BANQ_CLIENT_ID",
-    "BANQ_USERNAME",
-    "BANQ_PASSWORD",
-    "BANQ_MERCHANT_GUID",
-    "BANQ_ACCOUNT_SPACE_ID",
-    "BANQ_WEBHOOK_TOKEN",
-)
+from banq.exceptions import BanqConfigError
+from banq.settings import ENVIRONMENTS, REQUIRED_CREDENTIALS, TOKEN_FIELD_STYLES, banq_settings
+
 MIN_WEBHOOK_TOKEN_LENGTH = 24
-TOKEN_FIELD_STYLES = ("username", "client_username")
-
-
-def _blank(name: str) -> bool:
-    value = getattr(settings, name, "")
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 @register(Tags.security, deploy=False)
 def banq_settings_check(app_configs=None, **kwargs) -> list:
     messages: list = []
-    environment = str(getattr(settings, "BANQ_ENVIRONMENT", "emulator") or "").strip().lower()
+    try:
+        config = banq_settings()
+    except BanqConfigError as exc:
+        return [Error(str(exc), id="banq.E006")]
+    environment = config.environment
     if environment not in ENVIRONMENTS:
         messages.append(
             Error(
@@ -41,19 +33,17 @@ def banq_settings_check(app_configs=None, **kwargs) -> list:
         return messages
 
     if environment != "emulator":
-        for name in REQUIRED_CREDENTIALS:
-            if _blank(name):
-                messages.append(
-                    Error(
-                        f"{name} is not set (required when BANQ_ENVIRONMENT={environment}).",
-                        hint=f"Set {name} to the value banq gave you.",
-                        id="banq.E002",
-                    )
+        for name in config.missing(REQUIRED_CREDENTIALS):
+            messages.append(
+                Error(
+                    f"{name} is not set (required when BANQ_ENVIRONMENT={environment}).",
+                    hint=f"Set {name} to the value banq gave you.",
+                    id="banq.E002",
                 )
-        for name in ("BANQ_TOKEN_URL", "BANQ_API_URL"):
-            if _blank(name):
-                messages.append(Error(f"{name} is not set.", id="banq.E002"))
-        if environment == "production" and _blank("BANQ_WIDGET_URL"):
+            )
+        for name in config.missing(("BANQ_TOKEN_URL", "BANQ_API_URL")):
+            messages.append(Error(f"{name} is not set.", id="banq.E002"))
+        if environment == "production" and not config.widget_url:
             messages.append(
                 Error(
                     "BANQ_WIDGET_URL is not set (required in production: banq publishes no "
@@ -72,7 +62,7 @@ def banq_settings_check(app_configs=None, **kwargs) -> list:
                 )
             )
 
-    webhook_token = getattr(settings, "BANQ_WEBHOOK_TOKEN", "") or ""
+    webhook_token = config.webhook_token
     if webhook_token and len(webhook_token) < MIN_WEBHOOK_TOKEN_LENGTH:
         messages.append(
             Warning(
@@ -83,16 +73,14 @@ def banq_settings_check(app_configs=None, **kwargs) -> list:
             )
         )
 
-    style = getattr(settings, "BANQ_TOKEN_FIELD_STYLE", "username")
-    if style not in TOKEN_FIELD_STYLES:
+    if config.token_field_style not in TOKEN_FIELD_STYLES:
         messages.append(
             Error(
                 "BANQ_TOKEN_FIELD_STYLE must be 'username' or 'client_username'.",
                 id="banq.E005",
             )
         )
-    frequencies = list(getattr(settings, "BANQ_FREQUENCIES", []) or [])
-    if "once" not in frequencies:
+    if "once" not in config.frequencies:
         messages.append(
             Warning("BANQ_FREQUENCIES does not include 'once' (used by checkout).", id="banq.W002")
         )

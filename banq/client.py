@@ -1,44 +1,53 @@
 """The only code that speaks HTTP to banq.
 
-``get_banq_client()`` builds a ``BanqClient`` from settings (a missing setting raises
-``ImproperlyConfigured`` naming it, when called, never at import). The client keeps one pooled
-``requests.Session``, puts an explicit ``(connect, read)`` timeout on every call and returns the
-typed objects of ``banq.payloads``; it raises only the ``BanqError`` family.
+``get_banq_client()`` builds a ``BanqClient`` from ``banq.settings.banq_settings()`` (a missing
+setting raises ``BanqConfigError`` naming it, when called, never at import). The client keeps one
+pooled ``requests.Session``, puts an explicit ``(connect, read)`` timeout on every call and
+returns the typed objects of ``banq.payloads``; it raises only the ``BanqError`` family.
+``get_banq_client(in_request=True)`` is the variant for code that runs inside a request (webhook,
+shopper's confirm, Pay): no retries and short timeouts; with ``banq_budget(seconds)`` around the
+work, every call also fits in what is left of that budget.
 
 Token: password grant, cached in Django's cache (shared by all workers) under a key that holds no
 secret, until a few minutes before it expires. A process-wide ``threading.Lock`` plus a short
 ``cache.add`` lock across processes make a cold start fetch one token, not one per thread. A 401
 from the API drops the cached token and retries that call once with a fresh one.
 
-Retries with exponential backoff (``BANQ_RETRIES``, ``BANQ_RETRY_BACKOFF``) only for GETs and the
-token call, only on connection errors, timeouts, 429 and 5xx. Creating a payment link is not
-idempotent on banq's side, so it is never retried; neither is any 4xx.
+Retries are urllib3's ``Retry`` on the session's adapters (``BANQ_RETRIES``, exponential backoff
+from ``BANQ_RETRY_BACKOFF``, ``Retry-After`` honoured up to ``MAX_RETRY_AFTER``): GETs and the
+token call on connection errors, timeouts, 429 and 5xx; any call, link creation included, when
+the connection never opened (banq saw nothing). Creating a payment link is not idempotent on
+banq's side, so once sent it is never retried; no 4xx is.
 
-Every call is logged at INFO with method, path, status and duration, and nothing else: no token,
-password, Authorization header or body.
+Every call is logged at INFO with method, path, status and duration (and each retry at WARNING),
+and nothing else: no token, password, Authorization header or body.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
 
 from banq import payloads
 from banq.exceptions import (
     BanqAuthError,
+    BanqConfigError,
     BanqError,
     BanqNotFound,
     BanqPayloadError,
@@ -53,6 +62,8 @@ from banq.payloads import (
     UserProfile,
     WebhookConfig,
 )
+from banq.settings import API_CREDENTIALS, BanqSettings, banq_settings
+from storefront.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +72,72 @@ TOKEN_LOCK_TTL = 30  # seconds a cross-process token lock may be held
 TOKEN_LOCK_WAIT = 15.0  # seconds a waiter polls for another process's token before fetching
 USER_AGENT = "banq-storefront/1.0"
 MAX_ERROR_MESSAGE = 200
+MAX_RETRY_AFTER = 10.0  # seconds: a longer Retry-After from banq ends the retries instead
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Inside a request: banq retries webhooks itself and the shopper can press again.
+IN_REQUEST_CONNECT_TIMEOUT = 2.0
+IN_REQUEST_READ_TIMEOUT = 5.0
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "banq_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def banq_budget(seconds: float) -> Iterator[None]:
+    """Every banq call made inside fits in ``seconds`` from now, in all; once they are spent, a
+    call raises ``BanqUnavailable`` without being sent. Nested budgets keep the earlier end."""
+    end = time.monotonic() + max(0.0, seconds)
+    outer = _deadline.get()
+    token = _deadline.set(end if outer is None else min(outer, end))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _remaining() -> float | None:
+    end = _deadline.get()
+    return None if end is None else end - time.monotonic()
+
+
+class _LoggedRetry(Retry):
+    """urllib3's ``Retry``, logging each retry, and giving up on a ``Retry-After`` longer than
+    ``MAX_RETRY_AFTER`` (a request must not sleep for minutes)."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, **kwargs):
+        if response is not None:
+            retry_after = self.get_retry_after(response)
+            if retry_after is not None and retry_after > MAX_RETRY_AFTER:
+                raise MaxRetryError(_pool, url or "", error)
+        new = super().increment(method, url, response, error, _pool, **kwargs)
+        what = response.status if response is not None else type(error).__name__
+        logger.warning(
+            "banq %s %s -> %s, retrying (%s left)",
+            method,
+            urlsplit(url or "").path,
+            what,
+            new.total,
+        )
+        return new
+
+
+def _retry(retries: int, backoff: float, methods: Iterable[str]) -> Retry:
+    return _LoggedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=0,
+        allowed_methods=frozenset(methods),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+
 
 _process_locks: dict[str, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
@@ -71,32 +148,28 @@ def _process_lock(key: str) -> threading.Lock:
         return _process_locks.setdefault(key, threading.Lock())
 
 
-@dataclass(frozen=True)
-class BanqClientConfig:
-    token_url: str
-    api_url: str
-    client_id: str
-    username: str
-    password: str
-    merchant_guid: str
-    account_space_id: str = ""
-    company_id: str = ""
-    audience: str = "https://banq.com/open/api/"
-    token_field_style: str = "username"
-    user_client_id: str = ""
-    user_audience: str = "https://banq.com/api"
-    connect_timeout: float = 5.0
-    read_timeout: float = 20.0
-    retries: int = 2
-    retry_backoff: float = 0.5
-
-    def __repr__(self) -> str:  # the password stays out of reprs and tracebacks
-        return f"BanqClientConfig(token_url={self.token_url!r}, api_url={self.api_url!r})"
-
-
 class BanqClient:
-    def __init__(self, config: BanqClientConfig, *, session: requests.Session | None = None):
+    """banq's Open API for one configuration.
+
+    ``retries`` and the timeouts default to the settings; ``get_banq_client(in_request=True)``
+    passes the in-request values.
+    """
+
+    def __init__(
+        self,
+        config: BanqSettings,
+        *,
+        retries: int | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        session: requests.Session | None = None,
+    ):
         self.config = config
+        self.retries = config.retries if retries is None else max(0, retries)
+        self.connect_timeout = (
+            config.connect_timeout if connect_timeout is None else connect_timeout
+        )
+        self.read_timeout = config.read_timeout if read_timeout is None else read_timeout
         self.session = session or self._new_session()
         # The password is part of the (hashed) key, so changed credentials never reuse a token
         # cached for the old ones; the key itself reveals nothing.
@@ -110,12 +183,22 @@ class BanqClient:
     def __repr__(self) -> str:
         return f"BanqClient(api_url={self.config.api_url!r})"
 
-    @staticmethod
-    def _new_session() -> requests.Session:
+    def _new_session(self) -> requests.Session:
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=20, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        backoff = self.config.retry_backoff
+
+        def adapter(methods: Iterable[str]) -> requests.adapters.HTTPAdapter:
+            return requests.adapters.HTTPAdapter(
+                pool_connections=4,
+                pool_maxsize=20,
+                max_retries=_retry(self.retries, backoff, methods),
+            )
+
+        api = adapter(("GET",))  # status and read retries for GETs only; connect for all
+        session.mount("https://", api)
+        session.mount("http://", api)
+        if self.config.token_url:  # the token call is safe to repeat: POST retried too
+            session.mount(self.config.token_url, adapter(("GET", "POST")))
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         return session
 
@@ -131,10 +214,10 @@ class BanqClient:
         start_date: date | None = None,
         end_date: date | None = None,
     ) -> PaymentLink:
-        """POST /payments/get-paid-link. Not retried: banq may have created the payment."""
+        """POST /payments/get-paid-link. Not retried once sent: banq may have made the payment."""
         if not order_code:
             raise ValueError("order_code is required")
-        if frequency not in _frequencies():
+        if frequency not in self.config.frequencies:
             raise ValueError(f"unknown frequency {frequency!r}")
         body: dict[str, Any] = {
             "destination": {"banqGuid": self.config.merchant_guid},
@@ -147,7 +230,7 @@ class BanqClient:
             body["startDate"] = start_date.isoformat()
         if end_date is not None:
             body["endDate"] = end_date.isoformat()
-        response = self._api("POST", "/payments/get-paid-link", body=body, retry=False)
+        response = self._api("POST", "/payments/get-paid-link", body=body)
         location = response.headers.get("Location")
         if location:
             location = urljoin(self.config.api_url + "/", location)
@@ -187,7 +270,7 @@ class BanqClient:
             "retryCount": int(retry_count),
             "webHookTypes": list(types),
         }
-        response = self._api("POST", self._webhook_path(space_id), body=body, retry=False)
+        response = self._api("POST", self._webhook_path(space_id), body=body)
         data = _decode(response)
         if data in (None, {}, []):  # banq's answer body is undocumented: echo what we sent
             data = body
@@ -212,7 +295,7 @@ class BanqClient:
             body["retryCount"] = int(retry_count)
         if types is not None:
             body["webHookTypes"] = list(types)
-        response = self._api("PATCH", self._webhook_path(space_id), body=body, retry=False)
+        response = self._api("PATCH", self._webhook_path(space_id), body=body)
         data = _decode(response)
         if data in (None, {}, []):
             current = self.get_webhook_config(space_id)
@@ -225,7 +308,7 @@ class BanqClient:
         """users/me with a merchant-user token. The credentials are used for this call only:
         never stored, cached or logged."""
         if not self.config.user_client_id:
-            raise ImproperlyConfigured("BANQ_USER_CLIENT_ID is not set.")
+            raise BanqConfigError("BANQ_USER_CLIENT_ID is not set.")
         fields = {
             "client_id": self.config.user_client_id,
             "username": email,
@@ -240,7 +323,6 @@ class BanqClient:
             "/users/me",
             params={"include": "accountSpaces,banqAccounts"},
             token=token.access_token,
-            retry=True,
             secrets=(email, password, token.access_token),
         )
         if response.status_code == 401:
@@ -258,7 +340,10 @@ class BanqClient:
             token = self._cached_token()
             if token is not None:
                 return token
-            deadline = time.monotonic() + TOKEN_LOCK_WAIT
+            left = _remaining()
+            deadline = time.monotonic() + (
+                TOKEN_LOCK_WAIT if left is None else max(0.0, min(TOKEN_LOCK_WAIT, left))
+            )
             while True:
                 if cache.add(self._token_lock_key, "1", timeout=TOKEN_LOCK_TTL):
                     try:
@@ -330,11 +415,10 @@ class BanqClient:
             log_path=path,
             body=dict(fields),
             headers={},
-            retry=True,
             secrets=secrets,
         )
         if response.status_code >= 400:
-            message = _redact(_error_message(response), secrets)
+            message = redact(_error_message(response), secrets)
             raise BanqAuthError(
                 f"banq refused the token request ({response.status_code}): {message}",
                 status_code=response.status_code,
@@ -342,14 +426,14 @@ class BanqClient:
         try:
             return payloads.parse_token(_decode(response))
         except BanqPayloadError as exc:
-            raise BanqPayloadError(_redact(str(exc), secrets), status_code=200) from None
+            raise BanqPayloadError(redact(str(exc), secrets), status_code=200) from None
 
     # --- HTTP --------------------------------------------------------------------------------
 
     def _webhook_path(self, space_id: str | None) -> str:
         space = space_id or self.config.account_space_id
         if not space:
-            raise ImproperlyConfigured("BANQ_ACCOUNT_SPACE_ID is not set.")
+            raise BanqConfigError("BANQ_ACCOUNT_SPACE_ID is not set.")
         return f"/account-spaces/{_segment(space, 'account space id')}/webhook-config"
 
     def _api(
@@ -358,18 +442,15 @@ class BanqClient:
         path: str,
         *,
         body: Mapping[str, Any] | None = None,
-        retry: bool | None = None,
     ) -> requests.Response:
         """An Open API call with the cached token; a 401 refreshes the token and retries once."""
-        if retry is None:
-            retry = method == "GET"
         token = self.get_token()
-        response = self._send(method, path, body=body, token=token.access_token, retry=retry)
+        response = self._send(method, path, body=body, token=token.access_token)
         if response.status_code == 401:
             logger.info("banq %s %s: token refused, fetching a new one", method, path)
             self.drop_token(token.access_token)
             token = self.get_token()
-            response = self._send(method, path, body=body, token=token.access_token, retry=retry)
+            response = self._send(method, path, body=body, token=token.access_token)
             if response.status_code == 401:
                 raise BanqAuthError(
                     f"banq refused a fresh token for {method} {path} (401).", status_code=401
@@ -384,7 +465,6 @@ class BanqClient:
         token: str,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
-        retry: bool,
         secrets: Iterable[str] = (),
     ) -> requests.Response:
         """Send an API call; answer 2xx and 401 (the caller handles it), raise for the rest."""
@@ -399,13 +479,12 @@ class BanqClient:
             body=body,
             params=params,
             headers=headers,
-            retry=retry,
             secrets=secrets,
         )
         status = response.status_code
         if status < 400 or status == 401:
             return response
-        message = _redact(_error_message(response), secrets)
+        message = redact(_error_message(response), secrets)
         where = f"{method} {path}"
         if status == 404:
             raise BanqNotFound(f"banq: {where} not found (404): {message}", status_code=404)
@@ -420,66 +499,51 @@ class BanqClient:
         *,
         log_path: str,
         headers: Mapping[str, str],
-        retry: bool,
         secrets: Iterable[str],
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """One HTTP exchange with retries; raises ``BanqUnavailable`` for network trouble, 429
-        and 5xx (after the retries, when allowed). Any other status is returned."""
-        attempts = 1 + max(0, self.config.retries) if retry else 1
+        """One HTTP exchange (retried by the adapter as the module doc says). Raises
+        ``BanqUnavailable`` for network trouble, timeouts, 429 and 5xx, and when the budget of
+        ``banq_budget`` is spent; any other status is returned."""
         data = None
         send_headers = dict(headers)
         if body is not None:
             data = payloads.dumps(body).encode("utf-8")
             send_headers["Content-Type"] = "application/json"
-        timeout = (self.config.connect_timeout, self.config.read_timeout)
-        problem = ""
-        status: int | None = None
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.config.retry_backoff * (2 ** (attempt - 1)))
-            started = time.monotonic()
-            try:
-                response = self.session.request(
-                    method, url, data=data, params=params, headers=send_headers, timeout=timeout
-                )
-            except requests.Timeout:
-                problem, status = "timed out", None
-                logger.warning(
-                    "banq %s %s -> timeout after %.0f ms (attempt %d/%d)",
-                    method,
-                    log_path,
-                    (time.monotonic() - started) * 1000,
-                    attempt + 1,
-                    attempts,
-                )
-                continue
-            except requests.RequestException as exc:
-                problem, status = f"could not be reached ({type(exc).__name__})", None
-                logger.warning(
-                    "banq %s %s -> %s (attempt %d/%d)",
-                    method,
-                    log_path,
-                    type(exc).__name__,
-                    attempt + 1,
-                    attempts,
-                )
-                continue
-            elapsed = (time.monotonic() - started) * 1000
-            logger.info(
-                "banq %s %s -> %s in %.0f ms", method, log_path, response.status_code, elapsed
+        connect, read = self.connect_timeout, self.read_timeout
+        left = _remaining()
+        if left is not None:
+            if left <= 0.05:
+                raise BanqUnavailable(f"banq {method} {log_path}: no time left to ask banq.")
+            connect, read = min(connect, left), min(read, left)
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, data=data, params=params, headers=send_headers, timeout=(connect, read)
             )
-            if response.status_code == 429 or response.status_code >= 500:
-                status = response.status_code
-                problem = f"answered {status}: {_redact(_error_message(response), secrets)}"
-                continue
-            return response
-        raise BanqUnavailable(
-            f"banq {method} {log_path} {problem}"
-            + (f" after {attempts} attempts." if attempts > 1 else "."),
-            status_code=status,
-        )
+        except requests.Timeout:
+            logger.warning(
+                "banq %s %s -> timeout after %.0f ms",
+                method,
+                log_path,
+                (time.monotonic() - started) * 1000,
+            )
+            raise BanqUnavailable(f"banq {method} {log_path} timed out.") from None
+        except requests.RequestException as exc:
+            logger.warning("banq %s %s -> %s", method, log_path, type(exc).__name__)
+            raise BanqUnavailable(
+                f"banq {method} {log_path} could not be reached ({type(exc).__name__})."
+            ) from None
+        elapsed = (time.monotonic() - started) * 1000
+        logger.info("banq %s %s -> %s in %.0f ms", method, log_path, response.status_code, elapsed)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            problem = redact(_error_message(response), secrets)
+            raise BanqUnavailable(
+                f"banq {method} {log_path} answered {status}: {problem}.", status_code=status
+            )
+        return response
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -489,10 +553,6 @@ def _refuse_float(value: Any) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     raise TypeError("funds must be a Decimal, never a float")
-
-
-def _frequencies() -> list[str]:
-    return list(getattr(settings, "BANQ_FREQUENCIES", None) or ["once"])
 
 
 def _segment(value: Any, what: str) -> str:
@@ -534,72 +594,53 @@ def _error_message(response: requests.Response) -> str:
     return message
 
 
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
 # --- construction --------------------------------------------------------------------------
 
-_REQUIRED = (
-    "BANQ_TOKEN_URL",
-    "BANQ_API_URL",
-    "BANQ_CLIENT_ID",
-    "BANQ_USERNAME",
-    "BANQ_PASSWORD",
-    "BANQ_MERCHANT_GUID",
-)
-_clients: dict[BanqClientConfig, BanqClient] = {}
+_clients: dict[tuple, BanqClient] = {}
 _clients_guard = threading.Lock()
 
 
-def _setting(name: str, default: Any = "") -> Any:
-    value = getattr(settings, name, default)
-    return default if value is None else value
+def get_banq_client(*, in_request: bool = False) -> BanqClient:
+    """The client for the current settings (one per configuration and kind, so one pool each).
 
-
-def banq_config_from_settings() -> BanqClientConfig:
-    for name in _REQUIRED:
-        value = getattr(settings, name, "")
-        if not isinstance(value, str) or not value.strip():
-            raise ImproperlyConfigured(f"{name} is not set.")
-    return BanqClientConfig(
-        token_url=settings.BANQ_TOKEN_URL.strip(),
-        api_url=settings.BANQ_API_URL.strip().rstrip("/"),
-        client_id=settings.BANQ_CLIENT_ID,
-        username=settings.BANQ_USERNAME,
-        password=settings.BANQ_PASSWORD,
-        merchant_guid=settings.BANQ_MERCHANT_GUID,
-        account_space_id=_setting("BANQ_ACCOUNT_SPACE_ID"),
-        company_id=_setting("BANQ_COMPANY_ID"),
-        audience=_setting("BANQ_AUDIENCE", "https://banq.com/open/api/"),
-        token_field_style=_setting("BANQ_TOKEN_FIELD_STYLE", "username"),
-        user_client_id=_setting("BANQ_USER_CLIENT_ID"),
-        user_audience=_setting("BANQ_USER_AUDIENCE", "https://banq.com/api"),
-        connect_timeout=float(_setting("BANQ_CONNECT_TIMEOUT", 5.0)),
-        read_timeout=float(_setting("BANQ_READ_TIMEOUT", 20.0)),
-        retries=int(_setting("BANQ_RETRIES", 2)),
-        retry_backoff=float(_setting("BANQ_RETRY_BACKOFF", 0.5)),
-    )
-
-
-def get_banq_client() -> BanqClient:
-    """The client for the current settings (one per distinct configuration, so one pool).
-
-    Raises ``ImproperlyConfigured`` naming the first missing setting.
+    ``in_request``: no retries and short timeouts, for code that runs while someone waits.
+    Raises ``BanqConfigError`` naming the first missing setting.
     """
-    config = banq_config_from_settings()
+    config = banq_settings()
+    config.require("BANQ_TOKEN_URL", "BANQ_API_URL", *API_CREDENTIALS)
+    key = (config, in_request)
     with _clients_guard:
-        client = _clients.get(config)
+        client = _clients.get(key)
         if client is None:
-            if len(_clients) >= 8:  # settings changed many times (tests): drop the old pools
-                for old in _clients.values():
-                    old.session.close()
-                _clients.clear()
-            client = _clients[config] = BanqClient(config)
+            if in_request:
+                client = BanqClient(
+                    config,
+                    retries=0,
+                    connect_timeout=min(config.connect_timeout, IN_REQUEST_CONNECT_TIMEOUT),
+                    read_timeout=min(config.read_timeout, IN_REQUEST_READ_TIMEOUT),
+                )
+            else:
+                client = BanqClient(config)
+            _clients[key] = client
         return client
 
 
-__all__ = ["BanqClient", "BanqClientConfig", "BanqError", "get_banq_client"]
+def get_banq_user_client() -> BanqClient:
+    """A client for the merchant-user flow only (``users_me``): it needs no Open API credential,
+    because ``banq_accounts`` is how a new merchant finds BANQ_MERCHANT_GUID and
+    BANQ_ACCOUNT_SPACE_ID. Raises ``BanqConfigError``."""
+    config = banq_settings()
+    config.require("BANQ_TOKEN_URL", "BANQ_API_URL", "BANQ_USER_CLIENT_ID")
+    return BanqClient(config)
+
+
+@receiver(setting_changed)
+def _drop_clients(**kwargs) -> None:
+    """Changed settings make new clients: close the pools of the old ones."""
+    with _clients_guard:
+        for client in _clients.values():
+            client.session.close()
+        _clients.clear()
+
+
+__all__ = ["BanqClient", "BanqError", "banq_budget", "get_banq_client", "get_banq_user_client"]

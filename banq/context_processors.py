@@ -1,12 +1,19 @@
-"""What templates need of banq (the order page's widget script), without orders importing banq."""
+"""What templates need of banq (the order page's widget script and the URLs its script calls),
+without orders importing banq."""
 
-from django.conf import settings
 from django.urls import reverse
+
+from banq.settings import banq_settings
+
+ORDER_PLACEHOLDER = "__order__"
 
 
 def banq(request):
+    config = banq_settings()
     return {
-        "BANQ_WIDGET_URL": settings.BANQ_WIDGET_URL,
-        "BANQ_ENVIRONMENT": settings.BANQ_ENVIRONMENT,
+        "BANQ_WIDGET_URL": config.widget_url,
+        "BANQ_ENVIRONMENT": config.environment,
         "BANQ_PAYMENT_LINK_URL": reverse("banq:generate-payment-link"),
+        # The page puts its order's id in place of the placeholder.
+        "BANQ_CONFIRM_URL": reverse("banq:order-confirm", kwargs={"public_id": ORDER_PLACEHOLDER}),
     }

@@ -55,19 +55,3 @@ class BanqPayloadError(BanqError):
     """banq's answer has a shape we cannot read. Names the keys present, never their values."""
 
     default_message = "banq's answer could not be read."
-
-
-# --- shopper-facing ----------------------------------------------------------------------------
-# Imported late so that ``banq.payloads``/``banq.client`` users don't pull in the orders app.
-from orders.exceptions import OrderError  # noqa: E402
-
-
-class OrderNotPayable(OrderError):
-    """The order can't be paid now (paid, cancelled, expired). ``str(exc)`` is for the shopper;
-    ``reason`` is a short machine word: ``paid``, ``cancelled``, ``expired``, ``empty``."""
-
-    default_message = "This order can't be paid."
-
-    def __init__(self, message: str | None = None, *, reason: str = "") -> None:
-        self.reason = reason
-        super().__init__(message)

@@ -42,9 +42,46 @@ class BanqPayment(models.Model):
         help_text="Why banq's answer did not check out against the order, if it didn't.",
     )
     last_payload = models.JSONField("last banq payload", null=True, blank=True)
+    created_by_store = models.BooleanField(
+        "created by the store",
+        default=True,
+        help_text="False for a banq payment found for this order that the store did not create "
+        "(never allowed to fail the order).",
+    )
+    checked_at = models.DateTimeField(
+        "banq's last word",
+        null=True,
+        blank=True,
+        help_text="When banq last told us about this payment (its creation or a look-up).",
+    )
+    check_claimed_at = models.DateTimeField(
+        "last asked",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When someone last started asking banq (at most one look-up every few seconds).",
+    )
+    check_anchor_at = models.DateTimeField(
+        "link handed out",
+        null=True,
+        blank=True,
+        help_text="When the link was last given to the shopper: the sweep's schedule starts here.",
+    )
+    check_count = models.PositiveIntegerField("sweep checks", default=0)
+    next_check_at = models.DateTimeField(
+        "next check",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When the worker asks banq about this payment next (empty: no more checks).",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
     completed_at = models.DateTimeField("completed", null=True, blank=True)
+
+    # banq can still complete these: a superseded link may be open in an old tab.
+    OPEN_STATUSES = (Status.CREATED, Status.SUPERSEDED)
+    FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.REJECTED)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -53,3 +90,7 @@ class BanqPayment(models.Model):
 
     def __str__(self) -> str:
         return self.banq_payment_id or f"attempt {self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES

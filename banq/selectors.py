@@ -8,64 +8,40 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Q
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from banq.exceptions import BanqConfigError
 from banq.models import BanqPayment
+from banq.settings import banq_settings
 from orders.models import Order
+from storefront.redaction import mask_webhook_url
 
-MASK_KEEP = 4
-# banq can still complete these attempts: a superseded link may be open in an old tab.
-OPEN_ATTEMPT_STATUSES = (BanqPayment.Status.CREATED, BanqPayment.Status.SUPERSEDED)
-RECONCILE_ORDER_STATUSES = (
-    Order.Status.PENDING,
-    Order.Status.AWAITING_PAYMENT,
-    Order.Status.FAILED,
-)
-_WEBHOOK_PATH = re.compile(r"(/webhooks/banq/)([^/?#]+)")
-
-
-def secret_mask(value: str | None) -> str:
-    """``abcd…`` for a secret: its first 4 characters (none when it is short) and an ellipsis."""
-    if not value:
-        return "(none)"
-    if len(value) < 12:
-        return "…"
-    return value[:MASK_KEEP] + "…"
+OPEN_ATTEMPT_STATUSES = BanqPayment.OPEN_STATUSES
 
 
 def webhook_url_build(*, base_url: str, token: str | None = None) -> str:
     """Our webhook URL under ``base_url``: ``<base>/webhooks/banq/<token>/payment-status/``.
 
-    Raises ``ImproperlyConfigured`` when ``BANQ_WEBHOOK_TOKEN`` is not set.
+    Raises ``BanqConfigError`` when ``BANQ_WEBHOOK_TOKEN`` is not set.
     """
-    token = settings.BANQ_WEBHOOK_TOKEN if token is None else token
+    token = banq_settings().webhook_token if token is None else token
     if not token or not str(token).strip():
-        raise ImproperlyConfigured("BANQ_WEBHOOK_TOKEN is not set.")
+        raise BanqConfigError("BANQ_WEBHOOK_TOKEN is not set.")
     return base_url.rstrip("/") + reverse("webhooks:banq", kwargs={"token": token.strip()})
 
 
 def webhook_url_ours(*, base_url: str | None = None) -> str:
-    return webhook_url_build(base_url=base_url or settings.STOREFRONT_URL)
+    return webhook_url_build(base_url=base_url or banq_settings().storefront_url)
 
 
 def webhook_url_mask(url: str | None, *, token: str | None = None) -> str:
-    """``url`` fit to print: the token segment of a webhook path and ``token`` (default: ours)
-    wherever it appears are replaced by their masked form."""
-    if not url:
-        return "(none)"
-    token = settings.BANQ_WEBHOOK_TOKEN if token is None else token
-    masked = _WEBHOOK_PATH.sub(lambda m: m.group(1) + secret_mask(m.group(2)), url)
-    if token and len(token) >= 4:
-        masked = masked.replace(token, secret_mask(token))
-    return masked
+    """``url`` fit to print (``storefront.redaction.mask_webhook_url``, our token by default)."""
+    return mask_webhook_url(url, token=banq_settings().webhook_token if token is None else token)
 
 
 def attempt_latest_checkable(*, order: Order) -> BanqPayment | None:
@@ -85,20 +61,24 @@ def orders_to_reconcile(
 ) -> list[ReconcileCandidate]:
     """Orders the reconcile command asks banq about, oldest first.
 
-    Without ``number``: orders created more than ``older_than`` ago that are awaiting payment, or
-    pending/failed with an attempt banq could still complete. With ``number``: that order whatever
-    its status and age (its open attempts, else its newest attempt with a banq id).
-    Each candidate lists the attempts to re-fetch, or the reason there is none.
+    Without ``number``: orders created more than ``older_than`` ago that are awaiting payment, and
+    orders of any status (failed, expired, cancelled and pending too) with an attempt banq could
+    still complete. With ``number``: that order whatever its status and age (its open attempts,
+    else its newest attempt with a banq id). Each candidate lists the attempts to re-fetch, or the
+    reason there is none.
     """
     if number:
         orders = list(Order.objects.filter(number=number))
     else:
         cutoff = (now or timezone.now()) - older_than
-        open_attempt = Q(banq_payments__status__in=OPEN_ATTEMPT_STATUSES)
+        with_open_attempt = BanqPayment.objects.filter(status__in=OPEN_ATTEMPT_STATUSES).values(
+            "order_id"
+        )
         orders = list(
-            Order.objects.filter(status__in=RECONCILE_ORDER_STATUSES, created_at__lte=cutoff)
-            .filter(Q(status=Order.Status.AWAITING_PAYMENT) | open_attempt)
-            .distinct()
+            Order.objects.filter(created_at__lte=cutoff, paid_at__isnull=True)
+            .filter(
+                models.Q(status=Order.Status.AWAITING_PAYMENT) | models.Q(pk__in=with_open_attempt)
+            )
             .order_by("created_at", "pk")
         )
     attempts_by_order: dict[int, list[BanqPayment]] = {o.pk: [] for o in orders}

@@ -1,119 +1,149 @@
-"""Writes of the banq app: creating (or reusing) the payment link for an order.
+"""Writes of the banq app: the payment link for an order, the sweep's schedule, and the answer to
+"may this order expire / be cancelled?" that ``orders`` asks before it does either.
 
-Concurrency: two clicks on "pay" for the same order must not create two banq payments, but the
-HTTP call to banq (up to connect + read timeout) must not run inside a database transaction that
-holds the order's row lock: that would block the webhook that marks the order paid, and on SQLite
-every other writer. So the work is split in three steps:
+Payment link. Two clicks on "pay" for the same order must not create two banq payments, but the
+HTTP call to banq must not run inside a database transaction that holds the order's row lock (that
+would block the webhook that marks the order paid, and on SQLite every other writer). So:
 
-1. a short transaction locks the order (``select_for_update``), checks it is payable, supersedes
-   stale attempts, returns a reusable open link if there is one, and otherwise saves a
-   *placeholder* attempt (status ``created``, no URL yet) and commits;
-2. banq is called with no transaction open;
-3. a second short transaction fills the placeholder with banq's answer and moves the order to
-   ``awaiting_payment``.
+1. a short transaction locks the order, checks it is payable, supersedes attempts for another
+   total, and returns the open link to reuse, or saves a *placeholder* attempt (no URL yet);
+2. a link is reused only while banq's last word on it is fresh (``BANQ_LINK_FRESH_SECONDS``);
+   otherwise banq is asked first (outside any transaction), so a link banq failed or completed is
+   never handed out again;
+3. banq is called with no transaction open; a second short transaction fills the placeholder and
+   moves the order to ``awaiting_payment``.
 
-A concurrent click that finds a fresh placeholder (step 1) waits outside any transaction for the
-first click to finish and then reuses its link. The placeholder lives in the database, so this
-works across processes even when the cache is per-process. A placeholder older than the banq
-timeouts belongs to a crashed worker and is ignored.
+A concurrent click that finds a fresh placeholder waits outside any transaction for the first
+click to finish and then reuses its link. The placeholder lives in the database, so this works
+across processes. A placeholder older than the banq timeouts belongs to a crashed worker and is
+dropped.
+
+Every hand-out of a link (new or reused) restarts that attempt's sweep schedule
+(``attempt_schedule_restart``): the worker asks banq about it at ``BANQ_SWEEP_SCHEDULE`` after
+that, then every ``BANQ_SWEEP_EVERY`` until ``BANQ_SWEEP_HORIZON``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
-from decimal import Decimal
+from datetime import datetime
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from banq.client import get_banq_client
-from banq.exceptions import BanqConfigError, BanqError, BanqPayloadError, OrderNotPayable
+from banq.client import banq_budget, get_banq_client
+from banq.exceptions import BanqError, BanqPayloadError
 from banq.models import BanqPayment
 from banq.payloads import jsonable
+from banq.settings import banq_settings
+from banq.settlement import (
+    PAID_OUTCOMES,
+    attempt_claim_check,
+    payment_recheck,
+)
 from orders.exceptions import InvalidOrderTransition
-from orders.models import Order
-from orders.services import order_set_status
+from orders.locks import order_lock
+from orders.models import Order, OrderEvent
+from orders.payments import ProviderVerdict
+from orders.services import order_check_payable, order_set_status
 
 logger = logging.getLogger(__name__)
 
-PAYABLE_STATUSES = {Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.FAILED}
+Source = OrderEvent.Source
 PLACEHOLDER_POLL = 0.2  # seconds between looks at another click's placeholder
 COMMENT_MAX = 120
 URL_MAX_LENGTH = 500  # BanqPayment.url
 
-NOT_PAYABLE_MESSAGES = {
-    "paid": "This order is already paid.",
-    "cancelled": "This order was cancelled and can no longer be paid.",
-    "expired": "This order has expired. Please place a new order.",
-    "empty": "This order has nothing to pay.",
-}
-
-
-def _not_payable(reason: str) -> OrderNotPayable:
-    return OrderNotPayable(NOT_PAYABLE_MESSAGES[reason], reason=reason)
-
-
-def _expiry() -> timedelta:
-    return timedelta(minutes=int(getattr(settings, "ORDER_EXPIRY_MINUTES", 60)))
-
-
-def _placeholder_window() -> timedelta:
-    seconds = float(getattr(settings, "BANQ_CONNECT_TIMEOUT", 5.0)) + float(
-        getattr(settings, "BANQ_READ_TIMEOUT", 20.0)
-    )
-    return timedelta(seconds=seconds + 5)
-
-
-def order_check_payable(*, order: Order) -> None:
-    """Raise ``OrderNotPayable`` (with a message for the shopper) unless ``order`` can be paid."""
-    if order.paid_at is not None or order.status == Order.Status.PAID:
-        raise _not_payable("paid")
-    if order.status == Order.Status.CANCELLED:
-        raise _not_payable("cancelled")
-    if order.status == Order.Status.EXPIRED:
-        raise _not_payable("expired")
-    if order.status not in PAYABLE_STATUSES:
-        raise OrderNotPayable(reason=str(order.status))
-    if order.status in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT) and (
-        order.created_at <= timezone.now() - _expiry()
-    ):
-        raise _not_payable("expired")
-    if order.total is None or order.total <= Decimal("0"):
-        raise _not_payable("empty")
-
 
 def payment_link_comment(*, order: Order) -> str:
     """What the shopper sees in the banq app: short, no personal data."""
-    store = getattr(settings, "STORE_NAME", "") or "our store"
+    store = banq_settings().store_name or "our store"
     return f"Order {order.number} at {store}"[:COMMENT_MAX]
+
+
+# --- the sweep's schedule --------------------------------------------------------------------
+
+
+def attempt_next_check(*, attempt: BanqPayment, now: datetime | None = None) -> datetime | None:
+    """When the sweep asks banq about ``attempt`` next, after ``check_count`` checks; None once it
+    is settled, can't be asked about, or is past the horizon."""
+    if not attempt.is_open or not attempt.banq_payment_id:
+        return None
+    config = banq_settings()
+    now = now or timezone.now()
+    anchor = attempt.check_anchor_at or attempt.created_at or now
+    schedule = config.sweep_schedule
+    n = attempt.check_count
+    while True:
+        if n < len(schedule):
+            due = anchor + schedule[n]
+        else:
+            due = (
+                anchor
+                + (schedule[-1] if schedule else config.sweep_every)
+                + (config.sweep_every * (n - len(schedule) + 1))
+            )
+        if due > anchor + config.sweep_horizon:
+            return None
+        if due > now:
+            return due
+        n += 1  # the worker was away: skip the checks that are already late, but one
+
+
+def attempt_schedule_restart(*, attempt: BanqPayment, now: datetime | None = None) -> None:
+    """The link was handed out (again): the sweep starts over from now. Saves the fields."""
+    now = now or timezone.now()
+    attempt.check_anchor_at = now
+    attempt.check_count = 0
+    attempt.next_check_at = attempt_next_check(attempt=attempt, now=now)
+    BanqPayment.objects.filter(pk=attempt.pk).update(
+        check_anchor_at=now, check_count=0, next_check_at=attempt.next_check_at
+    )
+
+
+# --- the payment link ------------------------------------------------------------------------
+
+
+class _Busy(Exception):
+    """Another request is creating this order's link right now."""
+
+
+class _Stale(Exception):
+    """The reusable link's last word from banq is old: ask banq before handing it out."""
+
+    def __init__(self, attempt: BanqPayment) -> None:
+        super().__init__()
+        self.attempt = attempt
 
 
 def _move_to_awaiting(order: Order) -> None:
     if order.status != Order.Status.AWAITING_PAYMENT:
-        order_set_status(order=order, status=Order.Status.AWAITING_PAYMENT)
+        order_set_status(
+            order=order,
+            status=Order.Status.AWAITING_PAYMENT,
+            source=Source.SHOPPER,
+            message="Payment link handed out.",
+        )
 
 
-def _reserve(*, order: Order, frequency: str) -> tuple[BanqPayment, bool]:
+def _reserve(*, order: Order, frequency: str, recheck: bool) -> tuple[BanqPayment, bool]:
     """Step 1. Returns ``(attempt, ready)``: a reusable attempt (ready) or our new placeholder.
 
-    Raises ``_Busy`` when another click's placeholder is in flight.
+    Raises ``_Busy`` when another click's placeholder is in flight, ``_Stale`` when the reusable
+    link must be re-checked with banq first (only when ``recheck``).
     """
+    config = banq_settings()
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = order_lock(pk=order.pk)
         order_check_payable(order=locked)
         now = timezone.now()
-        open_attempts = list(
-            BanqPayment.objects.filter(order=locked, status=BanqPayment.Status.CREATED)
-        )
         reusable = None
         busy = False
-        for attempt in open_attempts:
-            same_terms = attempt.funds == locked.total and attempt.frequency == frequency
-            if not same_terms:
+        for attempt in BanqPayment.objects.filter(
+            order=locked, status=BanqPayment.Status.CREATED, created_by_store=True
+        ).order_by("-created_at", "-pk"):
+            if attempt.funds != locked.total or attempt.frequency != frequency:
                 attempt.status = BanqPayment.Status.SUPERSEDED
                 attempt.save(update_fields=["status", "updated_at"])
                 logger.info(
@@ -122,13 +152,18 @@ def _reserve(*, order: Order, frequency: str) -> tuple[BanqPayment, bool]:
                     attempt.pk,
                 )
             elif attempt.url:
-                if attempt.created_at > now - _expiry() and reusable is None:
+                if reusable is None:
                     reusable = attempt
-            elif attempt.created_at > now - _placeholder_window():
+            elif attempt.created_at > now - config.placeholder_window:
                 busy = True
             else:  # a placeholder left by a worker that died mid-call
                 attempt.delete()
         if reusable is not None:
+            fresh = reusable.checked_at is not None and (
+                (now - reusable.checked_at).total_seconds() < config.link_fresh_seconds
+            )
+            if not fresh and recheck and reusable.banq_payment_id:
+                raise _Stale(reusable)
             _move_to_awaiting(locked)
             logger.info(
                 "Order %s: reusing payment link, banq id %s",
@@ -148,43 +183,51 @@ def _reserve(*, order: Order, frequency: str) -> tuple[BanqPayment, bool]:
         return placeholder, False
 
 
-class _Busy(Exception):
-    """Another request is creating this order's link right now."""
-
-
 def _drop_placeholder(placeholder: BanqPayment) -> None:
     BanqPayment.objects.filter(pk=placeholder.pk, url="").delete()
 
 
 def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayment:
-    """The open banq payment attempt for ``order``: reused when one is still valid for the same
-    total, else created at banq. The order moves to ``awaiting_payment``.
+    """The open banq payment attempt for ``order``: reused while banq still holds it open for the
+    same total, else created at banq. The order moves to ``awaiting_payment``.
 
     Amount, comment and order code come from the order only. Raises ``OrderNotPayable`` (message
     for the shopper) and the ``BanqError`` family (banq refused or unreachable; nothing saved).
-    Safe to call concurrently for the same order: one banq payment is created.
+    Safe to call concurrently for the same order: one banq payment is created. Runs while a
+    shopper waits: banq gets no retries and ``BANQ_REQUEST_BUDGET`` seconds in all.
     """
-    deadline = time.monotonic() + _placeholder_window().total_seconds()
-    while True:
-        try:
-            attempt, ready = _reserve(order=order, frequency=frequency)
-        except _Busy:
-            if time.monotonic() > deadline:
-                raise BanqError("Another request is still creating this order's link.") from None
-            time.sleep(PLACEHOLDER_POLL)
-            continue
-        if ready:
-            order.refresh_from_db()
-            return attempt
-        break
+    config = banq_settings()
+    with banq_budget(config.request_budget):
+        deadline = time.monotonic() + config.placeholder_window.total_seconds()
+        recheck = True
+        while True:
+            try:
+                attempt, ready = _reserve(order=order, frequency=frequency, recheck=recheck)
+            except _Busy:
+                if time.monotonic() > deadline:
+                    raise BanqError(
+                        "Another request is still creating this order's link."
+                    ) from None
+                time.sleep(PLACEHOLDER_POLL)
+                continue
+            except _Stale as stale:
+                # Ask banq (outside any transaction) whether the link is still open, then look
+                # again: a failed link is no longer reusable, a completed one paid the order.
+                recheck = False
+                if attempt_claim_check(attempt=stale.attempt, min_interval=0):
+                    payment_recheck(attempt=stale.attempt, source=Source.SHOPPER, in_request=True)
+                continue
+            if ready:
+                attempt_schedule_restart(attempt=attempt)
+                order.refresh_from_db()
+                return attempt
+            break
+        return _create_at_banq(order=order, placeholder=attempt, frequency=frequency)
 
-    placeholder = attempt
+
+def _create_at_banq(*, order: Order, placeholder: BanqPayment, frequency: str) -> BanqPayment:
     try:
-        try:
-            client = get_banq_client()
-        except ImproperlyConfigured as exc:
-            raise BanqConfigError(str(exc)) from exc
-        link = client.create_payment_link(
+        link = get_banq_client(in_request=True).create_payment_link(
             order_code=order.number,
             funds=placeholder.funds,
             comment=payment_link_comment(order=order),
@@ -198,18 +241,23 @@ def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayme
         _drop_placeholder(placeholder)
         raise
 
+    now = timezone.now()
     placeholder.banq_payment_id = link.payment_id or ""
     placeholder.url = link.url
     placeholder.last_payload = jsonable(link.raw) if link.raw not in (None, "") else None
     placeholder.banq_status = "created"
+    placeholder.checked_at = now
+    placeholder.check_anchor_at = now
+    placeholder.check_count = 0
+    placeholder.next_check_at = attempt_next_check(attempt=placeholder, now=now)
     try:
         with transaction.atomic():
-            locked = Order.objects.select_for_update().get(pk=order.pk)
+            locked = order_lock(pk=order.pk)
             _move_to_awaiting(locked)
             placeholder.save()
     except InvalidOrderTransition:
         # The order was paid, cancelled or expired while banq answered: keep the record of the
-        # link banq made, but never hand it out.
+        # link banq made (the sweep still watches it), but never hand it out.
         placeholder.status = BanqPayment.Status.SUPERSEDED
         placeholder.save()
         order.refresh_from_db()
@@ -220,3 +268,45 @@ def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayme
     )
     order.refresh_from_db()
     return placeholder
+
+
+# --- before an order expires or is cancelled -------------------------------------------------
+
+
+def order_payments_check_with_banq(*, order: Order, source: str) -> ProviderVerdict:
+    """Registered with ``orders.payments``: asks banq about every attempt of ``order`` that banq
+    could still complete, and applies what it says. ``PAID`` when a payment completed (the order
+    is paid now), ``UNKNOWN`` when banq could not be asked, else ``CLEAR``.
+
+    An attempt banq spoke about less than ``BANQ_RECHECK_MIN_INTERVAL`` seconds ago is not asked
+    again; its recorded answer stands. Attempts without banq's payment id can't be asked about
+    (the webhook, which names the payment, still settles them).
+    """
+    config = banq_settings()
+    attempts = list(
+        BanqPayment.objects.filter(order=order, status__in=BanqPayment.OPEN_STATUSES).exclude(
+            banq_payment_id=""
+        )
+    )
+    if not attempts:
+        return ProviderVerdict.CLEAR
+    in_request = source in (Source.PAGE, Source.SHOPPER, Source.CONFIRM, Source.ADMIN)
+    with banq_budget(config.request_budget if in_request else config.read_timeout * 3):
+        for attempt in attempts:
+            if not attempt_claim_check(attempt=attempt):
+                if attempt.banq_status == "completed":
+                    return ProviderVerdict.UNKNOWN  # being applied by someone else right now
+                continue
+            try:
+                outcome = payment_recheck(attempt=attempt, source=source, in_request=in_request)
+            except BanqError as exc:
+                logger.warning(
+                    "Order %s: banq could not be asked about payment %s: %s",
+                    order.public_id,
+                    attempt.banq_payment_id,
+                    exc,
+                )
+                return ProviderVerdict.UNKNOWN
+            if outcome.result in PAID_OUTCOMES:
+                return ProviderVerdict.PAID
+    return ProviderVerdict.CLEAR

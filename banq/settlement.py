@@ -1,135 +1,217 @@
-"""The one locked service that applies banq's word about a payment to our order.
+"""The one locked service that applies banq's word about a payment to our order, and the one
+evaluator that decides what that word means.
 
-Every writer goes through ``payment_apply``: the webhook processor, ``payment_recheck`` (the
-reconcile command and the admin action). Inside one transaction it finds our payment attempt (by
-banq's payment id, else by link URL, else the order by ``externalOrderCode``), locks the order
-row, verifies banq's answer against the order and then records it:
+``payment_evaluate`` turns (our order, our attempt, banq's payment) into a ``Settlement`` with its
+reason and the flag to raise, and writes nothing. Everything that acts on banq's answer uses it:
+``payment_apply`` (the webhook processor, the shopper's confirm, the sweep, reconcile, the admin),
+``payment_preview`` (``banq_reconcile --dry-run``), so a dry run and a real run can't disagree.
 
-- completed and verified: ``orders.services.order_mark_paid`` (idempotent: ``changed`` is False
-  when the order was already paid, so redeliveries cause no second e-mail or push);
-- completed but not checking out (order code, amount, destination): the order is left as it is,
-  the attempt becomes ``rejected`` with the reason, the order is flagged for the merchant;
-- failed: the attempt becomes ``failed`` with banq's reason; the order becomes ``failed`` only if
-  it is awaiting payment through this attempt (a paid order never moves backwards, and the failure
-  of a superseded link doesn't fail the order);
-- anything else (``created``...): nothing changes but the attempt's copy of banq's status.
+``payment_apply`` finds our attempt (by banq's payment id, else by link URL, else the order by
+``externalOrderCode``), locks the order, then the attempt (``orders.locks`` order), evaluates and
+records:
 
-Callers that wrap it in their own ``transaction.atomic()`` get all of it rolled back with their own
-work; the order's side effects (push, signal, e-mail) run only after the outermost commit.
+- ``paid``: completed and verified (order code, exact amount, our destination):
+  ``orders.services.order_mark_paid`` (once; a cancelled order keeps its status, flagged for a
+  refund);
+- ``already_paid``: this payment was recorded before (redelivery); ``paid_twice``: the order was
+  paid by another payment, this one is flagged for a refund;
+- ``rejected``: completed but not checking out; the order is left as it is and flagged;
+- ``failed``: the order's live attempt failed (our own link, the newest open one, the order awaiting
+  payment): the order becomes ``failed``; ``failed_elsewhere``: a superseded, older or foreign
+  payment failed: recorded, the order unchanged;
+- ``not_completed``: still open at banq; ``unmatched``: no order for it.
+
+A banq payment the store did not create is recorded as an attempt (``created_by_store`` False) and
+flagged as unknown; it never changes the order's status except by paying it in full.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
 from banq.models import BanqPayment
 from banq.payloads import jsonable
-from orders.models import Order
-from orders.services import order_mark_paid, order_mark_payment_failed
+from banq.settings import banq_settings
+from orders.locks import order_lock, row_lock
+from orders.models import Order, OrderEvent, OrderFlag
+from orders.services import (
+    order_flag_raise,
+    order_history_add,
+    order_mark_paid,
+    order_mark_payment_failed,
+)
 
 if TYPE_CHECKING:
     from banq.payloads import RemotePayment
 
 logger = logging.getLogger(__name__)
 
-RESULT_PAID = "paid"
-RESULT_ALREADY_PAID = "already_paid"
-RESULT_FAILED = "failed"
-RESULT_NOT_COMPLETED = "not_completed"
-RESULT_REJECTED = "rejected"
-RESULT_UNMATCHED = "unmatched"
-RESULTS = (
-    RESULT_PAID,
-    RESULT_ALREADY_PAID,
-    RESULT_FAILED,
-    RESULT_NOT_COMPLETED,
-    RESULT_REJECTED,
-    RESULT_UNMATCHED,
-)
+Source = OrderEvent.Source
+Flag = OrderFlag.Kind
+Attempt = BanqPayment.Status
+
+
+class Settlement(models.TextChoices):
+    PAID = "paid", "Paid"
+    ALREADY_PAID = "already_paid", "Already paid by this payment"
+    PAID_TWICE = "paid_twice", "Paid twice: refund one"
+    REJECTED = "rejected", "Rejected by verification"
+    FAILED = "failed", "Failed: the order's payment failed"
+    FAILED_ELSEWHERE = "failed_elsewhere", "Failed, not the order's live payment"
+    CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
+    NOT_COMPLETED = "not_completed", "Still open at banq"
+    UNMATCHED = "unmatched", "No matching order"
+
+
+# The outcomes that mean "the order has its money".
+PAID_OUTCOMES = (Settlement.PAID, Settlement.ALREADY_PAID, Settlement.PAID_TWICE)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    outcome: Settlement
+    reason: str = ""
+    flag: str = ""  # an OrderFlag.Kind to raise, if any
+    foreign: bool = False  # a payment the store did not create
 
 
 @dataclass(frozen=True)
 class PaymentOutcome:
-    """What ``payment_apply`` did.
+    """What ``payment_apply`` did: the evaluation's ``result`` and ``reason``, whether the order's
+    payment state really changed (it became paid or failed), the order and the attempt."""
 
-    ``result`` is one of ``RESULTS``; ``changed`` is True only when the order's payment state
-    really changed (it became paid, or failed); ``reason`` explains anything but a clean payment.
-    """
-
-    result: str
+    result: Settlement
     changed: bool = False
     order: Order | None = None
     attempt: BanqPayment | None = None
     reason: str = ""
 
 
-def payment_apply(*, remote: RemotePayment) -> PaymentOutcome:
-    """Apply banq's re-fetched payment ``remote`` to our order, exactly once. See the module doc.
+# --- the evaluator: no writes ----------------------------------------------------------------
 
-    Safe to call any number of times, concurrently too: the order row is locked and
-    ``order_mark_paid`` is a no-op for a paid order. Raises nothing for banq's data; database
-    errors propagate (and roll everything back).
+
+def payment_evaluate(
+    *,
+    order: Order | None,
+    attempt: BanqPayment | None,
+    remote: RemotePayment,
+    live_attempt_id: int | None,
+) -> Evaluation:
+    """What banq's payment ``remote`` means for ``order``. Pure: reads nothing, writes nothing.
+
+    ``attempt`` is our record of the payment (None or ``created_by_store=False``: the store did not
+    create it); ``live_attempt_id`` is the order's live attempt: its newest open link made by the
+    store, the only one whose failure fails the order.
     """
-    with transaction.atomic():
-        attempt = _find_attempt(remote)
-        order_id = attempt.order_id if attempt else _order_id_by_code(remote.external_order_code)
-        if order_id is None:
-            reason = (
-                f"No order matches banq payment {remote.id} "
-                f"(order code {remote.external_order_code or 'missing'})."
+    if order is None:
+        return Evaluation(
+            Settlement.UNMATCHED,
+            f"No order matches banq payment {remote.id} "
+            f"(order code {remote.external_order_code or 'missing'}).",
+        )
+    foreign = attempt is None or not attempt.created_by_store
+    unknown_note = (
+        f"banq payment {remote.id} for this order was not created by the store "
+        f"(status {remote.status or 'unknown'})."
+    )
+    if remote.is_completed:
+        flag, problem = _verify(order=order, remote=remote)
+        if problem:
+            return Evaluation(Settlement.REJECTED, problem, flag, foreign)
+        if order.paid_at is not None:
+            if order.payment_reference == remote.id[:64]:
+                return Evaluation(Settlement.ALREADY_PAID, "The order is already paid.")
+            return Evaluation(
+                Settlement.PAID_TWICE,
+                f"Order already paid by banq payment {order.payment_reference}; banq payment "
+                f"{remote.id} also completed: refund one of them.",
+                Flag.DUPLICATE_PAYMENT,
+                foreign,
             )
-            logger.warning("banq payment %s: no matching order", remote.id)
-            return PaymentOutcome(RESULT_UNMATCHED, reason=reason)
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if attempt is None:
-            attempt = _find_attempt(remote)  # a concurrent call may have created it meanwhile
-        if attempt is None:
-            attempt = _attempt_create(order=order, remote=remote)
-        else:
-            attempt = BanqPayment.objects.select_for_update().get(pk=attempt.pk)
-        attempt.order = order
-        _record_remote(attempt, remote)
-
-        if remote.is_completed:
-            return _apply_completed(order=order, attempt=attempt, remote=remote)
-        if remote.is_failed:
-            return _apply_failed(order=order, attempt=attempt, remote=remote)
-        attempt.save()
-        return PaymentOutcome(
-            RESULT_NOT_COMPLETED,
-            order=order,
-            attempt=attempt,
-            reason=f"banq reports the payment as {remote.status or 'unknown'}.",
+        return Evaluation(
+            Settlement.PAID,
+            unknown_note if foreign else "",
+            Flag.UNKNOWN_PAYMENT if foreign else "",
         )
-
-
-def payment_recheck(*, attempt: BanqPayment) -> PaymentOutcome:
-    """Fetch banq's current view of ``attempt`` and apply it (reconcile command, admin action).
-
-    Raises the ``BanqError`` family when banq can't be asked (``BanqUnavailable`` is retryable).
-    An attempt without banq's payment id can't be asked about: the outcome is ``unmatched``.
-    """
-    from banq.client import get_banq_client
-
-    if not attempt.banq_payment_id:
-        return PaymentOutcome(
-            RESULT_UNMATCHED,
-            order=attempt.order,
-            attempt=attempt,
-            reason="This attempt has no banq payment id to look up.",
+    if remote.is_failed:
+        fail_reason = remote.fail_reason or "unknown"
+        if attempt is not None and attempt.status == Attempt.COMPLETED:
+            return Evaluation(
+                Settlement.CONTRADICTION,
+                f"banq now reports completed payment {remote.id} as failed ({fail_reason}); "
+                "nothing changed.",
+                Flag.PAYMENT_CONTRADICTION,
+                foreign,
+            )
+        live = (
+            not foreign
+            and attempt is not None
+            and attempt.pk == live_attempt_id
+            and order.status == Order.Status.AWAITING_PAYMENT
+            and order.paid_at is None
         )
-    remote = get_banq_client().get_payment(attempt.banq_payment_id)
-    return payment_apply(remote=remote)
+        if live:
+            return Evaluation(Settlement.FAILED, f"banq payment failed: {fail_reason}.")
+        return Evaluation(
+            Settlement.FAILED_ELSEWHERE,
+            f"banq payment {remote.id} failed ({fail_reason}); it is not the order's live "
+            f"payment, so the order stays {order.status}.",
+            Flag.UNKNOWN_PAYMENT if foreign else "",
+            foreign,
+        )
+    return Evaluation(
+        Settlement.NOT_COMPLETED,
+        f"banq reports the payment as {remote.status or 'unknown'}.",
+        Flag.UNKNOWN_PAYMENT if foreign else "",
+        foreign,
+    )
 
 
-# --- helpers ---------------------------------------------------------------------------------
+def _verify(*, order: Order, remote: RemotePayment) -> tuple[str, str]:
+    """``(flag, problem)`` for a completed payment that does not check out, else blanks."""
+    if (remote.external_order_code or "") != order.number:
+        return (
+            Flag.ORDER_CODE_MISMATCH,
+            f"Order code mismatch: banq's payment {remote.id} is for "
+            f"{remote.external_order_code or 'no order'}, not {order.number}.",
+        )
+    if remote.funds is None or remote.funds != order.total:
+        return (
+            Flag.AMOUNT_MISMATCH,
+            f"Amount mismatch: banq payment {remote.id} is "
+            f"{remote.funds if remote.funds is not None else 'without an amount'}, "
+            f"the order total is {order.total} {order.currency}.",
+        )
+    ours = banq_settings().merchant_guid.lower()
+    theirs = (remote.destination_guid or "").strip().lower()
+    if not ours or theirs != ours:
+        return (
+            Flag.DESTINATION_MISMATCH,
+            f"Foreign destination: banq payment {remote.id} went to another banq account "
+            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
+        )
+    return "", ""
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def attempt_live(*, order: Order) -> BanqPayment | None:
+    """The order's live attempt: the newest open link the store made."""
+    return (
+        BanqPayment.objects.filter(order=order, status=Attempt.CREATED, created_by_store=True)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 def _find_attempt(remote: RemotePayment) -> BanqPayment | None:
@@ -151,9 +233,60 @@ def _order_id_by_code(code: str | None) -> int | None:
     return Order.objects.filter(number=code).values_list("pk", flat=True).first()
 
 
-def _attempt_create(*, order: Order, remote: RemotePayment) -> BanqPayment:
+def payment_preview(*, remote: RemotePayment) -> Evaluation:
+    """What ``payment_apply(remote=...)`` would decide now; writes nothing (dry runs)."""
+    attempt = _find_attempt(remote)
+    order_id = attempt.order_id if attempt else _order_id_by_code(remote.external_order_code)
+    order = Order.objects.filter(pk=order_id).first() if order_id else None
+    live = attempt_live(order=order) if order else None
+    return payment_evaluate(
+        order=order, attempt=attempt, remote=remote, live_attempt_id=live.pk if live else None
+    )
+
+
+# --- the writer ------------------------------------------------------------------------------
+
+
+def payment_apply(*, remote: RemotePayment, source: str = Source.WEBHOOK) -> PaymentOutcome:
+    """Apply banq's re-fetched payment ``remote`` to our order, exactly once (see the module doc).
+
+    Safe to call any number of times, concurrently too: the order row is locked and
+    ``order_mark_paid`` is a no-op for a paid order. Raises nothing for banq's data; database
+    errors propagate (and roll everything back).
+    """
+    with transaction.atomic():
+        attempt = _find_attempt(remote)
+        order_id = attempt.order_id if attempt else _order_id_by_code(remote.external_order_code)
+        if order_id is None:
+            evaluation = payment_evaluate(
+                order=None, attempt=None, remote=remote, live_attempt_id=None
+            )
+            logger.warning("banq payment %s: no matching order", remote.id)
+            return PaymentOutcome(evaluation.outcome, reason=evaluation.reason)
+        order = order_lock(pk=order_id)
+        if attempt is None:
+            attempt = _find_attempt(remote)  # a concurrent call may have created it meanwhile
+        if attempt is None:
+            attempt = _attempt_record_foreign(order=order, remote=remote)
+        else:
+            attempt = row_lock(BanqPayment, pk=attempt.pk)
+        live = attempt_live(order=order)
+        evaluation = payment_evaluate(
+            order=order, attempt=attempt, remote=remote, live_attempt_id=live.pk if live else None
+        )
+        changed = _record(
+            order=order, attempt=attempt, remote=remote, evaluation=evaluation, source=source
+        )
+        order.refresh_from_db()
+    _log(order, remote, evaluation, source)
+    return PaymentOutcome(
+        evaluation.outcome, changed=changed, order=order, attempt=attempt, reason=evaluation.reason
+    )
+
+
+def _attempt_record_foreign(*, order: Order, remote: RemotePayment) -> BanqPayment:
     logger.warning(
-        "Order %s: banq payment %s is not one of our attempts; recording it",
+        "Order %s: banq payment %s was not created by the store; recording it",
         order.public_id,
         remote.id,
     )
@@ -164,119 +297,129 @@ def _attempt_create(*, order: Order, remote: RemotePayment) -> BanqPayment:
         funds=remote.funds if remote.funds is not None else Decimal("0.00"),
         currency=order.currency,
         frequency=(remote.frequency or "once")[:20],
+        created_by_store=False,
     )
 
 
-def _record_remote(attempt: BanqPayment, remote: RemotePayment) -> None:
+def _record(
+    *,
+    order: Order,
+    attempt: BanqPayment,
+    remote: RemotePayment,
+    evaluation: Evaluation,
+    source: str,
+) -> bool:
+    """Write what ``evaluation`` decided. Returns True when the order's payment state changed."""
+    outcome = evaluation.outcome
+    now = timezone.now()
     if remote.id and not attempt.banq_payment_id:
         attempt.banq_payment_id = remote.id[:64]
     attempt.banq_status = (remote.status or "")[:40]
     attempt.last_payload = jsonable(remote.raw) if remote.raw else None
+    attempt.checked_at = now
+    changed = False
+    if outcome in PAID_OUTCOMES:
+        attempt.status = Attempt.COMPLETED
+        attempt.verification_error = ""
+        attempt.fail_reason = ""
+        attempt.completed_at = attempt.completed_at or remote.completed_at or now
+    elif outcome == Settlement.REJECTED:
+        attempt.status = Attempt.REJECTED
+        attempt.verification_error = evaluation.reason
+    elif outcome in (Settlement.FAILED, Settlement.FAILED_ELSEWHERE, Settlement.CONTRADICTION):
+        attempt.fail_reason = (remote.fail_reason or "unknown")[:200]
+        if outcome != Settlement.CONTRADICTION and attempt.status == Attempt.CREATED:
+            attempt.status = Attempt.FAILED
+    if attempt.status in BanqPayment.FINAL_STATUSES:
+        attempt.next_check_at = None
+    attempt.save()
 
-
-def _verify(*, order: Order, remote: RemotePayment) -> tuple[str, str]:
-    """``(attention, reason)`` for a completed payment that does not check out, else blanks."""
-    if (remote.external_order_code or "") != order.number:
-        return (
-            Order.Attention.PAYMENT_REJECTED,
-            f"Order code mismatch: banq's payment is for {remote.external_order_code or 'no order'}"
-            f", not {order.number}.",
+    if outcome == Settlement.PAID:
+        _, changed = order_mark_paid(
+            order=order,
+            payment_reference=remote.id,
+            paid_at=remote.completed_at,
+            source=source,
+            message=f"banq payment {remote.id} completed and verified.",
         )
-    if remote.funds is None or remote.funds != order.total:
-        return (
-            Order.Attention.AMOUNT_MISMATCH,
-            f"Amount mismatch: banq reports {remote.funds if remote.funds is not None else 'none'}"
-            f", the order total is {order.total} {order.currency}.",
+    elif outcome == Settlement.FAILED:
+        _, changed = order_mark_payment_failed(
+            order=order,
+            reason=fail_reason_text(remote.fail_reason),
+            source=source,
+            message=evaluation.reason,
         )
-    ours = (settings.BANQ_MERCHANT_GUID or "").strip().lower()
-    theirs = (remote.destination_guid or "").strip().lower()
-    if not ours or theirs != ours:
-        return (
-            Order.Attention.PAYMENT_REJECTED,
-            "Foreign destination: banq's payment went to another banq account "
-            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
+    elif outcome != Settlement.ALREADY_PAID:
+        order_history_add(
+            order=order,
+            kind=OrderEvent.Kind.RECHECK,
+            source=source,
+            message=f"banq payment {remote.id}: {outcome.label}. {evaluation.reason}".strip(),
+            data={"payment": remote.id, "outcome": outcome.value},
         )
-    return "", ""
+    if evaluation.flag:
+        order_flag_raise(
+            order=order,
+            kind=evaluation.flag,
+            note=evaluation.reason,
+            reference=remote.id,
+            source=source,
+        )
+    return changed
 
 
-def _flag(order: Order, attention: str, note: str) -> None:
-    """Flag the order for the merchant without touching its status; an existing flag stays."""
-    if order.attention:
-        return
-    order.attention = attention
-    order.attention_note = note
-    order.save(update_fields=["attention", "attention_note", "updated_at"])
+def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: str) -> None:
+    level = logging.INFO
+    if evaluation.outcome in (Settlement.REJECTED, Settlement.PAID_TWICE, Settlement.CONTRADICTION):
+        level = logging.WARNING
+    logger.log(
+        level,
+        "Order %s: banq payment %s %s (%s)%s",
+        order.public_id,
+        remote.id,
+        evaluation.outcome.value,
+        source,
+        f": {evaluation.reason}" if evaluation.reason else "",
+    )
 
 
-def _apply_completed(
-    *, order: Order, attempt: BanqPayment, remote: RemotePayment
+# --- asking banq -----------------------------------------------------------------------------
+
+
+def attempt_claim_check(*, attempt: BanqPayment, min_interval: float | None = None) -> bool:
+    """Claim the right to ask banq about ``attempt`` now: True for at most one caller per
+    ``min_interval`` seconds (``BANQ_RECHECK_MIN_INTERVAL``), across processes (a conditional
+    update of ``check_claimed_at``)."""
+    interval = banq_settings().recheck_min_interval if min_interval is None else min_interval
+    now = timezone.now()
+    since = now - timedelta(seconds=interval)
+    claimed = (
+        BanqPayment.objects.filter(pk=attempt.pk)
+        .filter(Q(check_claimed_at__isnull=True) | Q(check_claimed_at__lte=since))
+        .update(check_claimed_at=now)
+    )
+    if claimed:
+        attempt.check_claimed_at = now
+    return bool(claimed)
+
+
+def payment_recheck(
+    *, attempt: BanqPayment, source: str, in_request: bool = False
 ) -> PaymentOutcome:
-    attention, reason = _verify(order=order, remote=remote)
-    if reason:
-        if attempt.status != BanqPayment.Status.COMPLETED:
-            attempt.status = BanqPayment.Status.REJECTED
-        attempt.verification_error = reason
-        attempt.save()
-        _flag(order, attention, f"banq payment {remote.id}: {reason}")
-        logger.warning("Order %s: banq payment %s rejected: %s", order.public_id, remote.id, reason)
-        return PaymentOutcome(RESULT_REJECTED, order=order, attempt=attempt, reason=reason)
+    """Fetch banq's current view of ``attempt`` and apply it.
 
-    attempt.status = BanqPayment.Status.COMPLETED
-    attempt.verification_error = ""
-    attempt.fail_reason = ""
-    attempt.completed_at = attempt.completed_at or remote.completed_at
-    attempt.save()
-    order, changed = order_mark_paid(
-        order=order, payment_reference=remote.id, paid_at=remote.completed_at
-    )
-    if changed:
-        return PaymentOutcome(RESULT_PAID, changed=True, order=order, attempt=attempt)
-    if order.payment_reference and order.payment_reference != remote.id[:64]:
-        # Money arrived twice for one order: keep both on record, let the merchant refund one.
-        reason = (
-            f"Order already paid by banq payment {order.payment_reference}; "
-            f"banq payment {remote.id} also completed: refund one of them."
+    Raises the ``BanqError`` family when banq can't be asked (``BanqUnavailable`` is retryable).
+    ``in_request``: no retries, short timeouts (see ``banq.client``). An attempt without banq's
+    payment id can't be asked about: the outcome is ``unmatched``.
+    """
+    from banq.client import get_banq_client
+
+    if not attempt.banq_payment_id:
+        return PaymentOutcome(
+            Settlement.UNMATCHED,
+            order=attempt.order,
+            attempt=attempt,
+            reason="This attempt has no banq payment id to look up.",
         )
-        _flag(order, Order.Attention.UNMATCHED_PAYMENT, reason)
-        logger.warning("Order %s: second payment %s completed", order.public_id, remote.id)
-        return PaymentOutcome(RESULT_ALREADY_PAID, order=order, attempt=attempt, reason=reason)
-    return PaymentOutcome(
-        RESULT_ALREADY_PAID, order=order, attempt=attempt, reason="The order is already paid."
-    )
-
-
-def _apply_failed(*, order: Order, attempt: BanqPayment, remote: RemotePayment) -> PaymentOutcome:
-    fail_reason = (remote.fail_reason or "unknown")[:200]
-    attempt.fail_reason = fail_reason
-    if attempt.status == BanqPayment.Status.COMPLETED:
-        # banq said completed before: keep that, note the contradiction.
-        attempt.save()
-        reason = f"banq now reports a completed payment as failed ({fail_reason}); nothing changed."
-        logger.warning("Order %s: %s", order.public_id, reason)
-        return PaymentOutcome(RESULT_FAILED, order=order, attempt=attempt, reason=reason)
-    superseded = attempt.status == BanqPayment.Status.SUPERSEDED
-    if not superseded:
-        attempt.status = BanqPayment.Status.FAILED
-    attempt.save()
-    reason = f"banq payment failed: {fail_reason}."
-    newer = (
-        BanqPayment.objects.filter(order=order, pk__gt=attempt.pk)
-        .exclude(status__in=[BanqPayment.Status.FAILED, BanqPayment.Status.SUPERSEDED])
-        .exists()
-    )
-    if superseded or newer or order.status != Order.Status.AWAITING_PAYMENT:
-        logger.info(
-            "Order %s: banq payment %s failed (%s); the order stays %s",
-            order.public_id,
-            remote.id,
-            fail_reason,
-            order.status,
-        )
-        return PaymentOutcome(RESULT_FAILED, order=order, attempt=attempt, reason=reason)
-    order, changed = order_mark_payment_failed(
-        order=order, reason=fail_reason_text(remote.fail_reason)
-    )
-    if not changed:  # pragma: no cover - awaiting_payment -> failed is allowed
-        return PaymentOutcome(RESULT_FAILED, order=order, attempt=attempt, reason=reason)
-    logger.info("Order %s: banq payment %s failed (%s)", order.public_id, remote.id, fail_reason)
-    return PaymentOutcome(RESULT_FAILED, changed=True, order=order, attempt=attempt, reason=reason)
+    remote = get_banq_client(in_request=in_request).get_payment(attempt.banq_payment_id)
+    return payment_apply(remote=remote, source=source)

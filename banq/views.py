@@ -1,4 +1,6 @@
-"""``POST /generate-payment-link``: the intermediary endpoint the checkout widget calls.
+"""The shopper's two calls to banq's side of the store.
+
+``POST /generate-payment-link``: the intermediary endpoint the checkout widget calls.
 
 Body ``{"orderId": "<public_id>"}``; any other field (``funds``, ``comment``) is ignored: the
 amount, the comment and the order code come from our order. Answers
@@ -6,6 +8,12 @@ amount, the comment and the order code come from our order. Answers
 (``data.data.url``). CSRF-protected by Django's
 middleware (the page sends ``X-CSRFToken``); only the session that owns the order (or opened its
 signed link) may call it, and a stranger gets the same 404 as an unknown id.
+
+``POST /orders/<public_id>/confirm``: the page's "the widget says I paid". Records the shopper's
+claim, asks banq about the order's live payment (at most once per ``BANQ_RECHECK_MIN_INTERVAL``
+seconds per payment, whoever asks) and applies the answer through the same locked service as a
+webhook; answers the same JSON as ``GET /orders/<public_id>/status``. Same access rule and CSRF
+protection as above.
 """
 
 from __future__ import annotations
@@ -13,15 +21,22 @@ from __future__ import annotations
 import json
 import logging
 
-from django.conf import settings
-from django.http import HttpRequest, JsonResponse
-from django.views import View
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from banq.exceptions import BanqError, OrderNotPayable
+from banq.client import banq_budget
+from banq.exceptions import BanqError
+from banq.models import BanqPayment
 from banq.ratelimit import rate_limit_hit
 from banq.services import payment_link_generate
-from orders.access import order_get_accessible
-from storefront.errors import json_error
+from banq.settings import banq_settings
+from banq.settlement import attempt_claim_check, payment_recheck
+from orders.access import ACCESS_PARAM, order_get_accessible
+from orders.exceptions import OrderNotPayable
+from orders.models import Order, OrderEvent
+from orders.services import order_payment_claim
+from orders.views import order_status_response
+from storefront.http import JsonView, json_error
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +45,7 @@ PAYMENT_FAILED_MESSAGE = "The payment could not be started; nothing was charged.
 NOT_FOUND_MESSAGE = "We couldn't find that order."
 
 
-class GeneratePaymentLinkView(View):
+class GeneratePaymentLinkView(JsonView):
     http_method_names = ["post", "options"]
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
@@ -91,8 +106,8 @@ class GeneratePaymentLinkView(View):
 
     @staticmethod
     def _rate_limited(request: HttpRequest) -> int | None:
-        limit = int(getattr(settings, "BANQ_LINK_RATE_LIMIT", 20))
-        window = int(getattr(settings, "BANQ_LINK_RATE_WINDOW", 60))
+        config = banq_settings()
+        limit, window = config.link_rate_limit, config.link_rate_window
         waits = []
         session_key = request.session.session_key if hasattr(request, "session") else None
         if session_key:
@@ -104,3 +119,45 @@ class GeneratePaymentLinkView(View):
             waits.append(rate_limit_hit(scope="link-ip", ident=ip, limit=limit, window=window))
         blocked = [w for w in waits if w is not None]
         return max(blocked) if blocked else None
+
+
+class OrderConfirmView(JsonView):
+    """``POST /orders/<public_id>/confirm``: see the module doc."""
+
+    http_method_names = ["post", "options"]
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
+        return json_error(
+            "method_not_allowed", "Use POST for this endpoint.", 405, Allow="POST, OPTIONS"
+        )
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM)
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            return json_error("not_found", NOT_FOUND_MESSAGE, 404)
+        if order.paid_at is None:
+            order = order_payment_claim(order=order, source=OrderEvent.Source.CONFIRM)
+            attempt = _attempt_to_confirm(order)
+            if attempt is not None and attempt_claim_check(attempt=attempt):
+                try:
+                    with banq_budget(banq_settings().request_budget):
+                        payment_recheck(
+                            attempt=attempt, source=OrderEvent.Source.CONFIRM, in_request=True
+                        )
+                except BanqError as exc:
+                    # The page keeps saying "confirming"; the sweep and the webhook carry on.
+                    logger.warning("Order %s: confirm could not ask banq: %s", order.public_id, exc)
+                order.refresh_from_db()
+        return order_status_response(order)
+
+
+def _attempt_to_confirm(order: Order) -> BanqPayment | None:
+    """The payment the shopper most likely just paid: the newest open one banq can be asked about
+    (the live link, else a superseded link still open in an old tab)."""
+    return (
+        BanqPayment.objects.filter(order=order, status__in=BanqPayment.OPEN_STATUSES)
+        .exclude(banq_payment_id="")
+        .order_by(F("check_anchor_at").desc(nulls_last=True), "-created_at", "-pk")
+        .first()
+    )

@@ -6,7 +6,8 @@ app extends ``OrderAdmin`` with the payment attempts and the "re-check with banq
 (``webhooks/admin.py``); each re-registers ``Order`` with its subclass.
 
 Statuses are never edited in the form: they change through the actions, which go through
-``orders.services`` like every other writer.
+``orders.services`` like every other writer. The order page shows its open flags and its history
+(every transition, flag, check with the payment provider, shopper's confirmation and e-mail).
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from orders.access import order_signed_url
 from orders.admin_selectors import (
     ANY_ATTENTION,
+    COMPUTED_REASONS,
     PAID_TODAY,
     PAID_WEEK,
-    PENDING_TOO_LONG,
     order_needs_attention_q,
     order_paid_within_q,
 )
-from orders.exceptions import InvalidOrderTransition
-from orders.models import Order, OrderItem, Product
+from orders.models import Order, OrderEvent, OrderFlag, OrderItem, Product
 from orders.money import format_money
-from orders.services import order_can_transition, order_set_status
+from orders.notifications import order_status_display
+from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
 
 STATUS_COLOURS: dict[str, str] = {
     Order.Status.PENDING: "#6c757d",
@@ -45,7 +47,7 @@ BADGE = (
 
 def status_badge(order: Order) -> str:
     colour = STATUS_COLOURS.get(order.status, "#6c757d")
-    return format_html(BADGE, order.status, colour, order.get_status_display())
+    return format_html(BADGE, order.status, colour, order_status_display(order))
 
 
 @admin.register(Product)
@@ -77,11 +79,10 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
     parameter_name = "needs_attention"
 
     def lookups(self, request, model_admin):
-        reasons = [(value, label) for value, label in Order.Attention.choices if value]
         return [
             (ANY_ATTENTION, "Any reason"),
-            *reasons,
-            (PENDING_TOO_LONG, "Pending too long"),
+            *OrderFlag.Kind.choices,
+            *COMPUTED_REASONS.items(),
         ]
 
     def queryset(self, request, queryset):
@@ -108,6 +109,47 @@ class PaidWithinFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OrderFlagInline(admin.TabularInline):
+    model = OrderFlag
+    extra = 0
+    can_delete = False
+    fields = ("kind", "note", "reference", "created_at", "resolved_at", "resolved_by")
+    readonly_fields = fields
+    verbose_name = "flag"
+    verbose_name_plural = "flags (needs attention while not handled)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class OrderHistoryInline(admin.TabularInline):
+    """The order's timeline, oldest first. Append-only: nothing here can be edited."""
+
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "kind", "source", "actor", "change", "message")
+    readonly_fields = fields
+    ordering = ("at", "pk")
+    verbose_name = "history entry"
+    verbose_name_plural = "history"
+
+    @admin.display(description="status")
+    def change(self, event: OrderEvent) -> str:
+        if event.from_status and event.to_status and event.from_status != event.to_status:
+            return f"{event.from_status} → {event.to_status}"
+        return event.to_status or ""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
@@ -125,26 +167,28 @@ class OrderAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     date_hierarchy = "created_at"
-    inlines = [OrderItemInline]
-    actions = ["cancel_orders"]
+    inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
+    actions = ["cancel_orders", "resolve_flags"]
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
         ("Money", {"fields": ("subtotal", "total", "currency")}),
-        ("Payment", {"fields": ("paid_at", "payment_reference", "status_changed_at")}),
-        ("Needs attention", {"fields": ("attention", "attention_note")}),
+        (
+            "Payment",
+            {
+                "fields": (
+                    "paid_at",
+                    "payment_reference",
+                    "payment_claimed_at",
+                    "payment_error",
+                    "status_changed_at",
+                )
+            },
+        ),
     )
-    readonly_fields = (
-        "number",
-        "status_badge",
-        "created_at",
-        "public_id",
-        "subtotal",
-        "total",
-        "currency",
-        "paid_at",
-        "payment_reference",
-        "status_changed_at",
+    # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
+    readonly_fields = tuple(
+        f for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")
     )
 
     @admin.display(description="created", ordering="created_at")
@@ -159,37 +203,57 @@ class OrderAdmin(admin.ModelAdmin):
     def status_badge(self, order: Order) -> str:
         return status_badge(order)
 
+    def view_on_site(self, order: Order) -> str:
+        """The shopper's page, with its signed key (the owner's session is not the merchant's)."""
+        return order_signed_url(order=order)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from checkout only
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # an order is a financial record
 
-    @admin.action(description="Cancel selected orders", permissions=["change"])
+    @admin.action(
+        description="Cancel selected orders (banq is asked first)", permissions=["change"]
+    )
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        cancelled: list[str] = []
-        skipped: list[str] = []
+        done: dict[str, list[str]] = {result: [] for result in EndResult.values}
         for order in queryset.order_by("pk"):
             if not order_can_transition(current=order.status, target=Order.Status.CANCELLED):
-                skipped.append(f"{order.number} ({order.get_status_display().lower()})")
+                done[EndResult.NOT_ALLOWED].append(
+                    f"{order.number} ({order_status_display(order)})"
+                )
                 continue
-            try:
-                order_set_status(order=order, status=Order.Status.CANCELLED)
-            except InvalidOrderTransition:  # its status changed since the list was shown
-                order.refresh_from_db(fields=["status"])
-                skipped.append(f"{order.number} ({order.get_status_display().lower()})")
-                continue
-            cancelled.append(order.number)
-        if cancelled:
-            self.message_user(
-                request,
-                f"Cancelled {len(cancelled)} order(s): {', '.join(cancelled)}.",
-                messages.SUCCESS,
+            result = order_cancel(
+                order=order, source=OrderEvent.Source.ADMIN, actor=request.user.get_username()
             )
-        if skipped:
-            self.message_user(
-                request,
-                f"Skipped {len(skipped)} order(s) whose status can't be cancelled: "
-                f"{', '.join(skipped)}.",
+            done[result].append(order.number)
+        reports = (
+            (EndResult.DONE, "Cancelled {n} order(s): {orders}.", messages.SUCCESS),
+            (
+                EndResult.PAID,
+                "Not cancelled, a completed payment was found, the order is paid: {orders}.",
                 messages.WARNING,
-            )
+            ),
+            (
+                EndResult.UNKNOWN,
+                "Not cancelled, banq could not be asked whether they were paid; try again "
+                "later: {orders}.",
+                messages.ERROR,
+            ),
+            (
+                EndResult.NOT_ALLOWED,
+                "Skipped {n} order(s) whose status can't be cancelled: {orders}.",
+                messages.WARNING,
+            ),
+        )
+        for result, text, level in reports:
+            if done[result]:
+                orders = ", ".join(done[result])
+                self.message_user(request, text.format(n=len(done[result]), orders=orders), level)
+
+    @admin.action(description="Mark flags as handled", permissions=["change"])
+    def resolve_flags(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        actor = request.user.get_username()
+        total = sum(order_flags_resolve(order=order, actor=actor) for order in queryset)
+        self.message_user(request, f"{total} flag(s) marked as handled.", messages.SUCCESS)

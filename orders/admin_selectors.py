@@ -11,35 +11,50 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from orders.models import Order
+from orders.models import Order, OrderFlag
 from orders.money import quantize_money
+from orders.services import PAYABLE, order_stale_q
 
 PENDING_TOO_LONG = "pending_too_long"
+UNCONFIRMED_CLAIM = "unconfirmed_claim"
 ANY_ATTENTION = "any"
 PAID_TODAY = "today"
 PAID_WEEK = "week"
+# Reasons beside the flag kinds (OrderFlag.Kind), in the order the filter lists them.
+COMPUTED_REASONS = {
+    UNCONFIRMED_CLAIM: "Shopper reported a payment not confirmed",
+    PENDING_TOO_LONG: "Past its payment time, not expired",
+}
 
 
-def order_pending_too_long_q(*, now: datetime | None = None) -> Q:
-    """Pending or awaiting payment for longer than ``settings.ORDER_EXPIRY_MINUTES``."""
-    cutoff = (now or timezone.now()) - timedelta(minutes=settings.ORDER_EXPIRY_MINUTES)
-    return Q(
-        status__in=[Order.Status.PENDING, Order.Status.AWAITING_PAYMENT], created_at__lt=cutoff
-    )
+def open_flags(kind: str | None = None) -> Exists:
+    flags = OrderFlag.objects.filter(order=OuterRef("pk"), resolved_at__isnull=True)
+    return Exists(flags.filter(kind=kind) if kind else flags)
+
+
+def order_unconfirmed_claim_q(*, now: datetime | None = None) -> Q:
+    """The shopper's page reported a payment that is still not confirmed after
+    ``ORDER_CLAIM_ATTENTION_MINUTES``."""
+    cutoff = (now or timezone.now()) - timedelta(minutes=settings.ORDER_CLAIM_ATTENTION_MINUTES)
+    return Q(paid_at__isnull=True, status__in=PAYABLE, payment_claimed_at__lte=cutoff)
 
 
 def order_needs_attention_q(*, reason: str = ANY_ATTENTION, now: datetime | None = None) -> Q:
-    """The orders a merchant should look at, for one ``reason`` (an ``Order.Attention`` value or
-    ``pending_too_long``) or for any of them (``any``). Raises ``ValueError`` for another reason."""
+    """The orders a merchant should look at, for one ``reason`` (an ``OrderFlag.Kind`` value,
+    ``unconfirmed_claim`` or ``pending_too_long``) or for any of them (``any``): an open flag, a
+    shopper's unconfirmed payment, or an order past its payment time that could not be expired
+    (the payment provider could not be asked). Raises ``ValueError`` for another reason."""
     if reason == ANY_ATTENTION:
-        return ~Q(attention="") | order_pending_too_long_q(now=now)
+        return Q(open_flags()) | order_unconfirmed_claim_q(now=now) | order_stale_q(now=now)
     if reason == PENDING_TOO_LONG:
-        return order_pending_too_long_q(now=now)
-    if reason in Order.Attention.values and reason:
-        return Q(attention=reason)
+        return order_stale_q(now=now)
+    if reason == UNCONFIRMED_CLAIM:
+        return order_unconfirmed_claim_q(now=now)
+    if reason in OrderFlag.Kind.values:
+        return Q(open_flags(reason))
     raise ValueError(f"unknown attention reason {reason!r}")
 
 
@@ -115,9 +130,3 @@ def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:
             )
     attention = Order.objects.filter(order_needs_attention_q(now=now)).count()
     return OrderSummary(paid_today=paid_today, paid_week=paid_week, needs_attention=attention)
-
-
-def order_queryset_needing_attention(
-    queryset: QuerySet[Order], *, reason: str = ANY_ATTENTION
-) -> QuerySet[Order]:
-    return queryset.filter(order_needs_attention_q(reason=reason))

@@ -3,23 +3,24 @@
 Only the browser session that owns the order (or one that opened its signed link, which grants the
 session) may join; anyone else is refused during the handshake, exactly as for an unknown id.
 On connect the current status is sent at once, after joining the group, so a payment completed
-before the socket opened is not missed and none completed during the handshake is lost.
+before the socket opened is not missed and none completed during the handshake is lost. Changes
+made by other processes reach the socket through its group (a shared channel layer) and through
+this process's watcher (``orders.watch``), which sends ``order.status`` messages like a push.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from orders.access import order_get_accessible
 from orders.models import Order
 from orders.notifications import order_group_name, order_status_payload
+from orders.watch import order_watcher
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +55,11 @@ class _ReadOnlySession:
 
 
 class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes the order's status: at connect, on every group message, and on a re-check.
-
-    The re-check (every ``ORDER_STATUS_RECHECK_SECONDS``) catches changes whose push could not
-    reach this process: with the default in-memory channel layer, a management command (reconcile,
-    expire_orders, process_webhooks) runs in another process and its group message never arrives
-    here, so the re-check is frequent (1 s); with Redis it is only a slow safety net.
-    """
+    """Pushes the order's status: at connect, and on every ``order.status`` message (a push from
+    the service that changed the order, or this process's watcher)."""
 
     group_name: str | None = None
-    watcher: asyncio.Task | None = None
+    order_pk: int | None = None
     last_sent: dict | None = None
 
     async def connect(self) -> None:
@@ -78,17 +74,14 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
         self.group_name = order_group_name(order)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        payload = await _status_payload(order.pk)
-        if payload is not None:
-            await self.send_status(payload, force=True)
-        interval = float(getattr(settings, "ORDER_STATUS_RECHECK_SECONDS", 0) or 0)
-        if interval > 0:
-            self.watcher = asyncio.ensure_future(self._recheck(interval))
+        await self.send_status(order_status_payload(order), force=True)
+        order_watcher().watch(
+            order_pk=order.pk, channel_name=self.channel_name, updated_at=order.updated_at
+        )
 
     async def disconnect(self, code: int) -> None:
-        if self.watcher is not None:
-            self.watcher.cancel()
-            self.watcher = None
+        if self.order_pk is not None:
+            order_watcher().unwatch(order_pk=self.order_pk, channel_name=self.channel_name)
         if self.group_name:
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
@@ -96,18 +89,6 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
         if force or payload != self.last_sent:
             self.last_sent = payload
             await self.send_json(payload)
-
-    async def _recheck(self, interval: float) -> None:
-        try:
-            while True:
-                await asyncio.sleep(interval)
-                payload = await _status_payload(self.order_pk)
-                if payload is not None:
-                    await self.send_status(payload)
-        except asyncio.CancelledError:
-            pass
-        except Exception:  # the socket still gets pushes; only the safety net stops
-            logger.exception("Order socket re-check stopped")
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # Binary frames and text that isn't JSON are ignored rather than killing the socket.

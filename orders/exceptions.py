@@ -40,6 +40,22 @@ class OutOfStock(CartError):
 
 
 class CheckoutError(OrderError):
-    """The checkout form could not be accepted (bad e-mail, missing name, ...)."""
+    """The checkout details could not be accepted (bad e-mail, missing name, ...); ``field`` names
+    the form field at fault, when there is one."""
 
     default_message = "Please check your details and try again."
+
+    def __init__(self, message: str | None = None, *, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class OrderNotPayable(OrderError):
+    """The order can't be paid now (paid, cancelled, expired). ``str(exc)`` is for the shopper;
+    ``reason`` is a short machine word: ``paid``, ``cancelled``, ``expired``, ``empty``."""
+
+    default_message = "This order can't be paid."
+
+    def __init__(self, message: str | None = None, *, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(message)

@@ -1,30 +1,40 @@
-"""The checkout form: e-mail and name only. Prices never come from a form."""
+"""The checkout form: e-mail and name only. Prices never come from a form.
+
+The rules are ``orders.services.checkout_email_clean`` and ``checkout_name_clean``, which checkout
+itself applies too; the form only shows their messages next to the right field.
+"""
 
 from django import forms
 
+from orders.exceptions import CheckoutError
+from orders.services import checkout_email_clean, checkout_name_clean
+
 
 class CheckoutForm(forms.Form):
-    email = forms.EmailField(
+    email = forms.CharField(
         label="E-mail",
-        max_length=254,
-        error_messages={
-            "required": "Please enter your e-mail address.",
-            "invalid": "Please enter a valid e-mail address.",
-        },
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+        required=False,
+        strip=False,
+        widget=forms.EmailInput(
+            attrs={"autocomplete": "email", "inputmode": "email", "required": True}
+        ),
     )
     name = forms.CharField(
         label="Name",
-        max_length=200,
-        error_messages={
-            "required": "Please enter your name.",
-            "max_length": "Please enter a name of at most 200 characters.",
-        },
-        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        required=False,
+        strip=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name", "required": True}),
     )
 
+    def clean_email(self) -> str:
+        return _checked(checkout_email_clean, self.cleaned_data.get("email", ""))
+
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
-        if not name:
-            raise forms.ValidationError("Please enter your name.")
-        return name
+        return _checked(checkout_name_clean, self.cleaned_data.get("name", ""))
+
+
+def _checked(rule, value: str) -> str:
+    try:
+        return rule(value)
+    except CheckoutError as exc:
+        raise forms.ValidationError(str(exc)) from None

@@ -91,13 +91,6 @@ class Order(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
-    class Attention(models.TextChoices):
-        NONE = "", "None"
-        PAID_AFTER_CANCELLATION = "paid_after_cancellation", "Paid after cancellation"
-        AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
-        UNMATCHED_PAYMENT = "unmatched_payment", "Unmatched payment"
-        PAYMENT_REJECTED = "payment_rejected", "Payment rejected by verification"
-
     number = models.CharField(
         "order number",
         max_length=32,
@@ -124,15 +117,13 @@ class Order(models.Model):
         db_index=True,
         help_text="banq's id of the payment that paid this order.",
     )
-    attention = models.CharField(
-        "needs attention",
-        max_length=32,
-        choices=Attention.choices,
+    payment_claimed_at = models.DateTimeField(
+        "shopper reported payment",
+        null=True,
         blank=True,
-        default="",
-        db_index=True,
+        help_text="When the shopper's page first reported a payment that the store then asked "
+        "the payment provider to confirm.",
     )
-    attention_note = models.TextField("attention note", blank=True)
     payment_error = models.CharField(
         "payment problem",
         max_length=300,
@@ -159,6 +150,11 @@ class Order(models.Model):
     def is_paid(self) -> bool:
         return self.paid_at is not None
 
+    @property
+    def refund_due(self) -> bool:
+        """Money arrived for an order that was cancelled: the shopper gets it back."""
+        return self.paid_at is not None and self.status == self.Status.CANCELLED
+
 
 class OrderItem(models.Model):
     """A line of an order: name and price are snapshots, unaffected by later product edits."""
@@ -179,3 +175,109 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.product_name}"
+
+
+class AppendOnlyModel(models.Model):
+    """Rows are written once and never changed or deleted (history)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} rows are append-only.")
+
+
+class OrderEvent(AppendOnlyModel):
+    """One line of an order's history. Written only by ``orders.services``; never changed."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Order placed"
+        STATUS = "status", "Status changed"
+        PAID = "paid", "Payment recorded"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        FLAG = "flag", "Flagged for the merchant"
+        FLAG_RESOLVED = "flag_resolved", "Flag handled"
+        RECHECK = "recheck", "Checked with the payment provider"
+        CLAIM = "claim", "Shopper reported a payment"
+        EMAIL = "email", "E-mail sent"
+        EMAIL_FAILED = "email_failed", "E-mail not sent"
+        NOTE = "note", "Note"
+
+    class Source(models.TextChoices):
+        CHECKOUT = "checkout", "Checkout"
+        SHOPPER = "shopper", "Shopper"
+        CONFIRM = "confirm", "Shopper's confirm"
+        WEBHOOK = "webhook", "Webhook"
+        SWEEP = "sweep", "Sweep"
+        RECONCILE = "reconcile", "Reconcile"
+        ADMIN = "admin", "Admin"
+        EXPIRY = "expiry", "Expiry"
+        PAGE = "page", "Order page"
+        WORKER = "worker", "Worker"
+        SYSTEM = "system", "System"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField("at", auto_now_add=True, db_index=True)
+    kind = models.CharField("what", max_length=20, choices=Kind.choices)
+    source = models.CharField("source", max_length=20, choices=Source.choices)
+    actor = models.CharField(
+        "actor", max_length=150, blank=True, help_text="The admin user, when a person acted."
+    )
+    from_status = models.CharField("from", max_length=20, blank=True)
+    to_status = models.CharField("to", max_length=20, blank=True)
+    message = models.TextField("message", blank=True)
+    data = models.JSONField("details", default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = "order history entry"
+        verbose_name_plural = "order history"
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} ({self.source})"
+
+
+class OrderFlag(models.Model):
+    """Something about an order a person must look at. Flags accumulate; none is ever dropped:
+    the merchant marks one handled, which keeps it on record."""
+
+    class Kind(models.TextChoices):
+        REFUND_DUE = "refund_due", "Paid after cancellation: refund"
+        AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
+        DESTINATION_MISMATCH = "destination_mismatch", "Paid to another account"
+        ORDER_CODE_MISMATCH = "order_code_mismatch", "Order code mismatch"
+        UNKNOWN_PAYMENT = "unknown_payment", "Payment the store did not create"
+        DUPLICATE_PAYMENT = "duplicate_payment", "Paid twice"
+        PAYMENT_CONTRADICTION = "payment_contradiction", "Contradicting payment status"
+        EMAIL_FAILED = "email_failed", "E-mail could not be sent"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="flags")
+    kind = models.CharField("kind", max_length=32, choices=Kind.choices, db_index=True)
+    note = models.TextField("note", blank=True)
+    reference = models.CharField(
+        "reference",
+        max_length=128,
+        blank=True,
+        help_text="What the flag is about (a payment id), so the same thing is flagged once.",
+    )
+    created_at = models.DateTimeField("raised", auto_now_add=True)
+    resolved_at = models.DateTimeField("handled", null=True, blank=True, db_index=True)
+    resolved_by = models.CharField("handled by", max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "order flag"
+        verbose_name_plural = "order flags"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "kind", "reference"], name="orderflag_unique_per_reference"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.note[:60]}"

@@ -1,7 +1,10 @@
-"""Side effects of status changes, run after commit: browser push, signals, e-mail.
+"""What leaves the orders app when an order changes: the browser push, signals and e-mails.
 
-Each effect is isolated: a failing e-mail server must not stop the browser push, and none of them
-may undo the committed change.
+- ``push_status``: the status message to the order's Channels group, run after commit (instant;
+  a push that is lost is caught by the page's watcher, ``orders.watch``).
+- The signals (``orders.signals``) and the e-mails are tasks (``orders.tasks``) enqueued in the
+  same transaction as the change (``orders.outbox``): a crash after the commit loses none, and the
+  e-mail task is idempotent, so a retry sends nothing twice.
 """
 
 from __future__ import annotations
@@ -11,30 +14,79 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from orders.models import Order
-from orders.signals import order_paid, order_status_changed
 
 logger = logging.getLogger(__name__)
+
+EMAIL_PAID = "paid"
+EMAIL_REFUND_DUE = "refund_due"
+EMAILS = {
+    EMAIL_PAID: ("orders/email/order_paid.txt", "payment received for order {number}"),
+    EMAIL_REFUND_DUE: (
+        "orders/email/order_refund_due.txt",
+        "order {number} was cancelled: your payment will be refunded",
+    ),
+}
 
 
 def order_group_name(order: Order) -> str:
     return f"order_{order.public_id.hex}"
 
 
+def order_status_display(order: Order) -> str:
+    if order.refund_due:
+        return "Cancelled (refund due)"
+    return order.get_status_display()
+
+
+def order_page_states(order: Order, *, payable: bool) -> list[str]:
+    """What the order page shows, as words its blocks are keyed on (``data-when``):
+
+    ``paid`` (money received, the confirmation), ``refund_due`` (money received for a cancelled
+    order: it will be refunded, never shown as a confirmation), else the status, plus ``payable``
+    (the Pay button), ``confirming`` (the shopper's widget reported a payment banq has not confirmed
+    yet) and ``checking`` (past its payment time; banq is being asked whether it was paid).
+    """
+    if order.refund_due:
+        return ["refund_due"]
+    if order.paid_at is not None:
+        return ["paid"]
+    states = [order.status]
+    if payable:
+        states.append("payable")
+    elif order.status in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.FAILED):
+        states.append("checking")
+    if order.payment_claimed_at is not None and order.status != Order.Status.FAILED:
+        states.append("confirming")
+    return states
+
+
 def order_status_payload(order: Order) -> dict:
-    """What the order page needs to know, pushed over the socket and served by the status view."""
+    """What the order page needs to know, pushed over the socket and served by the status view.
+
+    ``paid`` means money was received; ``refund_due`` that it was received for a cancelled order
+    (shown as such, never as a confirmation); ``confirming`` that the shopper's page reported a
+    payment that is not confirmed yet; ``payable`` whether the shopper can pay now; ``states`` what
+    the page shows (``order_page_states``).
+    """
+    from orders.services.status import order_is_payable
+
+    payable = order_is_payable(order=order)
     return {
         "order": str(order.public_id),
         "number": order.number,
         "status": order.status,
-        "status_display": order.get_status_display(),
+        "status_display": order_status_display(order),
         "paid": order.paid_at is not None,
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
         "payment_reference": order.payment_reference or None,
         "payment_error": order.payment_error or None,
+        "refund_due": order.refund_due,
+        "confirming": order.payment_claimed_at is not None and order.paid_at is None,
+        "payable": payable,
+        "states": order_page_states(order, payable=payable),
         "total": str(order.total),
         "currency": order.currency,
     }
@@ -52,35 +104,28 @@ def push_status(*, order: Order) -> None:
         logger.exception("Order %s: could not push the status to open pages", order.public_id)
 
 
-def status_changed(*, order: Order, previous: str) -> None:
-    push_status(order=order)
-    order_status_changed.send(sender=Order, order=order, previous=previous, status=order.status)
-
-
-def paid(*, order: Order, previous: str) -> None:
-    push_status(order=order)
-    if order.status != previous:
-        order_status_changed.send(sender=Order, order=order, previous=previous, status=order.status)
-    order_paid.send(sender=Order, order=order)
-    send_confirmation_email(order=order)
-
-
-def send_confirmation_email(*, order: Order) -> None:
+def email_render(*, order: Order, kind: str) -> tuple[str, str]:
+    """``(subject, body)`` of the e-mail ``kind`` for ``order``."""
     from orders.access import order_signed_url
 
+    template, subject = EMAILS[kind]
     context = {
         "order": order,
         "items": list(order.items.all()),
         "store_name": settings.STORE_NAME,
         "order_url": order_signed_url(order=order, absolute=True),
     }
-    subject = f"{settings.STORE_NAME}: payment received for order {order.number}"
-    try:
-        send_mail(
-            subject,
-            render_to_string("orders/email/order_paid.txt", context),
-            settings.DEFAULT_FROM_EMAIL,
-            [order.email],
-        )
-    except Exception:
-        logger.exception("Order %s: the confirmation e-mail could not be sent", order.public_id)
+    subject = f"{settings.STORE_NAME}: {subject.format(number=order.number)}"
+    return subject, render_to_string(template, context)
+
+
+def order_email_task():
+    from orders.tasks import order_email_send
+
+    return order_email_send
+
+
+def order_signals_task():
+    from orders.tasks import order_signals_send
+
+    return order_signals_send

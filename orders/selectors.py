@@ -1,8 +1,7 @@
-"""Reads for the shop: products, cart summaries and orders. Query counts stay constant."""
+"""Reads for the shop: products, cart summaries. Query counts stay constant."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -10,13 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet, Sum
 
-from orders.models import Cart, CartItem, Order, Product
-from orders.money import quantize_money
+from orders.inputs import ascii_digits
+from orders.models import Cart, CartItem, Product
+from orders.services import PricedLine, cart_price_lines
 
-
-def _ascii_digits(text: str) -> bool:
-    """Only 0-9 (``str.isdigit`` also accepts e.g. superscripts, which ``int`` refuses)."""
-    return text.isascii() and text.isdigit()
+CartLine = PricedLine
 
 
 def product_list_active() -> QuerySet[Product]:
@@ -31,29 +28,25 @@ def product_get_active(*, slug: str) -> Product:
 
 def product_get_active_by_reference(*, reference: Any) -> Product | None:
     """An active product by slug or numeric id (what a cart form posts), or None."""
-    text = str(reference or "").strip()
+    return product_get_by_reference(reference=reference, active_only=True)
+
+
+def product_get_by_reference(*, reference: Any, active_only: bool = False) -> Product | None:
+    """A product by slug or numeric id, or None (inactive ones too unless ``active_only``: a
+    shopper may remove a withdrawn product from the cart)."""
+    text = str(reference if reference is not None else "").strip()
     if not text or len(text) > 200:
         return None
-    query = Product.objects.filter(is_active=True)
-    if _ascii_digits(text):
+    query = Product.objects.filter(is_active=True) if active_only else Product.objects.all()
+    if ascii_digits(text):
         return query.filter(pk=int(text)).first() or query.filter(slug=text).first()
     return query.filter(slug=text).first()
 
 
 @dataclass(frozen=True)
-class CartLine:
-    item: CartItem
-    product: Product
-    quantity: int
-    unit_price: Decimal
-    line_total: Decimal
-    available: bool
-
-
-@dataclass(frozen=True)
 class CartSummary:
     cart: Cart | None
-    lines: list[CartLine] = field(default_factory=list)
+    lines: list[PricedLine] = field(default_factory=list)
     subtotal: Decimal = Decimal("0.00")
     total: Decimal = Decimal("0.00")
     currency: str = "USD"
@@ -89,36 +82,20 @@ class CartSummary:
 
 
 def cart_summary(*, cart: Cart | None) -> CartSummary:
-    """Lines with current prices and Decimal totals (cents, ROUND_HALF_UP). One query."""
+    """Lines with current prices and Decimal totals, priced exactly as checkout charges them
+    (``orders.services.cart_price_lines``). One query."""
     currency = settings.STORE_CURRENCY
     if cart is None or cart.pk is None:
         return CartSummary(cart=cart, currency=currency)
-    items = list(
-        CartItem.objects.filter(cart=cart).select_related("product").order_by("added_at", "pk")
-    )
-    lines = []
-    subtotal = Decimal("0")
-    count = 0
-    for item in items:
-        product = item.product
-        unit_price = quantize_money(product.price)
-        line_total = quantize_money(unit_price * item.quantity)
-        available = product.is_active and (product.stock is None or product.stock >= item.quantity)
-        lines.append(
-            CartLine(
-                item=item,
-                product=product,
-                quantity=item.quantity,
-                unit_price=unit_price,
-                line_total=line_total,
-                available=available,
-            )
-        )
-        subtotal += line_total
-        count += item.quantity
-    subtotal = quantize_money(subtotal)
+    items = CartItem.objects.filter(cart=cart).select_related("product").order_by("added_at", "pk")
+    lines, subtotal = cart_price_lines(items)
     return CartSummary(
-        cart=cart, lines=lines, subtotal=subtotal, total=subtotal, currency=currency, count=count
+        cart=cart,
+        lines=lines,
+        subtotal=subtotal,
+        total=subtotal,
+        currency=currency,
+        count=sum(line.quantity for line in lines),
     )
 
 
@@ -128,13 +105,3 @@ def cart_item_count(*, session_key: str | None) -> int:
         return 0
     total = CartItem.objects.filter(cart__session_key=session_key).aggregate(n=Sum("quantity"))
     return int(total["n"] or 0)
-
-
-def order_get_by_public_id(*, public_id: Any) -> Order:
-    """The order with this public id, lines prefetched. Raises ``Order.DoesNotExist`` otherwise
-    (a malformed id included)."""
-    try:
-        parsed = uuid.UUID(str(public_id))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise Order.DoesNotExist("malformed public id") from exc
-    return Order.objects.prefetch_related("items").get(public_id=parsed)

@@ -1,7 +1,9 @@
-"""Signals the orders app sends. Both are sent after the transaction commits, once per real change.
+"""Signals the orders app sends, once per real change, from the task worker (``orders.tasks``):
+they are enqueued in the transaction of the change, so a crash loses none, and receivers that do
+I/O never run inside a request.
 
-- ``order_paid(sender=Order, order=order)``: the order became paid (or, cancelled/expired, was paid
-  anyway: ``order.attention`` says so).
+- ``order_paid(sender=Order, order=order)``: a payment was recorded for the order (a cancelled
+  order keeps its status and ``order.refund_due`` is then true).
 - ``order_status_changed(sender=Order, order=order, previous=str, status=str)``.
 """
 

@@ -29,16 +29,12 @@ from orders.access import (
 )
 from orders.exceptions import CartEmpty, CartError, OrderError
 from orders.forms import CheckoutForm
-from orders.models import Order, Product
-from orders.notifications import order_status_payload
-from storefront.errors import json_error, wants_json
+from orders.inputs import ascii_digits
+from orders.models import OrderEvent, Product
+from orders.notifications import order_page_states, order_status_payload
+from storefront.http import JsonView, json_error, wants_json
 
 logger = logging.getLogger(__name__)
-
-
-def _ascii_digits(text: str) -> bool:
-    """Only 0-9 (``str.isdigit`` also accepts e.g. superscripts, which ``int`` refuses)."""
-    return text.isascii() and text.isdigit()
 
 
 class BadInput(Exception):
@@ -71,19 +67,6 @@ def _product_reference(data: dict[str, Any]) -> Any:
         if data.get(name) not in (None, ""):
             return data[name]
     return None
-
-
-def _product_any(reference: Any) -> Product | None:
-    """A product by slug or id, active or not (a shopper may remove a withdrawn product)."""
-    text = str(reference if reference is not None else "").strip()
-    if not text or len(text) > 200:
-        return None
-    if _ascii_digits(text):
-        return (
-            Product.objects.filter(pk=int(text)).first()
-            or Product.objects.filter(slug=text).first()
-        )
-    return Product.objects.filter(slug=text).first()
 
 
 def _cart_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -166,7 +149,7 @@ class _CartChangeView(View):
 
     def find_product(self, data: dict[str, Any]) -> Product | None:
         reference = _product_reference(data)
-        product = _product_any(reference)
+        product = selectors.product_get_by_reference(reference=reference)
         if product is None and "item" not in data:
             raise BadInput("That product is not available.", "product_unavailable")
         return product
@@ -180,7 +163,7 @@ class _CartChangeView(View):
     @staticmethod
     def item_reference(data: dict[str, Any]) -> int | None:
         value = str(data.get("item", "")).strip()
-        if value and not _ascii_digits(value):
+        if value and not ascii_digits(value):
             raise BadInput("That item is not in your cart.", "product_unavailable")
         return int(value) if value else None
 
@@ -301,24 +284,22 @@ class OrderDetailView(View):
         order = order_get_accessible(session=request.session, public_id=public_id, key=key)
         if order is None:
             raise Http404("No such order")
-        if services.order_is_stale(order=order):
-            # Expire on sight, so the page tells the truth even before cron's expire_orders runs.
-            services.order_expire(order=order)
+        order_expire_on_sight(order)
+        payable = services.order_is_payable(order=order)
         context = {
             "order": order,
+            "states": order_page_states(order, payable=payable),
             "items": list(order.items.all()),
             "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
             "access_key": order_access_key(order=order),
             "status_url": reverse("orders:order-status", kwargs={"public_id": order.public_id}),
             "ws_path": f"/ws/orders/{order.public_id}/",
-            "payable": order.paid_at is None
-            and order.status
-            in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.FAILED),
+            "payable": payable,
         }
         return render(request, "orders/order_detail.html", context)
 
 
-class OrderStatusView(View):
+class OrderStatusView(JsonView):
     """``GET /orders/<public_id>/status``: the order's status as JSON, for the page's polling.
 
     Same access rule as the order page (owner session or signed ``?key=``); anyone else gets the
@@ -330,8 +311,20 @@ class OrderStatusView(View):
         order = order_get_accessible(session=request.session, public_id=public_id, key=key)
         if order is None:
             return json_error("not_found", "There is no such order.", 404)
-        if services.order_is_stale(order=order):
-            services.order_expire(order=order)
-        response = JsonResponse(order_status_payload(order))
-        response["Cache-Control"] = "no-store"
-        return response
+        order_expire_on_sight(order)
+        return order_status_response(order)
+
+
+def order_status_response(order) -> JsonResponse:
+    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it)."""
+    response = JsonResponse(order_status_payload(order))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def order_expire_on_sight(order) -> None:
+    """A page opened past the order's payment time expires it, so it tells the truth before the
+    worker's next round; the payment provider is asked first (a completed payment wins, and if it
+    can't be asked the order stays as it is)."""
+    if services.order_is_stale(order=order):
+        services.order_expire(order=order, source=OrderEvent.Source.PAGE)

@@ -1,39 +1,19 @@
-"""Error answers shared by every app: JSON for API callers, a plain page for people.
+"""Error handlers: JSON for views that answer JSON (``storefront.http``), a plain page for people.
 
-``json_error`` is the one shape of a JSON error: ``{"error": {"code": ..., "message": ...}}``.
-The handlers below replace Django's defaults so no request ever sees a traceback or a bare 500.
+They replace Django's defaults so no request ever sees a traceback or a bare 500.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
+from storefront.http import json_error, wants_json
+
 logger = logging.getLogger(__name__)
-
-
-def json_error(code: str, message: str, status: int, **headers: str) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
-def wants_json(request: HttpRequest) -> bool:
-    """True for API-style requests: JSON bodies, JSON Accept, fetch/XHR, or webhook paths."""
-    content_type = request.META.get("CONTENT_TYPE", "")
-    accept = request.META.get("HTTP_ACCEPT", "")
-    return (
-        content_type.startswith("application/json")
-        or ("application/json" in accept and "text/html" not in accept)
-        or request.headers.get("x-requested-with") == "XMLHttpRequest"
-        or request.path.startswith("/webhooks/")
-        or request.path.rstrip("/").endswith("/status")
-        or request.path.rstrip("/") == "/generate-payment-link"
-    )
 
 
 def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:

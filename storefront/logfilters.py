@@ -2,26 +2,17 @@
 
 Code already avoids logging secrets; this filter also catches what third-party code writes, such
 as Django's request logger printing the path of a failed request, which for the webhook carries
-the token. It rewrites the formatted message, hiding the webhook path token, signed-link keys and
-the literal values of the configured banq secrets.
+the token. It rewrites the formatted message (``storefront.redaction.redact``) with the configured
+secrets: the webhook token, banq's client id and password, Django's secret key.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
-_WEBHOOK_TOKEN = re.compile(r"(/webhooks/banq/)[^/?\s\"']+")
-_ACCESS_KEY = re.compile(r"([?&]key=)[^&\s\"']+")
+from storefront.redaction import redact
+
 _SECRET_SETTINGS = ("BANQ_WEBHOOK_TOKEN", "BANQ_PASSWORD", "BANQ_CLIENT_ID", "SECRET_KEY")
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    text = _ACCESS_KEY.sub(r"\1<redacted>", _WEBHOOK_TOKEN.sub(r"\1<redacted>", text))
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "<redacted>")
-    return text
 
 
 def _configured_secrets() -> tuple[str, ...]:
@@ -39,11 +30,12 @@ class RedactSecretsFilter(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True
-        cleaned = redact(message, _configured_secrets())
+        secrets = _configured_secrets()
+        cleaned = redact(message, secrets)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text, _configured_secrets())
+            record.exc_text = redact(record.exc_text, secrets)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

@@ -14,7 +14,7 @@ import sys
 from daphne import cli
 from daphne.access import AccessLogGenerator
 
-from storefront.logfilters import redact as redact_path
+from storefront.redaction import redact as redact_path
 
 
 class RedactingAccessLog(AccessLogGenerator):

@@ -20,7 +20,18 @@ if env.bool("DJANGO_READ_DOT_ENV", default=True) and (BASE_DIR / ".env").is_file
     env.read_env(BASE_DIR / ".env")
 
 # An empty value means "not set" (a copied .env.example leaves many blank), so defaults apply.
-_OWN_PREFIXES = ("DJANGO_", "BANQ_", "DATABASE_", "REDIS_", "EMAIL_", "STORE", "ORDER_", "WEBHOOK_")
+_OWN_PREFIXES = (
+    "DJANGO_",
+    "BANQ_",
+    "DATABASE_",
+    "REDIS_",
+    "EMAIL_",
+    "STORE",
+    "ORDER_",
+    "WEBHOOK_",
+    "TASKS_",
+    "WORKER_",
+)
 for _name in [k for k, v in os.environ.items() if k.startswith(_OWN_PREFIXES) and not v.strip()]:
     del os.environ[_name]
 
@@ -55,6 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    "django_tasks",
+    "django_tasks_db",
+    "storefront",
     "orders",
     "banq",
     "webhooks",
@@ -65,6 +79,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF: marks requests whose view answers JSON, so every error for them is JSON too.
+    "storefront.middleware.JsonViewMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -143,11 +159,33 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# How often an open order page's socket re-reads the order. With the in-memory layer, changes made
-# by another process (a management command) reach the page only this way, so it is frequent.
+# How often each store process looks, in one query for all the order pages open on it, for orders
+# changed by another process (the task worker, a command). With the in-memory channel layer this is
+# the only way such changes reach open pages, so it is frequent; with Redis, pushes cross processes
+# and this is a slow safety net.
 ORDER_STATUS_RECHECK_SECONDS = env.float(
     "ORDER_STATUS_RECHECK_SECONDS", default=30.0 if REDIS_URL else 1.0
 )
+
+# --- Background work (Django's tasks API through the django-tasks backport) ---
+# The database backend needs no broker: `manage.py worker` runs the tasks and the periodic work.
+# Its tasks are enqueued in the same transaction as the change that causes them (the outbox): a
+# backend that enqueues outside the database (RQ, Celery) loses that guarantee.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+# Seconds an idle worker waits before looking for tasks again.
+WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
+# The periodic work the worker enqueues (task path: every so many seconds), once across workers.
+WORKER_PERIODIC_TASKS = {
+    "banq.tasks.banq_sweep": 5,  # ask banq about open payments that are due a check
+    "webhooks.tasks.webhooks_retry_due": 10,  # events banq or the store must retry
+    "orders.tasks.orders_expire": 30,  # unpaid orders past their time (banq asked first)
+    "storefront.tasks.tasks_housekeeping": 600,  # tasks of dead workers, old results
+}
 
 # --- Sessions, security ---
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # carts survive a restart
@@ -204,6 +242,8 @@ STORAGES = {
 # --- E-mail ---
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 ; console by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Seconds before an SMTP connection or send gives up (the worker then retries with backoff).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.com")
 
 # --- The store ---
@@ -216,6 +256,9 @@ ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="SF")
 # Orders not paid this many minutes after checkout become `expired` (manage.py expire_orders).
 ORDER_EXPIRY_MINUTES = env.int("ORDER_EXPIRY_MINUTES", default=60)
 ORDER_LINK_MAX_AGE_DAYS = env.int("ORDER_LINK_MAX_AGE_DAYS", default=90)
+# A shopper's "I paid" (the widget's success) that banq has not confirmed after this many minutes
+# puts the order in the admin's "needs attention".
+ORDER_CLAIM_ATTENTION_MINUTES = env.int("ORDER_CLAIM_ATTENTION_MINUTES", default=2)
 CART_MAX_QUANTITY = 99
 
 # --- banq ---
@@ -280,6 +323,21 @@ BANQ_RETRY_BACKOFF = env.float("BANQ_RETRY_BACKOFF", default=0.5)  # seconds, do
 # Calls to /generate-payment-link allowed per session and per IP in the window.
 BANQ_LINK_RATE_LIMIT = env.int("BANQ_LINK_RATE_LIMIT", default=20)
 BANQ_LINK_RATE_WINDOW = env.int("BANQ_LINK_RATE_WINDOW", default=60)
+# Inside a request (webhook, shopper's confirm, Pay) banq gets no retries, short timeouts and this
+# many seconds in all; what doesn't fit is left to the worker (banq gets 503 and retries too).
+BANQ_REQUEST_BUDGET = env.float("BANQ_REQUEST_BUDGET", default=10.0)
+# At most one banq look-up per payment attempt in this many seconds, from shoppers and pages.
+BANQ_RECHECK_MIN_INTERVAL = env.float("BANQ_RECHECK_MIN_INTERVAL", default=3.0)
+# A payment link is handed out again without asking banq only while banq's last word on it is
+# younger than this many seconds.
+BANQ_LINK_FRESH_SECONDS = env.float("BANQ_LINK_FRESH_SECONDS", default=5.0)
+# The worker's sweep: every open payment attempt is re-checked with banq at these delays after its
+# link was last handed out, then every BANQ_SWEEP_EVERY, until BANQ_SWEEP_HORIZON after that, with
+# at most BANQ_SWEEP_MAX_CALLS_PER_MINUTE calls to banq.
+BANQ_SWEEP_SCHEDULE = env.list("BANQ_SWEEP_SCHEDULE", default=["10s", "30s", "1m", "2m", "5m"])
+BANQ_SWEEP_EVERY = env.str("BANQ_SWEEP_EVERY", default="15m")
+BANQ_SWEEP_HORIZON = env.str("BANQ_SWEEP_HORIZON", default="24h")
+BANQ_SWEEP_MAX_CALLS_PER_MINUTE = env.int("BANQ_SWEEP_MAX_CALLS_PER_MINUTE", default=60)
 # Webhook bodies larger than this are refused with 413.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 
@@ -305,5 +363,8 @@ LOGGING = {
         "orders": {"level": LOG_LEVEL},
         "banq": {"level": LOG_LEVEL},
         "webhooks": {"level": LOG_LEVEL},
+        "storefront": {"level": LOG_LEVEL},
+        # banq.client logs each retry in its own words.
+        "urllib3.connectionpool": {"level": "ERROR"},
     },
 }

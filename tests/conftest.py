@@ -27,3 +27,12 @@ def _in_memory_channel_layer(settings):
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def run_tasks():
+    """Run the background tasks that are ready (the worker's job), in this process: returns how
+    many ran. E-mails and signals leave through these tasks (the outbox)."""
+    from storefront.worker import tasks_run_ready
+
+    return tasks_run_ready

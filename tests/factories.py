@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from orders.models import Cart, CartItem, Order, OrderItem, Product
+from orders.models import Cart, CartItem, Order, OrderFlag, OrderItem, Product
 from orders.money import quantize_money
 
 _seq = itertools.count(1)
@@ -71,7 +71,7 @@ def order_create(
     number: str | None = None,
     paid_at=None,
     payment_reference: str = "",
-    attention: str = "",
+    flags: tuple[str, ...] = (),
 ) -> Order:
     """An order written directly (no transition checks: set any ``status`` for a test).
 
@@ -99,7 +99,6 @@ def order_create(
         session_key=session_key,
         paid_at=paid_at,
         payment_reference=payment_reference,
-        attention=attention,
         status_changed_at=timezone.now() if status != Order.Status.PENDING else None,
     )
     OrderItem.objects.bulk_create(
@@ -115,6 +114,8 @@ def order_create(
             for product, product_name, price, qty in lines
         ]
     )
+    for kind in flags:
+        OrderFlag.objects.create(order=order, kind=kind, note=f"test flag {kind}")
     return order
 
 

@@ -3,7 +3,7 @@ counters, and the order's webhook events inside the order page.
 
 The raw body is untrusted input: it is shown pretty-printed when it is JSON and always escaped
 (``format_html``). Reprocessing goes through ``webhooks.services.webhook_event_process``, the same
-path as ``manage.py process_webhooks``, under the same per-event cache lock.
+path as ``manage.py process_webhooks`` and the worker, under the same per-event database claim.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import contextlib
 import json
 
 from django.contrib import admin, messages
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,10 +20,9 @@ from django.utils.html import format_html
 from banq.admin import BanqOrderAdmin, pretty_json
 from orders.models import Order
 from webhooks.models import WebhookEvent, WebhookRefusal
-from webhooks.services import webhook_event_process
+from webhooks.services import webhook_event_process_claimed
 
 BODY_MAX_CHARS = 50_000
-LOCK_SECONDS = 300
 STATE_COLOURS: dict[str, str] = {
     WebhookEvent.State.RECEIVED: "#6c757d",
     WebhookEvent.State.PROCESSED: "#198754",
@@ -169,15 +167,12 @@ class WebhookEventAdmin(admin.ModelAdmin):
             if event.state in WebhookEvent.FINAL_STATES:
                 settled.append(f"#{event.pk} ({event.state})")
                 continue
-            lock = f"webhooks:process_webhooks:{event.pk}"  # the key process_webhooks uses
-            if not cache.add(lock, 1, LOCK_SECONDS):
+            before = event.state
+            processed = webhook_event_process_claimed(pk=event.pk)
+            if processed is None:
                 busy.append(f"#{event.pk}")
                 continue
-            try:
-                before = event.state
-                event = webhook_event_process(event=event)
-            finally:
-                cache.delete(lock)
+            event = processed
             done.append(f"#{event.pk}: {before} -> {event.state}")
             if event.state in (WebhookEvent.State.PENDING, WebhookEvent.State.FAILED):
                 self.message_user(

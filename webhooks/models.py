@@ -63,6 +63,20 @@ class WebhookEvent(models.Model):
     error = models.TextField("error", blank=True, help_text="Why the event is not processed.")
     attempts = models.PositiveIntegerField("attempts", default=0)
     last_attempt_at = models.DateTimeField("last attempt", null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        "next attempt",
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When the worker processes it again (events banq or the store must retry).",
+    )
+    claimed_until = models.DateTimeField(
+        "claimed until",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A worker, command or admin action is processing it until then.",
+    )
     order = models.ForeignKey(
         "orders.Order",
         on_delete=models.SET_NULL,
@@ -113,11 +127,17 @@ class WebhookEvent(models.Model):
 class WebhookRefusal(models.Model):
     """Calls to the webhook path with a wrong token, counted per day; their bodies are not kept.
 
-    Many refusals usually mean banq is calling a stale URL (the token was rotated).
+    Refused calls whose body reads as a banq event are counted apart (``banq_like``): several of
+    those, and nothing accepted since, mean banq is calling a stale URL (the token was rotated);
+    scanners and stray test calls don't look like banq.
     """
 
     day = models.DateField("day", unique=True)
     count = models.PositiveIntegerField("refused calls", default=0)
+    banq_like = models.PositiveIntegerField(
+        "refused banq events", default=0, help_text="Refused calls whose body is a banq event."
+    )
+    banq_like_last_at = models.DateTimeField("last refused banq event", null=True, blank=True)
     first_seen_at = models.DateTimeField("first seen", auto_now_add=True)
     last_seen_at = models.DateTimeField("last seen")
     last_remote_addr = models.CharField("last remote address", max_length=64, blank=True)

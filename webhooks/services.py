@@ -13,26 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from banq.exceptions import BanqError, BanqNotFound, BanqUnavailable
+from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqUnavailable
 from banq.models import BanqPayment
-from banq.settlement import (
-    RESULT_ALREADY_PAID,
-    RESULT_FAILED,
-    RESULT_NOT_COMPLETED,
-    RESULT_PAID,
-    RESULT_REJECTED,
-    RESULT_UNMATCHED,
-    PaymentOutcome,
-    payment_apply,
-)
-from orders.models import Order
+from banq.settlement import PaymentOutcome, Settlement, payment_apply
+from orders.models import Order, OrderEvent
 from webhooks.exceptions import InvalidWebhookPayload
 from webhooks.models import WebhookEvent, WebhookRefusal
 from webhooks.parsers import parse_webhook_event
@@ -50,12 +41,15 @@ KEEP_HEADERS = ("user-agent", "content-type", "content-length", "x-forwarded-for
 NEVER_KEEP = ("cookie", "authorization", "proxy-authorization", "set-cookie")
 HEADER_VALUE_MAX = 500
 EVENT_STATE_BY_RESULT = {
-    RESULT_PAID: State.PROCESSED,
-    RESULT_FAILED: State.PROCESSED,
-    RESULT_ALREADY_PAID: State.DUPLICATE,
-    RESULT_REJECTED: State.REJECTED,
-    RESULT_NOT_COMPLETED: State.IGNORED,
-    RESULT_UNMATCHED: State.UNMATCHED,
+    Settlement.PAID: State.PROCESSED,
+    Settlement.FAILED: State.PROCESSED,
+    Settlement.FAILED_ELSEWHERE: State.PROCESSED,
+    Settlement.PAID_TWICE: State.PROCESSED,
+    Settlement.CONTRADICTION: State.PROCESSED,
+    Settlement.ALREADY_PAID: State.DUPLICATE,
+    Settlement.REJECTED: State.REJECTED,
+    Settlement.NOT_COMPLETED: State.IGNORED,
+    Settlement.UNMATCHED: State.UNMATCHED,
 }
 
 
@@ -100,25 +94,40 @@ def webhook_event_record(
         )
 
 
-def webhook_refusal_count(*, remote_addr: str = "") -> None:
+def webhook_looks_like_banq(body: bytes) -> bool:
+    """Whether a (refused) body reads as a banq event; the body itself is not kept."""
+    try:
+        parse_webhook_event(body)
+    except InvalidWebhookPayload:
+        return False
+    return True
+
+
+def webhook_refusal_count(*, remote_addr: str = "", banq_like: bool = False) -> None:
     """Count one wrong-token call for today (the body is not stored)."""
     now = timezone.now()
     day = timezone.localdate(now)
-    remote_addr = _clean(remote_addr, 64)
-    updated = WebhookRefusal.objects.filter(day=day).update(
-        count=F("count") + 1, last_seen_at=now, last_remote_addr=remote_addr
-    )
-    if updated:
+    changes: dict = {
+        "count": F("count") + 1,
+        "last_seen_at": now,
+        "last_remote_addr": _clean(remote_addr, 64),
+    }
+    if banq_like:
+        changes |= {"banq_like": F("banq_like") + 1, "banq_like_last_at": now}
+    if WebhookRefusal.objects.filter(day=day).update(**changes):
         return
     try:
         with transaction.atomic():
             WebhookRefusal.objects.create(
-                day=day, count=1, last_seen_at=now, last_remote_addr=remote_addr
+                day=day,
+                count=1,
+                banq_like=int(banq_like),
+                banq_like_last_at=now if banq_like else None,
+                last_seen_at=now,
+                last_remote_addr=changes["last_remote_addr"],
             )
     except IntegrityError:  # another refusal created today's row meanwhile
-        WebhookRefusal.objects.filter(day=day).update(
-            count=F("count") + 1, last_seen_at=now, last_remote_addr=remote_addr
-        )
+        WebhookRefusal.objects.filter(day=day).update(**changes)
 
 
 @dataclass(frozen=True)
@@ -136,8 +145,11 @@ class _Park(Exception):
         self.error = error
 
 
-def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
+def webhook_event_process(*, event: WebhookEvent, in_request: bool = False) -> WebhookEvent:
     """Process one stored event and return it with its new state. Never raises for bad input.
+
+    ``in_request``: banq is asked with no retries and short timeouts (banq retries the delivery
+    itself, and the worker finishes what doesn't fit; see ``banq.client.banq_budget``).
 
     Settled events (processed, duplicate, ignored, rejected) are returned unchanged. States after
     the call: ``invalid`` (body unreadable), ``ignored`` (an action or resource type we don't act
@@ -167,7 +179,7 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
             f"Not acted on: {notification.resource_type} {notification.action}.",
         )
     try:
-        fetched = _fetch(event, notification)
+        fetched = _fetch(event, notification, in_request=in_request)
     except _Park as park:
         return _settle(event, park.state, park.error)
     except BanqUnavailable as exc:
@@ -180,20 +192,20 @@ def webhook_event_process(*, event: WebhookEvent) -> WebhookEvent:
             State.REJECTED,
             f"banq does not know {event.resource_type} {event.resource_id}: {exc}",
         )
+    except BanqConfigError as exc:
+        logger.error("Webhook event %s: banq is not configured: %s", event.pk, exc)
+        return _settle(event, State.FAILED, f"banq is not configured: {exc}")
     except BanqError as exc:
         logger.error("Webhook event %s: banq refused the re-fetch: %s", event.pk, exc)
         return _settle(event, State.FAILED, f"{type(exc).__name__}: {exc}")
-    except ImproperlyConfigured as exc:
-        logger.error("Webhook event %s: banq is not configured: %s", event.pk, exc)
-        return _settle(event, State.FAILED, f"banq is not configured: {exc}")
     return _apply(event, fetched)
 
 
-def _fetch(event: WebhookEvent, notification: WebhookNotification) -> _Fetched:
+def _fetch(event: WebhookEvent, notification: WebhookNotification, *, in_request: bool) -> _Fetched:
     """Re-fetch from banq what the event is about. Raises ``BanqError`` or ``_Park``."""
     from banq.client import get_banq_client
 
-    client = get_banq_client()
+    client = get_banq_client(in_request=in_request)
     if notification.resource_type == "payment":
         remote = client.get_payment(notification.resource_id)
     else:
@@ -233,7 +245,7 @@ def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
             locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
             if locked.state in WebhookEvent.FINAL_STATES:  # a concurrent run settled it
                 return locked
-            outcome = payment_apply(remote=fetched.remote)
+            outcome = payment_apply(remote=fetched.remote, source=OrderEvent.Source.WEBHOOK)
             state = EVENT_STATE_BY_RESULT[outcome.result]
             if state == State.PROCESSED and _key_taken(fetched.dedupe_key, event.pk):
                 # The same change was applied by another event before: this one is a repeat.
@@ -285,10 +297,50 @@ def _fill(event: WebhookEvent, fetched: _Fetched, outcome: PaymentOutcome) -> No
         event.payment = outcome.attempt
 
 
+RETRY_FIRST_SECONDS = 10
+RETRY_MAX_SECONDS = 3600
+
+
+def webhook_retry_delay(attempts: int) -> timedelta:
+    """How long the worker waits before processing an event again after ``attempts`` tries:
+    10 s, 20 s, 40 s, ... up to an hour."""
+    return timedelta(
+        seconds=min(RETRY_FIRST_SECONDS * 2 ** max(0, attempts - 1), RETRY_MAX_SECONDS)
+    )
+
+
 def _finish(event: WebhookEvent, state: str, error: str) -> None:
+    now = timezone.now()
     event.state = state
     event.error = _clean(error, 2000)
-    event.processed_at = timezone.now() if state in WebhookEvent.FINAL_STATES else None
+    final = state in WebhookEvent.FINAL_STATES or state == State.INVALID
+    event.processed_at = now if state in WebhookEvent.FINAL_STATES else None
+    event.next_attempt_at = None if final else now + webhook_retry_delay(event.attempts)
+
+
+def webhook_event_claim(*, pk: int, seconds: int = 300) -> bool:
+    """Claim event ``pk`` for processing by this run: True for one claimant at a time, across
+    processes (a conditional update; a claim left by a crashed run lapses after ``seconds``)."""
+    now = timezone.now()
+    return bool(
+        WebhookEvent.objects.filter(pk=pk)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + timedelta(seconds=seconds))
+    )
+
+
+def webhook_event_process_claimed(*, pk: int) -> WebhookEvent | None:
+    """Claim, process and release event ``pk`` (the worker, ``process_webhooks``, the admin).
+    None when another run holds it."""
+    if not webhook_event_claim(pk=pk):
+        return None
+    try:
+        event = WebhookEvent.objects.filter(pk=pk).first()
+        if event is None:
+            return None
+        return webhook_event_process(event=event)
+    finally:
+        WebhookEvent.objects.filter(pk=pk).update(claimed_until=None)
 
 
 def _settle(event: WebhookEvent, state: str, error: str) -> WebhookEvent:
@@ -303,6 +355,7 @@ def _settle(event: WebhookEvent, state: str, error: str) -> WebhookEvent:
                 "state",
                 "error",
                 "processed_at",
+                "next_attempt_at",
                 "action",
                 "resource_type",
                 "resource_id",

@@ -24,18 +24,29 @@ import logging
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from storefront.errors import json_error
+from banq.client import banq_budget
+from banq.settings import banq_settings
+from orders.outbox import outbox_enqueue
+from storefront.http import JsonView, json_error
 from webhooks.models import WebhookEvent
-from webhooks.services import webhook_event_process, webhook_event_record, webhook_refusal_count
+from webhooks.services import (
+    webhook_event_process,
+    webhook_event_record,
+    webhook_looks_like_banq,
+    webhook_refusal_count,
+    webhook_retry_delay,
+)
+from webhooks.tasks import webhook_event_retry
 
 logger = logging.getLogger(__name__)
 
 ENDPOINT = "/webhooks/banq/<token>/payment-status/"
 TRUNCATED_BODY_BYTES = 4096
+REFUSED_PEEK_BYTES = 4096
 RETRY_AFTER_SECONDS = 60
 
 State = WebhookEvent.State
@@ -55,7 +66,7 @@ def _quiet(response: JsonResponse) -> JsonResponse:
 
 
 def token_is_valid(token: str) -> bool:
-    expected = settings.BANQ_WEBHOOK_TOKEN or ""
+    expected = banq_settings().webhook_token
     if not expected:
         return False
     return hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8"))
@@ -66,7 +77,7 @@ def _remote_addr(request: HttpRequest) -> str:
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-class BanqWebhookView(View):
+class BanqWebhookView(JsonView):
     http_method_names = ["post", "options"]
 
     def http_method_not_allowed(self, request, *args, **kwargs):
@@ -77,7 +88,10 @@ class BanqWebhookView(View):
     def post(self, request: HttpRequest, token: str) -> JsonResponse:
         if not token_is_valid(token):
             logger.warning("Webhook call to %s refused: wrong token", ENDPOINT)
-            webhook_refusal_count(remote_addr=_remote_addr(request))
+            peek = request.read(REFUSED_PEEK_BYTES)  # read, never kept: does it look like banq?
+            webhook_refusal_count(
+                remote_addr=_remote_addr(request), banq_like=webhook_looks_like_banq(peek)
+            )
             return _quiet(json_error("not_found", "There is nothing here.", 404))
 
         limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -107,7 +121,9 @@ class BanqWebhookView(View):
 
         event = webhook_event_record(body=body, **common)
         try:
-            event = webhook_event_process(event=event)
+            # banq retries a delivery itself: no retries here, and a bounded time in all.
+            with banq_budget(banq_settings().request_budget):
+                event = webhook_event_process(event=event, in_request=True)
         except Exception:
             # webhook_event_process catches what it expects; this is the last line of defence.
             logger.exception("Webhook event %s: unexpected error", event.pk)
@@ -115,6 +131,10 @@ class BanqWebhookView(View):
                 state=State.FAILED, error="Unexpected error while processing."
             )
             event.state = State.FAILED
+        if event.state in WebhookEvent.RETRYABLE_STATES:
+            # The worker finishes what the request could not (banq also retries the delivery).
+            later = timezone.now() + webhook_retry_delay(event.attempts)
+            outbox_enqueue(webhook_event_retry.using(run_after=later), event.pk)
         return _answer(event)
 
 

@@ -1,14 +1,18 @@
 /*
  * The order page's payment block: the banq widget, and live status over a WebSocket with a
- * polling fallback. The server is the only judge of "paid": the widget's onPaymentSuccess only
- * says "confirming...", and the page flips to the confirmation when the server says so (which
- * also covers the QR path, where the widget never hears of the payment).
+ * polling fallback. The server is the only judge of "paid": when the widget reports success, the
+ * page asks the server to confirm with banq (POST .../confirm, again a few times with backoff),
+ * and flips to the confirmation only when the server says so. That also covers the QR path, where
+ * the widget never hears of the payment: the server finds out (webhook, or its own checks with
+ * banq) and pushes the change.
  *
  * Contract with templates/orders/_payment.html: a #order-payment element with data-order-id,
- * data-status, data-paid, data-status-url, data-ws-path, data-link-url, data-csrf and data-key,
- * containing #pay-with-banq, [data-payment-message], [data-payment-error] (with
- * [data-payment-error-text]), [data-payment-retry], [data-field=NAME] slots filled from the status
- * payload, and [data-when="status ..."] elements shown only in those states.
+ * data-status, data-paid, data-states, data-status-url, data-ws-path, data-link-url,
+ * data-confirm-url (with __order__ for the order id), data-csrf and data-key, containing
+ * #pay-with-banq, [data-payment-message], [data-link-waiting], [data-confirm-slow],
+ * [data-payment-error] (with [data-payment-error-text]), [data-payment-retry], [data-field=NAME]
+ * slots filled from the status payload, and [data-when="word ..."] blocks shown while the
+ * payload's `states` hold one of those words.
  */
 (function () {
   "use strict";
@@ -19,24 +23,41 @@
   var orderId = root.dataset.orderId;
   var statusUrl = root.dataset.statusUrl;
   var linkUrl = root.dataset.linkUrl;
+  var confirmUrl = (root.dataset.confirmUrl || "").replace("__order__", orderId);
   var wsPath = root.dataset.wsPath;
   var accessKey = root.dataset.key || "";
   var csrfToken = root.dataset.csrf || "";
   var message = root.querySelector("[data-payment-message]");
+  var waiting = root.querySelector("[data-link-waiting]");
+  var confirmSlow = root.querySelector("[data-confirm-slow]");
   var errorBox = root.querySelector("[data-payment-error]");
   var errorText = root.querySelector("[data-payment-error-text]");
   var retryButton = root.querySelector("[data-payment-retry]");
 
-  var TERMINAL = { paid: true, cancelled: true, expired: true };
-  var state = { status: root.dataset.status, paid: root.dataset.paid === "true" };
+  // Delays (ms) between the page's requests to confirm a payment the widget reported.
+  var CONFIRM_DELAYS = [1000, 2000, 4000, 8000, 15000, 30000, 60000];
+  var TERMINAL = { paid: true, refund_due: true, cancelled: true, expired: true };
+  var state = {
+    status: root.dataset.status,
+    paid: root.dataset.paid === "true",
+    states: (root.dataset.states || root.dataset.status).split(/\s+/)
+  };
   var app = null;
   var socket = null;
   var socketAttempts = 0;
   var socketTimer = null;
   var pollTimer = null;
   var pollDelay = 2000;
-  var confirming = false;
+  var confirmTimer = null;
+  var confirmRound = 0;
   var stopped = false;
+  var dateFormat = null;
+  try {
+    dateFormat = new Intl.DateTimeFormat(undefined, {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23"
+    });
+  } catch (e) { dateFormat = null; }
 
   function say(text) {
     if (message) { message.textContent = text; }
@@ -48,6 +69,12 @@
     errorBox.hidden = !text;
   }
 
+  function showWaiting(on) {
+    if (waiting) { waiting.hidden = !on; }
+    var pay = document.getElementById("pay-with-banq");
+    if (pay) { pay.setAttribute("aria-busy", on ? "true" : "false"); }
+  }
+
   // The rejected promise hands the message to the widget too; when the widget shows it in its
   // own box, one message on the page is enough. Otherwise the page shows it.
   function showErrorUnlessWidgetDoes(text) {
@@ -57,64 +84,107 @@
     }, 100);
   }
 
+  // One way to write a time, on load and live: "25 Nov 2026, 14:05" in the shopper's zone.
+  function formatTime(el) {
+    var value = el.getAttribute("datetime");
+    if (!value || !dateFormat) { return; }
+    var when = new Date(value);
+    if (!isNaN(when)) { el.textContent = dateFormat.format(when); }
+  }
+
   function fill(payload) {
     root.querySelectorAll("[data-field]").forEach(function (el) {
       var name = el.getAttribute("data-field");
       var value = payload[name];
       if (value === undefined || value === null || value === "") { return; }
       if (name === "paid_at") {
-        var when = new Date(value);
-        el.textContent = isNaN(when) ? value : when.toLocaleString();
         el.setAttribute("datetime", value);
+        el.textContent = value;
+        formatTime(el);
       } else {
         el.textContent = value;
       }
     });
   }
 
+  function has(word) { return state.states.indexOf(word) !== -1; }
+
   function render(payload) {
     if (!payload || !payload.status) { return; }
-    var changed = payload.status !== state.status || Boolean(payload.paid) !== state.paid;
+    var before = state.states.join(" ");
     state.status = payload.status;
     state.paid = Boolean(payload.paid);
+    state.states = payload.states || [payload.paid ? "paid" : payload.status];
+    var changed = state.states.join(" ") !== before;
     root.dataset.status = payload.status;
     root.dataset.paid = state.paid ? "true" : "false";
+    root.dataset.states = state.states.join(" ");
     fill(payload);
-    // A paid order shows the confirmation whatever its status (paid after cancellation too).
-    var shown = state.paid ? "paid" : payload.status;
     root.querySelectorAll("[data-when]").forEach(function (el) {
-      el.hidden = el.getAttribute("data-when").split(/\s+/).indexOf(shown) === -1;
+      var words = el.getAttribute("data-when").split(/\s+/);
+      el.hidden = !words.some(has);
     });
     document.querySelectorAll("[data-order-status-text]").forEach(function (el) {
       if (payload.status_display) { el.textContent = payload.status_display; }
       el.setAttribute("data-status", payload.status);
-      el.className = "status-" + payload.status;
+      el.className = "status-" + (payload.refund_due ? "cancelled" : payload.status);
     });
-    if (state.paid) {
-      confirming = false;
+    if (has("paid")) {
       // The confirmation box says it visibly; the live region still announces it.
       if (message) { message.classList.add("sr-only"); }
       if (changed) { say("Payment confirmed. Thank you!"); }
-      showError("");
-      if (app) { try { app.destroyWidget(); } catch (e) { /* already gone */ } app = null; }
+    } else if (has("refund_due")) {
+      if (changed) { say("This order was cancelled; your payment will be refunded."); }
     } else if (payload.status === "failed") {
-      confirming = false;
       if (changed) { say("The payment did not go through. You can try again."); }
     } else if (payload.status === "expired") {
       if (changed) { say("This order has expired. Please place a new order."); }
     } else if (payload.status === "cancelled") {
       if (changed) { say("This order was cancelled."); }
+    } else if (has("confirming")) {
+      if (changed) { say(""); }
     }
-    if (TERMINAL[payload.status] || state.paid) {
-      if (app) { try { app.destroyWidget(); } catch (e) { /* ignore */ } app = null; }
+    if (!has("confirming")) { clearTimeout(confirmTimer); }
+    if (has("paid") || has("refund_due") || TERMINAL[payload.status]) {
+      showError("");
+      showWaiting(false);
+      if (app) { try { app.destroyWidget(); } catch (e) { /* already gone */ } app = null; }
       stop();
     }
+  }
+
+  function withKey(url) {
+    return url + (accessKey ? (url.indexOf("?") === -1 ? "?" : "&") + "key=" +
+      encodeURIComponent(accessKey) : "");
+  }
+
+  /* --- confirming what the widget reported --------------------------------------------------- */
+
+  function confirmWithServer() {
+    clearTimeout(confirmTimer);
+    if (stopped || !confirmUrl) { return; }
+    fetch(withKey(confirmUrl), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken }
+    }).then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (payload) { if (payload) { render(payload); } })
+      .catch(function () { /* offline: try again later */ })
+      .then(function () {
+        if (stopped || has("paid") || !has("confirming")) { return; }
+        if (confirmRound >= 3 && confirmSlow) { confirmSlow.hidden = false; }
+        if (confirmRound < CONFIRM_DELAYS.length) {
+          confirmTimer = setTimeout(confirmWithServer, CONFIRM_DELAYS[confirmRound]);
+          confirmRound += 1;
+        }
+      });
   }
 
   /* --- the widget ---------------------------------------------------------------------------- */
 
   function getPaymentInfo() {
     showError("");
+    showWaiting(true);
     return fetch(linkUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -126,6 +196,7 @@
       body: JSON.stringify({ orderId: orderId })
     }).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
+        showWaiting(false);
         if (!response.ok || !data || !data.data || !data.data.url) {
           var text = (data && data.error && data.error.message) ||
             "The payment could not be started; nothing was charged. Please try again.";
@@ -136,6 +207,7 @@
         return data.data.url;
       });
     }, function () {
+      showWaiting(false);
       var text = "We could not reach the shop. Check your connection and try again.";
       showErrorUnlessWidgetDoes(text);
       throw new Error(text);
@@ -143,7 +215,7 @@
   }
 
   function mountWidget() {
-    if (app || state.paid || TERMINAL[state.status]) { return; }
+    if (app || !has("payable")) { return; }
     if (typeof window.ecommerceBanqWidget !== "function") {
       showError("The banq payment button could not be loaded. Reload the page to try again.");
       return;
@@ -152,14 +224,14 @@
       selector: "#pay-with-banq",
       getPaymentInfo: getPaymentInfo,
       onPopUpClose: function () {
-        if (!state.paid && !confirming) { say(""); }
+        if (!state.paid && !has("confirming")) { say(""); }
       },
       onPaymentSuccess: function () {
-        confirming = true;
-        say("Payment received, confirming...");
-        requestStatus();
-        pollDelay = 1000;
-        schedulePoll();
+        // The widget's word is not proof: ask the server to confirm it with banq.
+        say("Payment received, confirming with banq…");
+        if (state.states.indexOf("confirming") === -1) { state.states.push("confirming"); }
+        confirmRound = 0;
+        confirmWithServer();
       }
     });
     app.bootstrapApp();
@@ -179,6 +251,7 @@
     stopped = true;
     clearTimeout(pollTimer);
     clearTimeout(socketTimer);
+    clearTimeout(confirmTimer);
     if (socket) { socket.onclose = null; socket.close(); socket = null; }
   }
 
@@ -195,8 +268,7 @@
   }
 
   function poll(once) {
-    var url = statusUrl + (accessKey ? "?key=" + encodeURIComponent(accessKey) : "");
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    fetch(withKey(statusUrl), { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (payload) { if (payload) { render(payload); } })
       .catch(function () { /* offline: try again later */ })
@@ -210,7 +282,7 @@
 
   function schedulePoll() {
     clearTimeout(pollTimer);
-    if (stopped || (socketOpen() && !confirming)) { return; }
+    if (stopped || socketOpen()) { return; }
     pollTimer = setTimeout(function () { poll(false); }, pollDelay);
   }
 
@@ -218,8 +290,7 @@
     if (stopped) { return; }
     if (!("WebSocket" in window)) { schedulePoll(); return; }
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var url = scheme + window.location.host + wsPath +
-      (accessKey ? "?key=" + encodeURIComponent(accessKey) : "");
+    var url = scheme + window.location.host + withKey(wsPath);
     try {
       socket = new WebSocket(url);
     } catch (e) {
@@ -230,7 +301,7 @@
     socket.onopen = function () {
       socketAttempts = 0;
       pollDelay = 2000;
-      if (!confirming) { clearTimeout(pollTimer); }
+      clearTimeout(pollTimer);
     };
     socket.onmessage = function (event) {
       try { render(JSON.parse(event.data)); } catch (e) { /* ignore a bad frame */ }
@@ -252,9 +323,12 @@
     }
   });
 
-  render({ status: state.status, paid: state.paid });
+  root.querySelectorAll("time[datetime]").forEach(formatTime);
+  render({ status: state.status, paid: state.paid, states: state.states });
   if (!stopped) {
     mountWidget();
     connect();
+    // Back on the page after the widget said "paid" (a reload): keep asking banq a few times.
+    if (has("confirming")) { confirmWithServer(); }
   }
 })();

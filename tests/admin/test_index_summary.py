@@ -26,10 +26,16 @@ def test_index_shows_the_shop_summary_with_links(admin_client):
     now = timezone.now()
     order_create(status=Order.Status.PAID, total="10.10", paid_at=now)
     order_create(status=Order.Status.PAID, total="0.20", paid_at=now)
-    order_create(attention=Order.Attention.AMOUNT_MISMATCH)
+    order_create(flags=("amount_mismatch",))
     WebhookEvent.objects.create(state=WebhookEvent.State.PENDING)
     WebhookEvent.objects.create(state=WebhookEvent.State.UNMATCHED)
-    WebhookRefusal.objects.create(day=timezone.localdate(), count=4, last_seen_at=now)
+    WebhookRefusal.objects.create(
+        day=timezone.localdate(),
+        count=4,
+        banq_like=4,
+        banq_like_last_at=timezone.now(),  # after the events above: nothing accepted since
+        last_seen_at=now,
+    )
 
     response = admin_client.get("/admin/")
 
@@ -41,14 +47,14 @@ def test_index_shows_the_shop_summary_with_links(admin_client):
     assert "/admin/orders/order/?needs_attention=any" in summary
     assert "/admin/webhooks/webhookevent/?state__exact=pending" in summary
     assert "/admin/webhooks/webhookevent/?state__exact=unmatched" in summary
-    assert "4 — banq may be calling a stale URL" in summary
+    assert "4 — banq seems to call a stale URL" in summary
 
 
 def test_summary_links_open_lists_that_match_the_counts(admin_client):
     now = timezone.now()
     today = order_create(status=Order.Status.PAID, paid_at=now)
     order_create(status=Order.Status.PAID, paid_at=now - timedelta(days=40))
-    flagged = order_create(attention=Order.Attention.UNMATCHED_PAYMENT)
+    flagged = order_create(flags=("duplicate_payment",))
 
     summary = order_admin_summary()
     paid_list = admin_client.get("/admin/orders/order/", {"paid": "today"})
@@ -69,3 +75,14 @@ def test_summary_query_count_is_small_and_constant(admin_client, django_assert_m
         response = admin_client.get("/admin/")
 
     assert "20 ·" in _summary_html(response)
+
+
+def test_refused_probes_are_counted_without_an_alarm(admin_client):
+    WebhookRefusal.objects.create(
+        day=timezone.localdate(), count=9, banq_like=0, last_seen_at=timezone.now()
+    )
+
+    summary = _summary_html(admin_client.get("/admin/"))
+
+    assert "<td>9</td>" in summary
+    assert "stale URL" not in summary

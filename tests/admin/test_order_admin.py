@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from banq.models import BanqPayment
-from orders.models import Order, Product
+from orders.models import Order, OrderFlag, Product
 from tests.admin.conftest import ORDERS_URL, full_order, messages_of
 from tests.factories import order_create, product_create
 from tests.support.banq_api import PAYMENT_ID, add_payment, payment_payload
@@ -107,8 +107,6 @@ def test_status_and_money_are_not_editable_in_the_form(admin_client):
         {
             "name": "New Name",
             "email": "new@example.com",
-            "attention": "",
-            "attention_note": "",
             "status": "paid",
             "total": "0.01",
             "items-TOTAL_FORMS": "0",
@@ -117,6 +115,10 @@ def test_status_and_money_are_not_editable_in_the_form(admin_client):
             "banq_payments-INITIAL_FORMS": "0",
             "webhook_events-TOTAL_FORMS": "0",
             "webhook_events-INITIAL_FORMS": "0",
+            "flags-TOTAL_FORMS": "0",
+            "flags-INITIAL_FORMS": "0",
+            "history-TOTAL_FORMS": "0",
+            "history-INITIAL_FORMS": "0",
         },
     )
 
@@ -173,18 +175,62 @@ def test_created_date_filter(admin_client):
     assert _numbers(response) == {recent.number}
 
 
-@pytest.mark.parametrize(
-    "reason",
-    ["amount_mismatch", "paid_after_cancellation", "unmatched_payment", "payment_rejected"],
-)
+@pytest.mark.parametrize("reason", OrderFlag.Kind.values)
 def test_needs_attention_filter_by_flag(admin_client, reason):
-    flagged = order_create(attention=reason)
-    order_create(attention="unmatched_payment" if reason != "unmatched_payment" else "")
+    flagged = order_create(flags=(reason,))
+    other = "unknown_payment" if reason != "unknown_payment" else "refund_due"
+    order_create(flags=(other,))
     order_create()
+    handled = order_create(flags=(reason,))
+    OrderFlag.objects.filter(order=handled).update(resolved_at=timezone.now())
 
     response = admin_client.get(ORDERS_URL, {"needs_attention": reason})
 
     assert _numbers(response) == {flagged.number}
+
+
+def test_several_flags_stand_at_once(admin_client):
+    order = order_create(flags=("amount_mismatch", "unknown_payment", "refund_due"))
+
+    for reason in ("amount_mismatch", "unknown_payment", "refund_due", "any"):
+        response = admin_client.get(ORDERS_URL, {"needs_attention": reason})
+        assert _numbers(response) == {order.number}, reason
+    page = admin_client.get(f"{ORDERS_URL}{order.pk}/change/").content.decode()
+    assert "Amount mismatch" in page
+    assert "Payment the store did not create" in page
+    assert "Paid after cancellation: refund" in page
+
+
+def test_a_shoppers_unconfirmed_payment_needs_attention_after_two_minutes(admin_client, settings):
+    settings.ORDER_CLAIM_ATTENTION_MINUTES = 2
+    waiting = order_create(status=Order.Status.AWAITING_PAYMENT)
+    recent = order_create(status=Order.Status.AWAITING_PAYMENT)
+    Order.objects.filter(pk=waiting.pk).update(
+        payment_claimed_at=timezone.now() - timedelta(minutes=3)
+    )
+    Order.objects.filter(pk=recent.pk).update(payment_claimed_at=timezone.now())
+
+    response = admin_client.get(ORDERS_URL, {"needs_attention": "unconfirmed_claim"})
+    any_reason = admin_client.get(ORDERS_URL, {"needs_attention": "any"})
+
+    assert _numbers(response) == {waiting.number}
+    assert _numbers(any_reason) == {waiting.number}
+
+
+def test_mark_flags_handled_keeps_them_on_record(admin_client):
+    order = order_create(flags=("amount_mismatch", "unknown_payment"))
+
+    response = admin_client.post(
+        ORDERS_URL, {"action": "resolve_flags", "_selected_action": [order.pk]}, follow=True
+    )
+
+    assert "2 flag(s) marked as handled." in messages_of(response)
+    assert order.flags.count() == 2
+    assert not order.flags.filter(resolved_at__isnull=True).exists()
+    assert set(order.flags.values_list("resolved_by", flat=True)) == {"admin"}
+    assert order.history.filter(kind="flag_resolved", actor="admin").count() == 2
+    any_reason = admin_client.get(ORDERS_URL, {"needs_attention": "any"})
+    assert order.number not in _numbers(any_reason)
 
 
 def test_needs_attention_pending_too_long_and_any(admin_client, settings):
@@ -194,7 +240,7 @@ def test_needs_attention_pending_too_long_and_any(admin_client, settings):
     fresh = order_create(status=Order.Status.AWAITING_PAYMENT)
     old_paid = order_create(status=Order.Status.PAID, paid_at=timezone.now())
     Order.objects.filter(pk=old_paid.pk).update(created_at=timezone.now() - timedelta(days=2))
-    flagged = order_create(attention="amount_mismatch")
+    flagged = order_create(flags=("amount_mismatch",))
 
     too_long = admin_client.get(ORDERS_URL, {"needs_attention": "pending_too_long"})
     any_reason = admin_client.get(ORDERS_URL, {"needs_attention": "any"})

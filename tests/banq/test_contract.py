@@ -134,8 +134,9 @@ def check_contract(client: BanqClient, world: World) -> None:
 
 
 class EmulatorWorld:
-    def __init__(self, emulator):
+    def __init__(self, emulator, settings_wrapper):
         self.emulator = emulator
+        self.settings = settings_wrapper
 
     def before_create_link(self) -> None:
         pass
@@ -162,14 +163,14 @@ class EmulatorWorld:
         self.emulator.set_faults(error_rate=1.0, error_routes=["get-payment"])
 
     def refuse_credentials(self) -> None:
-        settings.BANQ_PASSWORD = "not-the-password"
+        self.settings.BANQ_PASSWORD = "not-the-password"
 
 
 @pytest.mark.integration
 def test_contract_against_the_emulator(emulator_settings, banq_emulator):
     emulator_settings.BANQ_RETRY_BACKOFF = 0
     emulator_settings.BANQ_RETRIES = 1
-    world = EmulatorWorld(banq_emulator)
+    world = EmulatorWorld(banq_emulator, emulator_settings)
 
     def client() -> BanqClient:
         return get_banq_client()

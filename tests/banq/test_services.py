@@ -9,18 +9,21 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from banq.exceptions import BanqRequestError, BanqUnavailable, OrderNotPayable
+from banq.exceptions import BanqRequestError, BanqUnavailable
 from banq.models import BanqPayment
 from banq.services import payment_link_generate
+from orders.exceptions import OrderNotPayable
 from orders.models import Order
 from tests.factories import order_create
 from tests.support.banq_api import (
     PAYMENT_ID,
     add_json,
     add_paid_link,
+    add_payment,
     api_calls,
     banq_api_url,
     paid_link_payload,
+    payment_payload,
 )
 
 pytestmark = pytest.mark.django_db
@@ -86,19 +89,76 @@ def test_a_different_total_supersedes_the_old_link(banq_api):
     assert len(api_calls(banq_api)) == 2
 
 
-def test_a_link_older_than_the_order_expiry_is_not_reused(banq_api, settings):
-    settings.ORDER_EXPIRY_MINUTES = 60
-    order = order_create(total="19.99", status=Order.Status.AWAITING_PAYMENT)
-    old = BanqPayment.objects.create(
-        order=order, funds=Decimal("19.99"), url="https://link.banq.com/old", banq_payment_id="o"
+def _stale(attempt: BanqPayment) -> None:
+    """banq's last word on the attempt is older than BANQ_LINK_FRESH_SECONDS."""
+    BanqPayment.objects.filter(pk=attempt.pk).update(
+        checked_at=timezone.now() - timedelta(minutes=5)
     )
-    BanqPayment.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=61))
+
+
+def test_a_link_banq_spoke_about_long_ago_is_rechecked_and_reused_while_open(banq_api):
+    order = order_create(total="19.99")
     add_paid_link(banq_api)
+    first = payment_link_generate(order=order)
+    _stale(first)
+    add_payment(banq_api, payment_payload(status="created", external_order_code=order.number))
+
+    second = payment_link_generate(order=order)
+
+    assert second.pk == first.pk
+    assert [c.request.method for c in api_calls(banq_api)] == ["POST", "GET"]
+
+
+def test_a_link_banq_failed_is_never_offered_again(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    first = payment_link_generate(order=order)
+    _stale(first)
+    add_payment(
+        banq_api,
+        payment_payload(
+            status="failed", fail_reason="InsufficientBalance", external_order_code=order.number
+        ),
+    )
+    add_paid_link(banq_api, paid_link_payload(payment_id="fresh", url="https://link.banq.com/new"))
+
+    second = payment_link_generate(order=order)
+
+    first.refresh_from_db()
+    order.refresh_from_db()
+    assert first.status == BanqPayment.Status.FAILED
+    assert second.pk != first.pk
+    assert second.url == "https://link.banq.com/new"
+    assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_a_link_banq_completed_pays_the_order_instead(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    first = payment_link_generate(order=order)
+    _stale(first)
+    add_payment(banq_api, payment_payload(status="completed", external_order_code=order.number))
+
+    with pytest.raises(OrderNotPayable) as info:
+        payment_link_generate(order=order)
+
+    assert info.value.reason == "paid"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+
+
+def test_handing_out_a_link_restarts_its_sweep_schedule(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    before = timezone.now()
 
     attempt = payment_link_generate(order=order)
 
-    assert attempt.pk != old.pk
-    assert len(api_calls(banq_api)) == 1
+    attempt.refresh_from_db()
+    assert attempt.check_anchor_at >= before
+    assert attempt.check_count == 0
+    first_delay = (attempt.next_check_at - attempt.check_anchor_at).total_seconds()
+    assert first_delay == pytest.approx(10)
 
 
 def test_failed_order_can_pay_again(banq_api):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import responses
 from django.conf import settings
-from django.utils import timezone
 
 from banq.selectors import webhook_url_ours
 from tests.commands.conftest import assert_no_secret, run_command
-from tests.support.banq_api import add_json, webhook_config_payload
-from webhooks.models import WebhookRefusal
+from tests.support.banq_api import add_json, webhook_config_payload, webhook_notification_payload
+from tests.webhooks.support import post_event
+from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -54,15 +54,48 @@ def test_banq_check_without_a_webhook_config_at_banq_fails(banq_api):
     assert "no webhook config" in run.out
 
 
-def test_banq_check_reports_wrong_token_calls_as_a_stale_url(banq_api):
+STALE_TOKEN = "an-old-rotated-token-0123456789abcdef"
+
+
+def _refused(client, body) -> None:
+    response = post_event(client, body, token=STALE_TOKEN)
+    assert response.status_code == 404
+
+
+def test_banq_check_reports_banq_events_sent_to_an_old_token_as_a_stale_url(banq_api, client):
     add_json(banq_api, "GET", _config_path(), webhook_config_payload(url=webhook_url_ours()))
-    WebhookRefusal.objects.create(day=timezone.localdate(), count=3, last_seen_at=timezone.now())
+    for _ in range(3):  # banq retrying one delivery to the URL it still has
+        _refused(client, webhook_notification_payload())
 
     run = run_command("banq_check")
 
     assert run.code == 1
-    assert "3 call(s) refused for a wrong token" in run.out
-    assert "stale" in run.out
+    assert "3 banq event(s) refused for a wrong token" in run.out
+    assert "stale URL" in run.out
+
+
+def test_probes_and_a_single_stray_call_keep_banq_check_green(banq_api, client):
+    add_json(banq_api, "GET", _config_path(), webhook_config_payload(url=webhook_url_ours()))
+    for body in (b"", b"GET / HTTP/1.0", {"hello": "world"}, b"\x00\xff", {"action": 1}):
+        _refused(client, body)
+    _refused(client, webhook_notification_payload())  # one test call with an old token
+
+    run = run_command("banq_check")
+
+    assert run.code == 0, run.text
+    assert "6 call(s) refused for a wrong token" in run.out
+    assert "none of them a sign of a stale URL" in run.out
+
+
+def test_an_accepted_event_after_refusals_clears_the_alarm(banq_api, client):
+    add_json(banq_api, "GET", _config_path(), webhook_config_payload(url=webhook_url_ours()))
+    for _ in range(3):
+        _refused(client, webhook_notification_payload())
+    WebhookEvent.objects.create(state=WebhookEvent.State.PROCESSED)  # banq now calls our URL
+
+    run = run_command("banq_check")
+
+    assert run.code == 0, run.text
 
 
 def test_banq_check_with_bad_credentials_fails_without_printing_them(banq_api, settings):

@@ -9,9 +9,9 @@ import responses
 from django.core.cache import cache
 from django.utils import timezone
 
-from banq.management.commands.banq_reconcile import LOCK_KEY, parse_duration
 from banq.models import BanqPayment
 from banq.services import payment_link_generate
+from banq.settings import parse_duration
 from orders.models import Order
 from tests.commands.conftest import assert_no_secret, run_command
 from tests.factories import order_create
@@ -52,13 +52,14 @@ def test_parse_duration(text, expected):
 
 
 def test_reconcile_marks_a_completed_payment_paid(
-    banq_api, mailoutbox, django_capture_on_commit_callbacks
+    banq_api, mailoutbox, django_capture_on_commit_callbacks, run_tasks
 ):
     order, _ = _old_order_with_attempt()
     add_payment(banq_api, _remote(order, "completed"))
 
     with django_capture_on_commit_callbacks(execute=True):
         run = run_command("banq_reconcile")
+    run_tasks()
 
     assert run.code == 0, run.text
     order.refresh_from_db()
@@ -70,7 +71,7 @@ def test_reconcile_marks_a_completed_payment_paid(
 
 
 def test_reconcile_second_run_changes_nothing(
-    banq_api, mailoutbox, django_capture_on_commit_callbacks
+    banq_api, mailoutbox, django_capture_on_commit_callbacks, run_tasks
 ):
     order, _ = _old_order_with_attempt()
     add_payment(banq_api, _remote(order, "completed"))
@@ -82,6 +83,7 @@ def test_reconcile_second_run_changes_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         again = run_command("banq_reconcile")  # the paid order is no longer a candidate
         named = run_command("banq_reconcile", order=order.number)  # asked anyway: already paid
+    run_tasks()
 
     assert again.code == 0
     assert "Checked 0 order(s)" in again.out
@@ -127,7 +129,46 @@ def test_reconcile_rejects_an_amount_mismatch(banq_api):
     assert "rejected 1" in run.out
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
-    assert order.attention == Order.Attention.AMOUNT_MISMATCH
+    assert list(order.flags.values_list("kind", flat=True)) == ["amount_mismatch"]
+
+
+def test_dry_run_says_what_the_real_run_does_on_a_mismatch(banq_api):
+    order, _ = _old_order_with_attempt(total="19.99")
+    add_payment(
+        banq_api,
+        payment_payload(status="completed", funds="0.01", external_order_code=order.number),
+    )
+
+    dry = run_command("banq_reconcile", dry_run=True)
+    real = run_command("banq_reconcile")
+
+    assert dry.code == real.code == 0
+    assert "would be rejected by verification (Amount mismatch" in dry.out
+    assert "paid 0" in dry.out
+    assert "rejected 1" in dry.out
+    assert ": rejected by verification (Amount mismatch" in real.out
+    assert "rejected 1" in real.out
+    order.refresh_from_db()
+    assert order.paid_at is None
+
+
+@pytest.mark.parametrize(
+    "status", [Order.Status.EXPIRED, Order.Status.CANCELLED, Order.Status.FAILED]
+)
+def test_reconcile_covers_closed_orders_with_an_open_link(banq_api, status):
+    order, _ = _old_order_with_attempt(status=status)
+    add_payment(banq_api, _remote(order, "completed"))
+
+    run = run_command("banq_reconcile")
+
+    assert run.code == 0, run.text
+    assert "paid 1" in run.out
+    order.refresh_from_db()
+    assert order.paid_at is not None
+    if status == Order.Status.CANCELLED:
+        assert order.refund_due
+    else:
+        assert order.status == Order.Status.PAID
 
 
 def test_reconcile_skips_young_orders(banq_api):
@@ -159,7 +200,7 @@ def test_reconcile_dry_run_applies_nothing(banq_api):
     run = run_command("banq_reconcile", dry_run=True)
 
     assert run.code == 0
-    assert "banq reports completed" in run.out
+    assert "would be paid" in run.out
     assert "Dry run, nothing applied" in run.out
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
@@ -203,14 +244,15 @@ def test_reconcile_unknown_order_number():
     assert "No order SF-NOPE" in run.err
 
 
-def test_reconcile_does_nothing_while_another_run_holds_the_lock(banq_api):
-    _old_order_with_attempt()
-    cache.add(LOCK_KEY, 1, 60)
+def test_reconcile_skips_a_payment_another_run_just_asked_about(banq_api):
+    _, attempt = _old_order_with_attempt()
+    # Another reconcile run, the worker's sweep or a shopper's confirm, in any process.
+    BanqPayment.objects.filter(pk=attempt.pk).update(check_claimed_at=timezone.now())
 
     run = run_command("banq_reconcile")
 
     assert run.code == 0
-    assert "in progress" in run.out
+    assert "asked about a moment ago" in run.out
     assert api_calls(banq_api) == []
 
 
@@ -225,7 +267,7 @@ def _emulator_order_with_link() -> tuple[Order, BanqPayment]:
 
 
 def test_reconcile_against_the_emulator(
-    emulator_settings, banq_emulator, mailoutbox, django_capture_on_commit_callbacks
+    emulator_settings, banq_emulator, mailoutbox, django_capture_on_commit_callbacks, run_tasks
 ):
     order, attempt = _emulator_order_with_link()
     banq_emulator.complete(attempt.banq_payment_id)
@@ -233,11 +275,12 @@ def test_reconcile_against_the_emulator(
     dry = run_command("banq_reconcile", dry_run=True)
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
-    assert "banq reports completed" in dry.out
+    assert "would be paid" in dry.out
 
     with django_capture_on_commit_callbacks(execute=True):
         run = run_command("banq_reconcile")
         second = run_command("banq_reconcile", order=order.number)
+    run_tasks()
 
     assert run.code == 0, run.text
     assert "paid 1" in run.out

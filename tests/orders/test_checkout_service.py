@@ -6,10 +6,9 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError
 
-from orders import services
-from orders.exceptions import CartEmpty, CheckoutError, OutOfStock, ProductUnavailable
+from orders.exceptions import CartEmpty, CheckoutError, OrderError, OutOfStock, ProductUnavailable
 from orders.models import Order, OrderItem, Product
-from orders.services import order_create_from_cart
+from orders.services import checkout, order_create_from_cart
 from tests.factories import cart_create, cart_with_items, order_create, product_create
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +72,7 @@ def test_order_number_looks_human_and_uses_the_prefix(settings):
 def test_order_number_collision_draws_another(monkeypatch):
     order_create(number="SF-251125-AAAAA")
     numbers = iter(["SF-251125-AAAAA", "SF-251125-BBBBB"])
-    monkeypatch.setattr(services, "order_number_generate", lambda: next(numbers))
+    monkeypatch.setattr(checkout, "order_number_generate", lambda: next(numbers))
 
     order = _checkout(cart_with_items(prices=["1.00"]))
 
@@ -83,10 +82,10 @@ def test_order_number_collision_draws_another(monkeypatch):
 
 def test_order_number_collisions_forever_give_a_clean_error(monkeypatch):
     order_create(number="SF-251125-AAAAA")
-    monkeypatch.setattr(services, "order_number_generate", lambda: "SF-251125-AAAAA")
+    monkeypatch.setattr(checkout, "order_number_generate", lambda: "SF-251125-AAAAA")
     cart = cart_with_items(prices=["1.00"])
 
-    with pytest.raises(services.OrderError):
+    with pytest.raises(OrderError):
         _checkout(cart)
 
     assert Order.objects.count() == 1

@@ -8,6 +8,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
 
 from orders.access import order_access_key, session_grant_order
 from orders.models import Order
@@ -79,7 +80,9 @@ async def test_unknown_or_malformed_id_is_refused_like_a_stranger():
 
 async def test_owner_gets_current_status_on_connect():
     order = await sync(make_order, "SF-4")
-    await sync(order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT)
+    await sync(
+        order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT, source="shopper"
+    )
     comm = communicator(order, await sync(session_for, order))
     connected, _ = await comm.connect()
     assert connected
@@ -105,8 +108,10 @@ async def test_signed_key_in_query_admits_without_session():
 
 async def test_payment_completed_before_connect_is_not_missed():
     order = await sync(make_order, "SF-6")
-    await sync(order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT)
-    await sync(order_mark_paid, order=order, payment_reference="pay-6")
+    await sync(
+        order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT, source="shopper"
+    )
+    await sync(order_mark_paid, order=order, payment_reference="pay-6", source="webhook")
     comm = communicator(order, await sync(session_for, order))
     connected, _ = await comm.connect()
     assert connected
@@ -120,7 +125,9 @@ async def test_payment_completed_before_connect_is_not_missed():
 async def test_paid_transition_reaches_every_socket_of_the_order_and_no_other():
     order = await sync(make_order, "SF-7")
     other = await sync(make_order, "SF-8")
-    await sync(order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT)
+    await sync(
+        order_set_status, order=order, status=Order.Status.AWAITING_PAYMENT, source="shopper"
+    )
     session_key = await sync(session_for, order, other)
     first, second = communicator(order, session_key), communicator(order, session_key)
     bystander = communicator(other, session_key)
@@ -129,7 +136,7 @@ async def test_paid_transition_reaches_every_socket_of_the_order_and_no_other():
         assert connected
         await comm.receive_json_from(timeout=2)  # the status sent on connect
 
-    await sync(order_mark_paid, order=order, payment_reference="pay-7")
+    await sync(order_mark_paid, order=order, payment_reference="pay-7", source="webhook")
 
     for comm in (first, second):
         message = await comm.receive_json_from(timeout=2)
@@ -153,16 +160,21 @@ async def test_garbage_frames_do_not_kill_the_socket():
     await comm.disconnect()
 
 
-async def test_change_made_by_another_process_reaches_the_socket_by_recheck(settings):
-    """A management command in another process can't reach the in-memory layer: the re-check can."""
+async def test_change_made_by_another_process_reaches_the_socket_through_the_watcher(settings):
+    """Another process (the worker, a command) can't reach the in-memory layer: the process's
+    watcher sees the order's updated_at move and sends the new status."""
     settings.ORDER_STATUS_RECHECK_SECONDS = 0.1
     order = await sync(make_order, "SF-10")
     comm = communicator(order, await sync(session_for, order))
     connected, _ = await comm.connect()
     assert connected
     assert (await comm.receive_json_from(timeout=2))["status"] == "pending"
-    # Written straight to the database: no group message is sent.
-    await sync(Order.objects.filter(pk=order.pk).update, status=Order.Status.EXPIRED)
+    # Written straight to the database as a service in another process would: no group message.
+    await sync(
+        Order.objects.filter(pk=order.pk).update,
+        status=Order.Status.EXPIRED,
+        updated_at=timezone.now(),
+    )
     message = await comm.receive_json_from(timeout=2)
     assert message["status"] == "expired"
     # The same state is not sent again on the next re-checks.

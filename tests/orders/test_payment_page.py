@@ -108,7 +108,7 @@ def test_page_script_reads_the_link_from_data_data_url():
 
 def test_paid_order_page_shows_the_confirmation_and_no_widget(settings):
     order = order_create(status=Order.Status.AWAITING_PAYMENT, total="42.00")
-    order_mark_paid(order=order, payment_reference="pay-abc-123")
+    order_mark_paid(order=order, payment_reference="pay-abc-123", source="webhook")
     html = owner_client(order).get(order.get_absolute_url()).content.decode()
     assert "Payment confirmed." in html
     assert "pay-abc-123" in html
@@ -118,7 +118,7 @@ def test_paid_order_page_shows_the_confirmation_and_no_widget(settings):
 
 def test_failed_payment_page_shows_the_reason_and_lets_the_shopper_retry():
     order = order_create(status=Order.Status.AWAITING_PAYMENT)
-    order_mark_payment_failed(order=order, reason="Your banq balance is too low.")
+    order_mark_payment_failed(order=order, reason="Your banq balance is too low.", source="webhook")
     html = owner_client(order).get(order.get_absolute_url()).content.decode()
     assert "The payment did not go through" in html
     assert "Your banq balance is too low." in html
@@ -153,7 +153,7 @@ def test_status_endpoint_for_the_owner():
 
 def test_status_endpoint_after_payment_carries_the_confirmation_facts():
     order = order_create(status=Order.Status.AWAITING_PAYMENT)
-    order_mark_paid(order=order, payment_reference="pay-77")
+    order_mark_paid(order=order, payment_reference="pay-77", source="webhook")
     body = owner_client(order).get(status_url(order) + "/").json()
     assert body["status"] == "paid"
     assert body["paid"] is True
@@ -181,22 +181,24 @@ def test_status_endpoint_with_signed_key_and_for_strangers():
 
 def test_payment_failure_moves_awaiting_to_failed_with_the_reason(mailoutbox):
     order = order_create(status=Order.Status.AWAITING_PAYMENT)
-    order, changed = order_mark_payment_failed(order=order, reason="Declined by your bank.")
+    order, changed = order_mark_payment_failed(
+        order=order, reason="Declined by your bank.", source="webhook"
+    )
     assert changed is True
     order.refresh_from_db()
     assert order.status == Order.Status.FAILED
     assert order.payment_error == "Declined by your bank."
     assert mailoutbox == []
     # A new attempt clears the old reason.
-    order_set_status(order=order, status=Order.Status.AWAITING_PAYMENT)
+    order_set_status(order=order, status=Order.Status.AWAITING_PAYMENT, source="shopper")
     order.refresh_from_db()
     assert order.payment_error == ""
 
 
 def test_payment_failure_never_moves_a_paid_order_back():
     order = order_create(status=Order.Status.AWAITING_PAYMENT)
-    order_mark_paid(order=order, payment_reference="pay-1")
-    _, changed = order_mark_payment_failed(order=order, reason="late failure")
+    order_mark_paid(order=order, payment_reference="pay-1", source="webhook")
+    _, changed = order_mark_payment_failed(order=order, reason="late failure", source="webhook")
     order.refresh_from_db()
     assert changed is False
     assert order.status == Order.Status.PAID
@@ -220,9 +222,9 @@ def test_expire_orders_command_expires_only_stale_unpaid_orders():
     assert statuses[stale_pending.pk] == Order.Status.EXPIRED
     assert statuses[stale_awaiting.pk] == Order.Status.EXPIRED
     assert statuses[stale_paid.pk] == Order.Status.PAID
-    assert statuses[stale_failed.pk] == Order.Status.FAILED
+    assert statuses[stale_failed.pk] == Order.Status.EXPIRED  # failed orders time out too
     assert statuses[fresh.pk] == Order.Status.AWAITING_PAYMENT
-    assert "2 order(s) expired." in out.getvalue()
+    assert "3 order(s) expired." in out.getvalue()
 
     again = StringIO()
     call_command("expire_orders", stdout=again)
@@ -243,14 +245,18 @@ def test_expire_orders_dry_run_changes_nothing_and_older_than_overrides():
     assert [o.pk for o in orders_expire_stale(minutes=5)] == [order.pk]
 
 
-def test_a_payment_after_expiry_is_kept_and_flagged():
+def test_a_payment_after_expiry_makes_the_order_paid():
     order = order_create(status=Order.Status.AWAITING_PAYMENT)
     Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=2))
     orders_expire_stale()
     order.refresh_from_db()
-    order_mark_paid(order=order, payment_reference="pay-late")
-    order.refresh_from_db()
     assert order.status == Order.Status.EXPIRED
+    order_mark_paid(order=order, payment_reference="pay-late", source="webhook")
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
     assert order.paid_at is not None
-    assert order.attention == Order.Attention.PAID_AFTER_CANCELLATION
+    assert not order.flags.exists()
     assert Decimal(order.total) == Decimal("19.90")
+    html = owner_client(order).get(order.get_absolute_url()).content.decode()
+    assert "Payment confirmed." in html
+    assert '<div data-when="expired" hidden>' in html

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from orders.models import Order
 from tests.factories import order_create
@@ -33,7 +35,7 @@ def stored_event(state=State.PENDING, body=None) -> WebhookEvent:
 
 
 def test_event_before_the_order_exists_is_applied_by_the_retry(
-    banq_api, client, capsys, django_capture_on_commit_callbacks, mailoutbox
+    banq_api, client, capsys, django_capture_on_commit_callbacks, mailoutbox, run_tasks
 ):
     add_payment(banq_api, payment_payload(status="completed", external_order_code="SF-LATE-1"))
     first = post_event(client)
@@ -43,6 +45,7 @@ def test_event_before_the_order_exists_is_applied_by_the_retry(
     order = order_create(number="SF-LATE-1", total="19.99", status=Order.Status.AWAITING_PAYMENT)
     with django_capture_on_commit_callbacks(execute=True):
         call_command("process_webhooks")
+    run_tasks()
 
     event = WebhookEvent.objects.get()
     assert event.state == State.PROCESSED
@@ -117,10 +120,11 @@ def test_limit_and_unknown_state(banq_api):
 
 
 def test_an_event_another_run_holds_is_skipped(capsys):
-    from django.core.cache import cache
-
     event = stored_event(State.PENDING)
-    cache.add(f"webhooks:process_webhooks:{event.pk}", 1, 60)
+    # Another worker, command or admin action claimed it (in the database, for every process).
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        claimed_until=timezone.now() + timedelta(minutes=1)
+    )
 
     call_command("process_webhooks")
 

@@ -45,14 +45,31 @@ def paid_signals():
 
 
 @pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
-    """POST a webhook and run the after-commit side effects like a real request would."""
+def deliver(client, django_capture_on_commit_callbacks, run_tasks):
+    """POST a webhook, run the after-commit side effects like a real request would, then what the
+    worker does with the outbox (e-mails, signals)."""
 
     def _deliver(body=None, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
-            return post_event(client, body, **kwargs)
+            response = post_event(client, body, **kwargs)
+        run_tasks()
+        return response
 
     return _deliver
+
+
+def test_the_request_itself_sends_no_e_mail_the_worker_does(
+    banq_api, client, mailoutbox, run_tasks
+):
+    order, _ = order_with_attempt()
+    add_payment(banq_api, completed_payment(order))
+
+    response = post_event(client)
+
+    assert response.json() == {"status": "processed"}
+    assert mailoutbox == []
+    assert run_tasks() >= 1
+    assert len(mailoutbox) == 1
 
 
 def completed_payment(order: Order, **kwargs):
@@ -195,7 +212,7 @@ def test_payment_to_another_merchant_is_rejected(banq_api, deliver, mailoutbox):
     attempt.refresh_from_db()
     assert order.paid_at is None
     assert order.status == Order.Status.AWAITING_PAYMENT
-    assert order.attention == Order.Attention.PAYMENT_REJECTED
+    assert list(order.flags.values_list("kind", flat=True)) == ["destination_mismatch"]
     assert attempt.status == BanqPayment.Status.REJECTED
     event = WebhookEvent.objects.get()
     assert event.state == State.REJECTED
@@ -212,7 +229,7 @@ def test_amount_off_by_one_cent_is_rejected(banq_api, deliver):
     assert response.json() == {"status": "rejected"}
     order.refresh_from_db()
     assert order.paid_at is None
-    assert order.attention == Order.Attention.AMOUNT_MISMATCH
+    assert list(order.flags.values_list("kind", flat=True)) == ["amount_mismatch"]
     event = WebhookEvent.objects.get()
     assert "Amount mismatch" in event.error
     attempt.refresh_from_db()
@@ -306,7 +323,7 @@ def test_paid_after_cancellation(banq_api, deliver, mailoutbox):
     order.refresh_from_db()
     attempt.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
-    assert order.attention == Order.Attention.PAID_AFTER_CANCELLATION
+    assert list(order.flags.values_list("kind", flat=True)) == ["refund_due"]
     assert order.paid_at is not None
     assert attempt.status == BanqPayment.Status.COMPLETED
 

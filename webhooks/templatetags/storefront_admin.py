@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from orders.admin_selectors import ANY_ATTENTION, PAID_TODAY, PAID_WEEK, order_admin_summary
 from orders.money import format_money
 from webhooks.models import WebhookEvent
-from webhooks.selectors import webhook_refusals_recent
+from webhooks.selectors import webhook_refusal_summary
 
 register = template.Library()
 
@@ -56,8 +56,7 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
     events = WebhookEvent.objects.aggregate(
         **{state: Count("pk", filter=Q(state=state)) for state in WAITING_STATES}
     )
-    refusals = webhook_refusals_recent(days=REFUSALS_DAYS)
-    refused = sum(r.count for r in refusals)
+    refusals = webhook_refusal_summary(days=REFUSALS_DAYS)
     lines = [
         SummaryLine(
             "Paid today",
@@ -89,9 +88,11 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
     lines.append(
         SummaryLine(
             f"Webhook calls refused for a wrong token (last {REFUSALS_DAYS} days)",
-            f"{refused} — banq may be calling a stale URL" if refused else "0",
+            f"{refusals.refused} — banq seems to call a stale URL"
+            if refusals.stale_url_suspected
+            else str(refusals.refused),
             _changelist("webhooks_webhookrefusal"),
-            alert=refused > 0,
+            alert=refusals.stale_url_suspected,
         )
     )
     return lines

@@ -1,15 +1,14 @@
 """Shared bits of the banq operator commands: ✓/✗ lines and turning banq errors into exits.
 
-Every message here comes from ``BanqError``/``ImproperlyConfigured`` texts, which never hold a
+Every message here comes from ``BanqError`` texts, which never hold a
 secret (``banq.exceptions``); URLs with the webhook token go through ``webhook_url_mask``.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from banq.exceptions import BanqAuthError, BanqError, BanqUnavailable
+from banq.exceptions import BanqAuthError, BanqConfigError, BanqError, BanqUnavailable
 
 OK = "✓"
 BAD = "✗"
@@ -17,7 +16,7 @@ BAD = "✗"
 
 def banq_command_error(exc: Exception, *, doing: str) -> CommandError:
     """A ``CommandError`` (exit 1) saying what failed while ``doing`` something, and what to do."""
-    if isinstance(exc, ImproperlyConfigured):
+    if isinstance(exc, BanqConfigError):
         return CommandError(f"{doing}: banq is not configured: {exc}")
     if isinstance(exc, BanqUnavailable):
         return CommandError(f"{doing}: banq could not be reached: {exc} Try again later.")

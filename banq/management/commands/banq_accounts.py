@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import getpass
 import sys
-from dataclasses import replace
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from banq.client import BanqClient, BanqClientConfig
+from banq.client import BanqClient, get_banq_user_client
 from banq.exceptions import BanqAuthError, BanqError
 from banq.management.commands._common import banq_command_error, table
 
 
 def merchant_user_client() -> BanqClient:
-    """A client for the merchant-user flow only: it needs no Open API credential, because this
-    command is how a new merchant finds BANQ_MERCHANT_GUID and BANQ_ACCOUNT_SPACE_ID."""
-    for name in ("BANQ_TOKEN_URL", "BANQ_API_URL", "BANQ_USER_CLIENT_ID"):
-        if not str(getattr(settings, name, "") or "").strip():
-            raise ImproperlyConfigured(f"{name} is not set.")
-    config = BanqClientConfig(
-        token_url=settings.BANQ_TOKEN_URL.strip(),
-        api_url=settings.BANQ_API_URL.strip().rstrip("/"),
-        client_id="",
-        username="",
-        password="",
-        merchant_guid="",
-    )
-    return BanqClient(
-        replace(
-            config,
-            user_client_id=settings.BANQ_USER_CLIENT_ID,
-            user_audience=getattr(settings, "BANQ_USER_AUDIENCE", config.user_audience),
-            connect_timeout=float(getattr(settings, "BANQ_CONNECT_TIMEOUT", 5.0)),
-            read_timeout=float(getattr(settings, "BANQ_READ_TIMEOUT", 20.0)),
-            retries=int(getattr(settings, "BANQ_RETRIES", 2)),
-            retry_backoff=float(getattr(settings, "BANQ_RETRY_BACKOFF", 0.5)),
-        )
-    )
+    """A client for the merchant-user flow (``banq.client.get_banq_user_client``)."""
+    return get_banq_user_client()
 
 
 class Command(BaseCommand):
@@ -84,7 +59,7 @@ class Command(BaseCommand):
                 f"banq refused the login{status}: check the e-mail and password of your banq "
                 "merchant account."
             ) from None
-        except (BanqError, ImproperlyConfigured) as exc:
+        except BanqError as exc:
             raise banq_command_error(exc, doing="banq_accounts") from None
 
         spaces = {space.id: space for space in profile.account_spaces}

@@ -1,63 +1,50 @@
-"""``manage.py banq_reconcile``: ask banq about orders still waiting for their payment."""
+"""``manage.py banq_reconcile``: ask banq about orders whose payment may have been missed."""
 
 from __future__ import annotations
 
-import os
-import re
 from collections import Counter
 from datetime import timedelta
 
-from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from banq.client import get_banq_client
-from banq.exceptions import BanqAuthError, BanqError, BanqUnavailable
+from banq.exceptions import BanqAuthError, BanqConfigError, BanqError, BanqUnavailable
 from banq.selectors import orders_to_reconcile
+from banq.settings import banq_settings, parse_duration
 from banq.settlement import (
-    RESULT_ALREADY_PAID,
-    RESULT_FAILED,
-    RESULT_NOT_COMPLETED,
-    RESULT_PAID,
-    RESULT_REJECTED,
-    RESULT_UNMATCHED,
-    payment_recheck,
+    PAID_OUTCOMES,
+    Settlement,
+    attempt_claim_check,
+    payment_apply,
+    payment_preview,
 )
+from orders.models import OrderEvent
 
-LOCK_KEY = "banq:reconcile:lock"
-LOCK_SECONDS = 15 * 60
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhd])\s*$", re.IGNORECASE)
-SUMMARY_KEYS = ("paid", "already paid", "still open", "failed", "rejected", "errors")
+SUMMARY_KEYS = ("paid", "already paid", "still open", "failed", "rejected", "other", "errors")
 COUNT_BY_RESULT = {
-    RESULT_PAID: "paid",
-    RESULT_ALREADY_PAID: "already paid",
-    RESULT_NOT_COMPLETED: "still open",
-    RESULT_FAILED: "failed",
-    RESULT_REJECTED: "rejected",
-    RESULT_UNMATCHED: "errors",
+    Settlement.PAID: "paid",
+    Settlement.ALREADY_PAID: "already paid",
+    Settlement.PAID_TWICE: "already paid",
+    Settlement.NOT_COMPLETED: "still open",
+    Settlement.FAILED: "failed",
+    Settlement.FAILED_ELSEWHERE: "failed",
+    Settlement.REJECTED: "rejected",
+    Settlement.CONTRADICTION: "other",
+    Settlement.UNMATCHED: "errors",
 }
-
-
-def parse_duration(value: str) -> timedelta:
-    """``30s``, ``15m``, ``2h``, ``1d`` as a ``timedelta``; ``ValueError`` for anything else."""
-    match = _DURATION.match(value or "")
-    if not match:
-        raise ValueError(f"{value!r} is not a duration like 30s, 15m, 2h or 1d")
-    return timedelta(**{UNITS[match.group(2).lower()]: int(match.group(1))})
 
 
 class Command(BaseCommand):
     help = (
-        "Reconcile with banq: for orders awaiting payment (and pending/failed orders with a "
-        "payment link banq could still complete) created more than --older-than ago, re-fetch "
-        "each open attempt's payment from banq by its stored banq payment id and apply banq's "
-        "answer through banq.settlement.payment_recheck, the same locked service the webhooks "
-        "use, so a payment is applied exactly once whoever sees it first. Orders without a banq "
-        "payment id are listed as not reconcilable, with the reason. Prints a summary. "
-        "Cron-safe: a cache lock (shared through Redis in production) skips a run while another "
-        "is going on, and the service locks each order row anyway. Exit status 1 when banq can't "
-        "be reached or refuses a look-up."
+        "Reconcile with banq: for orders awaiting payment, and orders of any status (failed, "
+        "expired, cancelled too) with a payment link banq could still complete, created more "
+        "than --older-than ago, re-fetch each open attempt's payment from banq and apply banq's "
+        "answer through the same locked service and the same evaluation as the webhooks, so a "
+        "payment is applied exactly once whoever sees it first, and --dry-run reports exactly "
+        "what a real run would do. The worker's sweep already does this on a schedule; this "
+        "command is for an operator (or cron, optionally). Safe to run beside the worker and "
+        "itself: a payment asked about in the last seconds is skipped. Exit status 1 when banq "
+        "can't be reached or refuses a look-up."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -83,23 +70,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            older_than = parse_duration(options["older_than"])
-        except ValueError as exc:
-            raise CommandError(f"--older-than: {exc}.") from None
+            older_than = parse_duration(options["older_than"], name="--older-than")
+        except BanqConfigError as exc:
+            raise CommandError(str(exc)) from None
         number = (options["order"] or "").strip() or None
-        dry_run = options["dry_run"]
-
-        locked = False
-        if not dry_run:
-            locked = cache.add(LOCK_KEY, os.getpid(), LOCK_SECONDS)
-            if not locked:
-                self.stdout.write("Another banq_reconcile run is in progress: nothing done.")
-                return
-        try:
-            self._run(older_than=older_than, number=number, dry_run=dry_run)
-        finally:
-            if locked:
-                cache.delete(LOCK_KEY)
+        config = banq_settings()
+        self.stdout.write(f"banq: {config.environment} ({config.api_url})")
+        self._run(older_than=older_than, number=number, dry_run=options["dry_run"])
 
     def _run(self, *, older_than: timedelta, number: str | None, dry_run: bool) -> None:
         candidates = orders_to_reconcile(older_than=older_than, number=number)
@@ -107,37 +84,24 @@ class Command(BaseCommand):
             raise CommandError(f"No order {number}.")
         counts: Counter[str] = Counter()
         not_reconcilable = [c for c in candidates if not c.attempts]
-        checked = 0
+        checked = skipped = 0
         unreachable: str | None = None
-        client = None
         for candidate in candidates:
-            if not candidate.attempts:
+            if not candidate.attempts or unreachable:
                 continue
-            if unreachable:
-                break
             order = candidate.order
             checked += 1
             for attempt in candidate.attempts:
                 where = f"{order.number} (banq payment {attempt.banq_payment_id})"
+                # An order named by the operator is asked about whatever; a sweep of all orders
+                # skips payments another run (or the worker) asked about a moment ago.
+                if not (dry_run or number) and not attempt_claim_check(attempt=attempt):
+                    skipped += 1
+                    self.stdout.write(f"{where}: asked about a moment ago by another run, skipped")
+                    continue
                 try:
-                    if dry_run:
-                        client = client or get_banq_client()
-                        remote = client.get_payment(attempt.banq_payment_id)
-                        key = (
-                            "paid"
-                            if remote.is_completed
-                            else "failed"
-                            if remote.is_failed
-                            else "still open"
-                        )
-                        counts[key] += 1
-                        self.stdout.write(
-                            f"{where}: banq reports {remote.status or 'unknown'} "
-                            f"(funds {remote.funds}); would apply it"
-                        )
-                        continue
-                    outcome = payment_recheck(attempt=attempt)
-                except (BanqUnavailable, BanqAuthError, ImproperlyConfigured) as exc:
+                    remote = get_banq_client().get_payment(attempt.banq_payment_id)
+                except (BanqUnavailable, BanqAuthError, BanqConfigError) as exc:
                     counts["errors"] += 1
                     unreachable = f"{type(exc).__name__}: {exc}"
                     self.stderr.write(f"{where}: banq could not be asked: {exc}")
@@ -146,13 +110,18 @@ class Command(BaseCommand):
                     counts["errors"] += 1
                     self.stderr.write(f"{where}: {exc}")
                     continue
-                key = COUNT_BY_RESULT.get(outcome.result, "errors")
-                counts[key] += 1
-                text = f"{where}: {outcome.result.replace('_', ' ')}"
-                if outcome.reason:
-                    text += f" ({outcome.reason})"
+                if dry_run:
+                    evaluation = payment_preview(remote=remote)
+                    result, reason = evaluation.outcome, evaluation.reason
+                else:
+                    outcome = payment_apply(remote=remote, source=OrderEvent.Source.RECONCILE)
+                    result, reason = outcome.result, outcome.reason
+                counts[COUNT_BY_RESULT.get(result, "other")] += 1
+                text = f"{where}: {'would be ' if dry_run else ''}{result.label.lower()}"
+                if reason:
+                    text += f" ({reason})"
                 self.stdout.write(text)
-                if outcome.result in (RESULT_PAID, RESULT_ALREADY_PAID):
+                if result in PAID_OUTCOMES:
                     break  # the order is paid: its other attempts don't matter now
 
         for candidate in not_reconcilable:
@@ -162,7 +131,9 @@ class Command(BaseCommand):
         self.stdout.write(
             ("Dry run, nothing applied. " if dry_run else "")
             + f"Checked {checked} order(s): {summary}; "
-            f"not reconcilable {len(not_reconcilable)}."
+            f"not reconcilable {len(not_reconcilable)}"
+            + (f"; skipped {skipped} (asked about a moment ago)" if skipped else "")
+            + "."
         )
         if unreachable:
             raise CommandError(f"banq could not be reached or refused us ({unreachable}).")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from banq.client import get_banq_client
-from banq.exceptions import BanqError
+from banq.exceptions import BanqConfigError, BanqError
 from banq.management.commands._common import banq_command_error
 from banq.selectors import webhook_url_build, webhook_url_mask
+from banq.settings import banq_settings
 
 WEBHOOK_TYPES = ("payment", "transaction")
 MAX_RETRY_COUNT = 100
@@ -86,31 +85,32 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         verbose = options["verbosity"] >= 1
         say = self.stdout.write if verbose else (lambda *a, **k: None)
-        base_url = (options["base_url"] or settings.STOREFRONT_URL or "").strip().rstrip("/")
+        config = banq_settings()
+        base_url = (options["base_url"] or config.storefront_url or "").strip().rstrip("/")
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CommandError(f"--base-url must be an http(s) URL, got {base_url!r}.")
         if parts.path or parts.query or parts.fragment:
             raise CommandError("--base-url must be the site's root URL, without a path.")
-        if settings.BANQ_ENVIRONMENT == "production" and parts.scheme != "https":
+        if config.environment == "production" and parts.scheme != "https":
             raise CommandError("--base-url must use https in production.")
         retry_count = options["retry_count"]
         if not 0 <= retry_count <= MAX_RETRY_COUNT:
             raise CommandError(f"--retry-count must be between 0 and {MAX_RETRY_COUNT}.")
         types = _types(options["types"])
         enabled = not options["disable"]
-        space = (options["space"] or settings.BANQ_ACCOUNT_SPACE_ID or "").strip()
+        space = (options["space"] or config.account_space_id or "").strip()
         if not space:
             raise CommandError("No account space: set BANQ_ACCOUNT_SPACE_ID or pass --space.")
         try:
             url = webhook_url_build(base_url=base_url)
-        except ImproperlyConfigured as exc:
+        except BanqConfigError as exc:
             raise CommandError(str(exc)) from None
 
         try:
             client = get_banq_client()
             current = client.get_webhook_config(space)
-        except (BanqError, ImproperlyConfigured) as exc:
+        except BanqError as exc:
             raise banq_command_error(exc, doing="reading banq's webhook config") from None
         say(f"account space   {space}")
         say(f"our webhook URL {webhook_url_mask(url)}")
@@ -148,7 +148,7 @@ class Command(BaseCommand):
                 )
             else:
                 result = client.update_webhook_config(space_id=space, **changes)
-        except (BanqError, ImproperlyConfigured) as exc:
+        except BanqError as exc:
             raise banq_command_error(exc, doing="saving banq's webhook config") from None
         say(f"banq's config   {_describe(result)}")
         if result.url != url:

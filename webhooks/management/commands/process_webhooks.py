@@ -1,8 +1,9 @@
 """``manage.py process_webhooks``: reprocess stored webhook events through the live path.
 
-Safe to run from cron, also several at once: each event is claimed with a short cache lock (skipped
-if another run holds it), and processing itself locks the event row and ignores events another run
-settled meanwhile, so an event is never applied twice.
+The worker (``manage.py worker``) already retries waiting events on a backoff schedule; this command
+is for an operator who wants it now. Safe beside the worker and itself: each event is claimed in the
+database (skipped if another run holds it), and processing locks the event row and ignores events
+another run settled meanwhile, so an event is never applied twice.
 """
 
 from __future__ import annotations
@@ -10,18 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from webhooks.models import WebhookEvent
-from webhooks.services import webhook_event_process
+from webhooks.services import webhook_event_process_claimed
 
 State = WebhookEvent.State
 DEFAULT_STATES = (State.PENDING, State.UNMATCHED, State.FAILED, State.RECEIVED)
 # A `received` event younger than this is probably being processed by its request right now.
 RECEIVED_GRACE = timedelta(minutes=2)
-LOCK_SECONDS = 300
 FAILING_STATES = {State.PENDING, State.FAILED}
 
 
@@ -74,21 +73,14 @@ class Command(BaseCommand):
 
         results: Counter[str] = Counter()
         skipped = 0
+        before = dict(WebhookEvent.objects.filter(pk__in=ids).values_list("pk", "state"))
         for pk in ids:
-            lock = f"webhooks:process_webhooks:{pk}"
-            if not cache.add(lock, 1, LOCK_SECONDS):
+            event = webhook_event_process_claimed(pk=pk)
+            if event is None:
                 skipped += 1
                 continue
-            try:
-                event = WebhookEvent.objects.filter(pk=pk).first()
-                if event is None:
-                    continue
-                before = event.state
-                event = webhook_event_process(event=event)
-                results[event.state] += 1
-                self.stdout.write(f"event {pk}: {before} -> {event.state}")
-            finally:
-                cache.delete(lock)
+            results[event.state] += 1
+            self.stdout.write(f"event {pk}: {before.get(pk)} -> {event.state}")
 
         summary = ", ".join(f"{state} {count}" for state, count in sorted(results.items()))
         self.stdout.write(

@@ -1,31 +1,22 @@
-"""``manage.py banq_check``: is the banq integration working? One ✓/✗ line per part."""
+"""``manage.py banq_check``: is the banq integration working? One ✓/✗ line per part.
+
+It lives in the webhooks app because it reports on both: banq's side (configuration, token, the
+webhook config at banq) and ours (webhook calls refused for a wrong token).
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from banq.client import get_banq_client
-from banq.exceptions import BanqError
+from banq.exceptions import BanqConfigError, BanqError
 from banq.management.commands._common import BAD, OK, banq_command_error
 from banq.selectors import webhook_url_mask, webhook_url_ours
-from webhooks.selectors import webhook_refusals_recent
+from banq.settings import REQUIRED_CREDENTIALS, banq_settings
+from webhooks.selectors import STALE_URL_MIN_REFUSALS, webhook_refusal_summary
 
-CREDENTIALS = (
-    "BANQ_CLIENT_ID",
-    "BANQ_USERNAME",
-    "BANQ_PASSWORD",
-    "BANQ_MERCHANT_GUID",
-    "BANQ_ACCOUNT_SPACE_ID",
-    "BANQ_WEBHOOK_TOKEN",
-)
+CREDENTIALS = REQUIRED_CREDENTIALS
 REFUSALS_DAYS = 7
-
-
-def _is_set(name: str) -> bool:
-    value = getattr(settings, name, "")
-    return isinstance(value, str) and bool(value.strip())
 
 
 class Command(BaseCommand):
@@ -34,8 +25,9 @@ class Command(BaseCommand):
         "their values), gets an Open API token, reads the webhook config of "
         "BANQ_ACCOUNT_SPACE_ID, compares its URL with this store's (STOREFRONT_URL + the webhook "
         "path; the token is shown masked) and reports webhook calls refused for a wrong token in "
-        f"the last {REFUSALS_DAYS} days (banq calling a stale URL). One ✓ or ✗ line per check; "
-        "exit status 1 when anything is broken."
+        f"the last {REFUSALS_DAYS} days: {STALE_URL_MIN_REFUSALS} or more that carry a banq event, "
+        "with nothing accepted since, mean banq calls a stale URL (scanners and single stray "
+        "calls don't count). One ✓ or ✗ line per check; exit status 1 when anything is broken."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,13 +40,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         self.problems: list[str] = []
-        base_url = (options["base_url"] or settings.STOREFRONT_URL).rstrip("/")
+        config = banq_settings()
+        base_url = (options["base_url"] or config.storefront_url).rstrip("/")
         self.stdout.write("banq configuration")
-        self.stdout.write(f"  environment     {settings.BANQ_ENVIRONMENT}")
-        self.stdout.write(f"  token URL       {settings.BANQ_TOKEN_URL}")
-        self.stdout.write(f"  API URL         {settings.BANQ_API_URL}")
+        self.stdout.write(f"  environment     {config.environment}")
+        self.stdout.write(f"  token URL       {config.token_url}")
+        self.stdout.write(f"  API URL         {config.api_url}")
         self.stdout.write(f"  storefront URL  {base_url}")
-        missing = [name for name in CREDENTIALS if not _is_set(name)]
+        missing = config.missing(CREDENTIALS)
         for name in CREDENTIALS:
             self.stdout.write(f"  {name:<22}{'missing' if name in missing else 'set'}")
         if missing:
@@ -66,7 +59,7 @@ class Command(BaseCommand):
         try:
             client = get_banq_client()
             client.get_token()
-        except (BanqError, ImproperlyConfigured) as exc:
+        except BanqError as exc:
             self._bad(f"token: {banq_command_error(exc, doing='getting a token')}")
             client = None
         else:
@@ -75,7 +68,7 @@ class Command(BaseCommand):
         ours = None
         try:
             ours = webhook_url_ours(base_url=base_url)
-        except ImproperlyConfigured as exc:
+        except BanqConfigError as exc:
             self._bad(f"webhook URL: {exc}")
 
         if client is not None:
@@ -89,10 +82,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("banq integration OK."))
 
     def _check_webhook_config(self, client, ours: str | None) -> None:
-        space = settings.BANQ_ACCOUNT_SPACE_ID
+        space = banq_settings().account_space_id
         try:
             config = client.get_webhook_config(space)
-        except (BanqError, ImproperlyConfigured) as exc:
+        except BanqError as exc:
             self._bad(f"API: {banq_command_error(exc, doing='reading the webhook config')}")
             return
         self._ok(f"API: read the webhook config of account space {space}")
@@ -118,14 +111,18 @@ class Command(BaseCommand):
             self._bad(f"webhook: banq does not send payment events (types: {config.types})")
 
     def _check_refusals(self) -> None:
-        refusals = webhook_refusals_recent(days=REFUSALS_DAYS)
-        refused = sum(r.count for r in refusals)
-        if refused:
-            last = max(r.last_seen_at for r in refusals)
+        summary = webhook_refusal_summary(days=REFUSALS_DAYS)
+        if summary.stale_url_suspected:
+            last = summary.banq_like_last_at
             self._bad(
-                f"webhook: {refused} call(s) refused for a wrong token in the last "
-                f"{REFUSALS_DAYS} days (last {last:%Y-%m-%d %H:%M}): banq may be calling a stale "
-                "URL; re-run banq_register_webhook"
+                f"webhook: {summary.banq_like} banq event(s) refused for a wrong token in the last "
+                f"{REFUSALS_DAYS} days (last {last:%Y-%m-%d %H:%M}), none accepted since: banq is "
+                "calling a stale URL; re-run banq_register_webhook"
+            )
+        elif summary.refused:
+            self._ok(
+                f"webhook: {summary.refused} call(s) refused for a wrong token in the last "
+                f"{REFUSALS_DAYS} days, none of them a sign of a stale URL"
             )
         else:
             self._ok(f"webhook: no call refused for a wrong token in the last {REFUSALS_DAYS} days")

@@ -1,0 +1,84 @@
+"""Background work of the banq app, run by ``manage.py worker``.
+
+``banq_sweep`` (periodic, every few seconds): the store finds out about payments by itself. Every
+open payment attempt (a link banq could still complete) is asked about on its schedule
+(``banq.services.attempt_next_check``: soon after the link was handed out, then less and less
+often), and banq's answer is applied through the same locked service as a webhook. With no webhook
+at all, a payment made in the banq app reaches the order within the first delays of the schedule.
+
+Each run takes at most its share of ``BANQ_SWEEP_MAX_CALLS_PER_MINUTE``. Attempts are claimed
+under a row lock (``skip_locked``) and their next check is moved before banq is called, so several
+workers never ask about the same attempt twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from banq.exceptions import BanqError, BanqUnavailable
+from banq.models import BanqPayment
+from banq.services import attempt_next_check
+from banq.settings import banq_settings
+from banq.settlement import payment_recheck
+from orders.models import OrderEvent
+
+logger = logging.getLogger(__name__)
+
+SWEEP_EVERY_SECONDS = 5  # how often the worker runs the sweep (storefront/worker.py)
+
+
+def sweep_budget(*, every_seconds: float = SWEEP_EVERY_SECONDS) -> int:
+    """banq calls one sweep may make: its share of the per-minute cap, at least one."""
+    per_minute = banq_settings().sweep_max_calls_per_minute
+    return max(1, math.ceil(per_minute * every_seconds / 60))
+
+
+def attempts_claim_due(*, limit: int) -> list[BanqPayment]:
+    """The attempts due for a check, oldest due first, at most ``limit``; their next check is
+    moved on before this returns, so no other sweep takes them."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            BanqPayment.objects.select_for_update(skip_locked=True)
+            .filter(next_check_at__lte=now)
+            .order_by("next_check_at", "pk")[:limit]
+        )
+        for attempt in due:
+            attempt.check_count += 1
+            attempt.next_check_at = attempt_next_check(attempt=attempt, now=now)
+            BanqPayment.objects.filter(pk=attempt.pk).update(
+                check_count=attempt.check_count, next_check_at=attempt.next_check_at
+            )
+    return due
+
+
+@task()
+def banq_sweep() -> str:
+    """Ask banq about the attempts that are due; returns a summary for the task log."""
+    checked = errors = 0
+    for attempt in attempts_claim_due(limit=sweep_budget()):
+        try:
+            outcome = payment_recheck(attempt=attempt, source=OrderEvent.Source.SWEEP)
+        except BanqUnavailable as exc:
+            # banq is down: the claimed attempts already have their next check; stop this run.
+            logger.warning("Sweep: banq unavailable (%s); trying again later", exc)
+            errors += 1
+            break
+        except BanqError as exc:
+            logger.warning("Sweep: payment %s: %s", attempt.banq_payment_id, exc)
+            errors += 1
+            continue
+        checked += 1
+        if outcome.changed:
+            logger.info(
+                "Sweep: order %s %s (banq payment %s)",
+                outcome.order.public_id if outcome.order else "-",
+                outcome.result.value,
+                attempt.banq_payment_id,
+            )
+    return f"{checked} checked, {errors} error(s)"

@@ -1,0 +1,33 @@
+"""Row locks, in one place, with the one lock order.
+
+Every transaction that locks more than one kind of row takes them in this order, so two writers
+can never wait for each other in a circle:
+
+    1. the webhook event (webhooks)
+    2. the order (orders)
+    3. the payment attempt (banq)
+
+Each app locks its own rows through ``row_lock``; the order is locked with ``order_lock``. Both
+must run inside ``transaction.atomic()`` (``select_for_update`` refuses otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+
+from orders.models import Order
+
+M = TypeVar("M", bound=models.Model)
+
+
+def row_lock(model: type[M], **lookup: Any) -> M:
+    """The row of ``model`` matching ``lookup``, locked until the transaction ends.
+    Raises ``model.DoesNotExist``."""
+    return model._default_manager.select_for_update().get(**lookup)
+
+
+def order_lock(*, pk: int) -> Order:
+    """The order, locked (lock order: after the webhook event, before the payment attempt)."""
+    return row_lock(Order, pk=pk)

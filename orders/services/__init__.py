@@ -1,0 +1,77 @@
+"""Writes to orders, by role: ``status`` (the status machine, payable and expiry rules),
+``history`` (the order's history and flags), ``cart`` and ``checkout``. The public names are
+re-exported here: ``from orders.services import order_mark_paid``."""
+
+from orders.inputs import quantity_parse
+from orders.services.cart import (
+    PricedLine,
+    cart_add_item,
+    cart_get_for_session,
+    cart_price_lines,
+    cart_remove_item,
+    cart_set_quantity,
+    stock_check,
+)
+from orders.services.checkout import (
+    checkout_details_clean,
+    checkout_email_clean,
+    checkout_name_clean,
+    order_create_from_cart,
+    order_number_generate,
+)
+from orders.services.history import order_flag_raise, order_flags_resolve, order_history_add
+from orders.services.status import (
+    ALLOWED_TRANSITIONS,
+    EXPIRABLE,
+    PAYABLE,
+    EndResult,
+    order_can_transition,
+    order_cancel,
+    order_check_payable,
+    order_expire,
+    order_expiry_cutoff,
+    order_is_payable,
+    order_is_stale,
+    order_mark_paid,
+    order_mark_payment_failed,
+    order_payment_claim,
+    order_set_status,
+    order_stale_q,
+    orders_expire_stale,
+)
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "EXPIRABLE",
+    "PAYABLE",
+    "EndResult",
+    "PricedLine",
+    "cart_add_item",
+    "cart_get_for_session",
+    "cart_price_lines",
+    "cart_remove_item",
+    "cart_set_quantity",
+    "checkout_details_clean",
+    "checkout_email_clean",
+    "checkout_name_clean",
+    "order_can_transition",
+    "order_cancel",
+    "order_check_payable",
+    "order_create_from_cart",
+    "order_expire",
+    "order_expiry_cutoff",
+    "order_flag_raise",
+    "order_flags_resolve",
+    "order_history_add",
+    "order_is_payable",
+    "order_is_stale",
+    "order_mark_paid",
+    "order_mark_payment_failed",
+    "order_number_generate",
+    "order_payment_claim",
+    "order_set_status",
+    "order_stale_q",
+    "orders_expire_stale",
+    "quantity_parse",
+    "stock_check",
+]

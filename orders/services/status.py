@@ -1,0 +1,406 @@
+"""The order's status machine: the one place where an order's status changes.
+
+``ALLOWED_TRANSITIONS`` is STYLE.md's table. ``order_mark_paid`` is the one way into ``paid``;
+``order_set_status`` makes the other moves, ``order_expire`` and ``order_cancel`` ask the payment
+provider first (``orders.payments``). Every change locks the order row, writes its history line
+(``orders.services.history``) and enqueues its side effects in the same transaction: the
+confirmation e-mail and the signals go to the outbox (``orders.outbox``: tasks run by the worker),
+the browser push runs after commit (instant; a lost push is caught by the page's watcher).
+
+The rules "payable" and "expired" live here too: ``order_is_payable``, ``order_check_payable``,
+``order_expiry_cutoff`` and ``order_is_stale``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from orders import notifications
+from orders.exceptions import InvalidOrderTransition, OrderNotPayable
+from orders.locks import order_lock
+from orders.models import Order, OrderEvent, OrderFlag
+from orders.outbox import outbox_enqueue
+from orders.payments import ProviderVerdict, order_payments_check
+from orders.services.history import order_flag_raise, order_history_add
+
+logger = logging.getLogger(__name__)
+
+S = Order.Status
+Kind = OrderEvent.Kind
+Source = OrderEvent.Source
+
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    S.PENDING: {S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.EXPIRED},
+    S.AWAITING_PAYMENT: {S.PAID, S.FAILED, S.CANCELLED, S.EXPIRED},
+    S.FAILED: {S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.EXPIRED},
+    S.EXPIRED: {S.PAID},  # only through a verified payment: expiry times out unpaid orders only
+    S.PAID: set(),
+    S.CANCELLED: set(),  # a payment after cancellation is recorded, flagged for a refund
+}
+# Orders a shopper can still pay, and the ones expiry times out.
+PAYABLE = (S.PENDING, S.AWAITING_PAYMENT, S.FAILED)
+EXPIRABLE = PAYABLE
+
+NOT_PAYABLE_MESSAGES = {
+    "paid": "This order is already paid.",
+    "cancelled": "This order was cancelled and can no longer be paid.",
+    "expired": "This order has expired. Please place a new order.",
+    "empty": "This order has nothing to pay.",
+}
+
+
+def order_can_transition(*, current: str, target: str) -> bool:
+    return target in ALLOWED_TRANSITIONS.get(current, set())
+
+
+# --- payable, expired ------------------------------------------------------------------------
+
+
+def order_expiry_cutoff(*, now: datetime | None = None, minutes: int | None = None) -> datetime:
+    """Orders created at or before this moment are past their payment time."""
+    minutes = settings.ORDER_EXPIRY_MINUTES if minutes is None else minutes
+    return (now or timezone.now()) - timedelta(minutes=minutes)
+
+
+def order_stale_q(*, now: datetime | None = None, minutes: int | None = None) -> models.Q:
+    """The queryset form of ``order_is_stale``."""
+    return models.Q(
+        status__in=EXPIRABLE,
+        paid_at__isnull=True,
+        created_at__lte=order_expiry_cutoff(now=now, minutes=minutes),
+    )
+
+
+def order_is_stale(
+    *, order: Order, now: datetime | None = None, minutes: int | None = None
+) -> bool:
+    """Unpaid past its payment time (whether or not it has been expired yet)."""
+    return (
+        order.status in EXPIRABLE
+        and order.paid_at is None
+        and order.created_at <= order_expiry_cutoff(now=now, minutes=minutes)
+    )
+
+
+def order_check_payable(*, order: Order, now: datetime | None = None) -> None:
+    """Raise ``OrderNotPayable`` (a message for the shopper, a ``reason`` word) unless the
+    shopper can pay ``order`` now."""
+    if order.paid_at is not None or order.status == S.PAID:
+        reason = "paid"
+    elif order.status == S.CANCELLED:
+        reason = "cancelled"
+    elif order.status == S.EXPIRED or order_is_stale(order=order, now=now):
+        reason = "expired"
+    elif order.status not in PAYABLE:
+        raise OrderNotPayable(reason=str(order.status))
+    elif order.total is None or order.total <= Decimal("0"):
+        reason = "empty"
+    else:
+        return
+    raise OrderNotPayable(NOT_PAYABLE_MESSAGES[reason], reason=reason)
+
+
+def order_is_payable(*, order: Order, now: datetime | None = None) -> bool:
+    try:
+        order_check_payable(order=order, now=now)
+    except OrderNotPayable:
+        return False
+    return True
+
+
+# --- moves -----------------------------------------------------------------------------------
+
+
+def order_set_status(
+    *, order: Order, status: str, source: str, actor: str = "", message: str = ""
+) -> Order:
+    """Move ``order`` to ``status`` if the table allows it.
+
+    A move to the current status is a no-op. Raises ``InvalidOrderTransition`` otherwise; nothing is
+    written then. ``paid`` is refused here: use ``order_mark_paid``. Returns the fresh order.
+    """
+    if status == S.PAID:
+        raise InvalidOrderTransition(order.status, status)
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.status == status:
+            _copy_into(order, locked)
+            return locked
+        if not order_can_transition(current=locked.status, target=status):
+            raise InvalidOrderTransition(locked.status, status)
+        previous = locked.status
+        locked.status = status
+        locked.status_changed_at = timezone.now()
+        fields = ["status", "status_changed_at", "updated_at"]
+        if status == S.AWAITING_PAYMENT and locked.payment_error:
+            locked.payment_error = ""  # a new attempt starts clean
+            fields.append("payment_error")
+        locked.save(update_fields=fields)
+        order_history_add(
+            order=locked,
+            kind=Kind.STATUS,
+            source=source,
+            actor=actor,
+            from_status=previous,
+            to_status=status,
+            message=message,
+        )
+        logger.info("Order %s: %s -> %s (%s)", locked.public_id, previous, status, source)
+        _status_effects(locked, previous)
+    _copy_into(order, locked)
+    return locked
+
+
+def order_mark_paid(
+    *,
+    order: Order,
+    payment_reference: str,
+    source: str,
+    paid_at: datetime | None = None,
+    actor: str = "",
+    message: str = "",
+) -> tuple[Order, bool]:
+    """Record a payment the provider confirmed (the caller has verified it; nothing here asks).
+
+    Returns ``(order, changed)``; ``changed`` is False when the order was already paid
+    (redeliveries are normal), so callers count real changes. Pending, awaiting, failed and
+    expired orders become ``paid`` (the history says when it came after expiry). A cancelled order
+    keeps its status, records the payment and is flagged for a refund; the shopper is told so.
+    """
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.paid_at is not None:
+            _copy_into(order, locked)
+            return locked, False
+        now = timezone.now()
+        previous = locked.status
+        locked.paid_at = paid_at or now
+        locked.payment_reference = payment_reference[:64]
+        fields = ["paid_at", "payment_reference", "updated_at"]
+        note = message
+        if previous == S.CANCELLED:
+            email = notifications.EMAIL_REFUND_DUE
+            note = note or f"Payment {payment_reference} arrived after the order was cancelled."
+            order_flag_raise(
+                order=locked,
+                kind=OrderFlag.Kind.REFUND_DUE,
+                note=f"Payment {payment_reference} completed after the order was cancelled: "
+                "refund it to the shopper.",
+                reference=payment_reference,
+                source=source,
+                actor=actor,
+            )
+            logger.warning(
+                "Order %s: paid after it was cancelled (payment %s)",
+                locked.public_id,
+                payment_reference,
+            )
+        elif order_can_transition(current=previous, target=S.PAID):
+            email = notifications.EMAIL_PAID
+            locked.status = S.PAID
+            locked.status_changed_at = now
+            fields += ["status", "status_changed_at"]
+            if previous == S.EXPIRED:
+                note = note or "Paid after the order had expired: the payment counts."
+            logger.info("Order %s: paid (payment %s)", locked.public_id, payment_reference)
+        else:  # pragma: no cover - every status is covered by the branches above
+            raise InvalidOrderTransition(previous, S.PAID)
+        locked.save(update_fields=fields)
+        order_history_add(
+            order=locked,
+            kind=Kind.PAID,
+            source=source,
+            actor=actor,
+            from_status=previous,
+            to_status=locked.status,
+            message=note or f"Payment {payment_reference} recorded.",
+            data={"payment": payment_reference},
+        )
+        outbox_enqueue(notifications.order_email_task(), locked.pk, email)
+        _status_effects(locked, previous, paid=True)
+    _copy_into(order, locked)
+    return locked, True
+
+
+def order_mark_payment_failed(
+    *, order: Order, reason: str, source: str, message: str = ""
+) -> tuple[Order, bool]:
+    """Record that the shopper's payment failed, ``reason`` in words the shopper can read.
+
+    Only an order awaiting payment becomes ``failed``; for any other status nothing changes but a
+    failed order's reason. Returns ``(order, changed)``. The caller has established that the failed
+    payment is the order's live one (a superseded or foreign payment never fails an order).
+    """
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.status == S.FAILED and locked.payment_error != reason:
+            locked.payment_error = reason[:300]
+            locked.save(update_fields=["payment_error", "updated_at"])
+        if locked.paid_at is not None or not order_can_transition(
+            current=locked.status, target=S.FAILED
+        ):
+            _copy_into(order, locked)
+            return locked, False
+        previous = locked.status
+        locked.status = S.FAILED
+        locked.status_changed_at = timezone.now()
+        locked.payment_error = reason[:300]
+        locked.save(update_fields=["status", "status_changed_at", "payment_error", "updated_at"])
+        order_history_add(
+            order=locked,
+            kind=Kind.PAYMENT_FAILED,
+            source=source,
+            from_status=previous,
+            to_status=S.FAILED,
+            message=message or reason,
+        )
+        logger.info("Order %s: payment failed (%s)", locked.public_id, source)
+        _status_effects(locked, previous)
+    _copy_into(order, locked)
+    return locked, True
+
+
+def order_payment_claim(*, order: Order, source: str = Source.CONFIRM) -> Order:
+    """The shopper's page reports a payment (the widget's success). Recorded once; it proves
+    nothing: the caller asks the provider. Unconfirmed for ``ORDER_CLAIM_ATTENTION_MINUTES``, it
+    puts the order in "needs attention"."""
+    if order.paid_at is not None or order.payment_claimed_at is not None:
+        return order
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.paid_at is None and locked.payment_claimed_at is None:
+            locked.payment_claimed_at = timezone.now()
+            locked.save(update_fields=["payment_claimed_at", "updated_at"])
+            order_history_add(
+                order=locked,
+                kind=Kind.CLAIM,
+                source=source,
+                message="The shopper's page reported a completed payment.",
+            )
+    _copy_into(order, locked)
+    return locked
+
+
+# --- expiry and cancellation: the provider is asked first -------------------------------------
+
+
+class EndResult(models.TextChoices):
+    DONE = "done", "Done"
+    PAID = "paid", "A completed payment was found: the order is paid"
+    UNKNOWN = "unknown", "The payment provider could not be asked: nothing changed"
+    NOT_ALLOWED = "not_allowed", "Not possible in this status"
+
+
+def _end(
+    *, order: Order, target: str, allowed: tuple[str, ...], source: str, actor: str, message: str
+) -> EndResult:
+    fresh = Order.objects.get(pk=order.pk)
+    if fresh.paid_at is not None or fresh.status not in allowed:
+        _copy_into(order, fresh)
+        return EndResult.NOT_ALLOWED
+    verdict = order_payments_check(order=fresh, source=source)
+    if verdict == ProviderVerdict.PAID:
+        _copy_into(order, Order.objects.get(pk=order.pk))
+        return EndResult.PAID
+    if verdict == ProviderVerdict.UNKNOWN:
+        logger.warning(
+            "Order %s: not %s yet: the payment provider could not be asked", order.public_id, target
+        )
+        return EndResult.UNKNOWN
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.paid_at is not None or locked.status not in allowed:
+            _copy_into(order, locked)
+            return EndResult.PAID if locked.paid_at is not None else EndResult.NOT_ALLOWED
+        order_set_status(order=locked, status=target, source=source, actor=actor, message=message)
+    _copy_into(order, locked)
+    return EndResult.DONE
+
+
+def order_expire(
+    *, order: Order, source: str = Source.EXPIRY, actor: str = "", minutes: int | None = None
+) -> EndResult:
+    """Expire an unpaid order past its payment time (``ORDER_EXPIRY_MINUTES``, or ``minutes``),
+    after the provider confirmed that no payment completed. ``DONE`` when it expired; otherwise
+    nothing changed (see ``EndResult``)."""
+    if not order_is_stale(order=order, minutes=minutes):
+        return EndResult.NOT_ALLOWED
+    return _end(
+        order=order,
+        target=S.EXPIRED,
+        allowed=EXPIRABLE,
+        source=source,
+        actor=actor,
+        message=f"Not paid within {settings.ORDER_EXPIRY_MINUTES} minutes; no completed payment.",
+    )
+
+
+def order_cancel(*, order: Order, source: str, actor: str = "") -> EndResult:
+    """Cancel an unpaid order after the provider confirmed that no payment completed. A payment
+    found then wins (``PAID``)."""
+    return _end(
+        order=order,
+        target=S.CANCELLED,
+        allowed=tuple(s for s, targets in ALLOWED_TRANSITIONS.items() if S.CANCELLED in targets),
+        source=source,
+        actor=actor,
+        message="Cancelled; no completed payment.",
+    )
+
+
+def orders_expire_stale(
+    *,
+    now: datetime | None = None,
+    minutes: int | None = None,
+    dry_run: bool = False,
+    source: str = Source.EXPIRY,
+    limit: int | None = None,
+) -> list[Order]:
+    """Expire unpaid orders past their payment time; returns the orders (to be) expired.
+
+    Safe to run concurrently: each order is re-checked under its row lock, and the provider is
+    asked first, so a payment landing at the same moment wins. Orders whose provider can't be
+    asked now are left for the next run.
+    """
+    candidates = Order.objects.filter(order_stale_q(now=now, minutes=minutes)).order_by(
+        "created_at", "pk"
+    )
+    orders = list(candidates[:limit] if limit else candidates)
+    if dry_run:
+        return orders
+    return [
+        o for o in orders if order_expire(order=o, source=source, minutes=minutes) == EndResult.DONE
+    ]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _status_effects(order: Order, previous: str, *, paid: bool = False) -> None:
+    """In the transaction: the signals to the outbox; after commit: the browser push."""
+    outbox_enqueue(
+        notifications.order_signals_task(), order.pk, previous, order.status, "paid" if paid else ""
+    )
+    transaction.on_commit(lambda: notifications.push_status(order=order))
+
+
+def _copy_into(target: Order, source: Order) -> None:
+    """Refresh the caller's instance in place so it doesn't keep a stale status."""
+    if target is source:
+        return
+    for field in (
+        "payment_error",
+        "status",
+        "status_changed_at",
+        "paid_at",
+        "payment_reference",
+        "payment_claimed_at",
+        "updated_at",
+    ):
+        setattr(target, field, getattr(source, field))

@@ -1,0 +1,120 @@
+"""Background work of the orders app, run by ``manage.py worker``.
+
+- ``order_email_send``: one e-mail to the shopper, exactly once per order and kind (the history
+  records each one sent); a failure is retried with backoff, and after the last try the order is
+  flagged for the merchant.
+- ``order_signals_send``: the ``order_status_changed`` / ``order_paid`` signals, so receivers that
+  do I/O run here, not in the request, and are not lost to a crash.
+- ``orders_expire``: the periodic expiry (the payment provider is asked first).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+from django_tasks import task
+
+from orders.models import Order, OrderEvent, OrderFlag
+from orders.notifications import email_render
+from orders.services import order_flag_raise, order_history_add, orders_expire_stale
+from orders.signals import order_paid, order_status_changed
+
+logger = logging.getLogger(__name__)
+
+EMAIL_MAX_ATTEMPTS = 6
+EMAIL_RETRY_FIRST = 30  # seconds, doubled per attempt (30 s ... 16 min)
+EXPIRE_BATCH = 200
+
+
+def email_already_sent(*, order: Order, kind: str) -> bool:
+    return OrderEvent.objects.filter(
+        order=order, kind=OrderEvent.Kind.EMAIL, data__email=kind
+    ).exists()
+
+
+@task()
+def order_email_send(order_id: int, kind: str, attempt: int = 1) -> str:
+    """Send e-mail ``kind`` for the order once; returns what happened (for the task log)."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return "no such order"
+    if email_already_sent(order=order, kind=kind):
+        return "already sent"
+    subject, body = email_render(order=order, kind=kind)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"[:300]
+        if attempt >= EMAIL_MAX_ATTEMPTS:
+            order_history_add(
+                order=order,
+                kind=OrderEvent.Kind.EMAIL_FAILED,
+                source=OrderEvent.Source.WORKER,
+                message=f"{subject}: not sent after {attempt} tries ({problem}).",
+                data={"email": kind},
+            )
+            order_flag_raise(
+                order=order,
+                kind=OrderFlag.Kind.EMAIL_FAILED,
+                note=f"The '{kind}' e-mail to the shopper could not be sent: {problem}",
+                reference=kind,
+                source=OrderEvent.Source.WORKER,
+            )
+            logger.error("Order %s: e-mail %s not sent, giving up", order.public_id, kind)
+            return "failed"
+        delay = timedelta(seconds=EMAIL_RETRY_FIRST * 2 ** (attempt - 1))
+        order_email_send.using(run_after=timezone.now() + delay).enqueue(
+            order_id, kind, attempt + 1
+        )
+        logger.warning(
+            "Order %s: e-mail %s failed (%s), retrying in %s s",
+            order.public_id,
+            kind,
+            problem,
+            int(delay.total_seconds()),
+        )
+        return "retrying"
+    order_history_add(
+        order=order,
+        kind=OrderEvent.Kind.EMAIL,
+        source=OrderEvent.Source.WORKER,
+        message=f"{subject} (to the shopper)",
+        data={"email": kind},
+    )
+    logger.info("Order %s: e-mail %s sent", order.public_id, kind)
+    return "sent"
+
+
+@task()
+def order_signals_send(order_id: int, previous: str, status: str, paid: str = "") -> str:
+    """Send the order's signals; a failing receiver is logged and the others still run."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return "no such order"
+    results = []
+    if previous != status:
+        results += order_status_changed.send_robust(
+            sender=Order, order=order, previous=previous, status=status
+        )
+    if paid:
+        results += order_paid.send_robust(sender=Order, order=order)
+    for receiver, outcome in results:
+        if isinstance(outcome, Exception):
+            logger.error(
+                "Order %s: signal receiver %s failed: %r",
+                order.public_id,
+                getattr(receiver, "__qualname__", receiver),
+                outcome,
+            )
+    return f"{len(results)} receiver(s)"
+
+
+@task()
+def orders_expire() -> str:
+    """Expire unpaid orders past their payment time (periodic)."""
+    expired = orders_expire_stale(limit=EXPIRE_BATCH)
+    return f"{len(expired)} expired"

@@ -1,0 +1,129 @@
+"""The task worker: django-tasks-db's worker plus the periodic schedule (``manage.py worker``).
+
+Periodic tasks are listed in ``settings.WORKER_PERIODIC_TASKS`` (dotted task path: seconds). Every
+worker runs a small scheduler thread; a run is enqueued by whichever worker first moves the task's
+``PeriodicSlot`` on (a conditional update), and not at all while an earlier run still waits in the
+queue. The tasks themselves are claimed by one worker each (``select_for_update(skip_locked)``).
+
+``tasks_run_ready`` runs the tasks that are ready, in this process: tests and
+``manage.py worker --batch`` use it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_tasks import TaskResultStatus
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+
+from storefront.models import PeriodicSlot
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_TICK = 1.0  # seconds between looks at the schedule
+STALE_RUNNING = timedelta(minutes=15)  # a task "running" this long belongs to a dead worker
+KEEP_SUCCESSFUL = timedelta(days=1)
+KEEP_FAILED = timedelta(days=14)
+
+
+def periodic_tasks() -> dict[str, float]:
+    return dict(getattr(settings, "WORKER_PERIODIC_TASKS", {}))
+
+
+def periodic_enqueue_due() -> list[str]:
+    """Enqueue the periodic tasks that are due (once across all workers); returns their paths."""
+    now = timezone.now()
+    enqueued = []
+    for path, seconds in periodic_tasks().items():
+        try:
+            with transaction.atomic():
+                PeriodicSlot.objects.get_or_create(name=path, defaults={"next_run_at": now})
+        except IntegrityError:  # another worker created it at the same moment
+            pass
+        with transaction.atomic():
+            won = PeriodicSlot.objects.filter(name=path, next_run_at__lte=now).update(
+                next_run_at=now + timedelta(seconds=seconds), last_enqueued_at=now
+            )
+            if not won:
+                continue
+            waiting = DBTaskResult.objects.filter(
+                task_path=path, status=TaskResultStatus.READY
+            ).exists()
+            if not waiting:  # an earlier run still in the queue will do
+                import_string(path).enqueue()
+                enqueued.append(path)
+    return enqueued
+
+
+def tasks_requeue_stale(*, older_than: timedelta = STALE_RUNNING) -> int:
+    """Tasks left "running" by a worker that died (kill -9, power loss) run again. Our tasks are
+    idempotent (the e-mail task checks the history) and bounded well under ``older_than``."""
+    cutoff = timezone.now() - older_than
+    return DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+    ).update(status=TaskResultStatus.READY)
+
+
+def tasks_prune() -> int:
+    now = timezone.now()
+    deleted, _ = DBTaskResult.objects.filter(
+        status=TaskResultStatus.SUCCESSFUL, finished_at__lt=now - KEEP_SUCCESSFUL
+    ).delete()
+    failed, _ = DBTaskResult.objects.filter(
+        status=TaskResultStatus.FAILED, finished_at__lt=now - KEEP_FAILED
+    ).delete()
+    return deleted + failed
+
+
+class Scheduler(threading.Thread):
+    """Enqueues the periodic tasks that are due, every ``SCHEDULER_TICK`` seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(name="periodic-scheduler", daemon=True)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                close_old_connections()
+                periodic_enqueue_due()
+            except Exception:  # a database hiccup must not stop the schedule for good
+                logger.exception("Scheduler: could not enqueue periodic tasks")
+            self.stopping.wait(SCHEDULER_TICK)
+        close_old_connections()
+
+
+def worker_create(*, worker_id: str, interval: float, batch: bool = False) -> Worker:
+    return Worker(
+        queue_names=["*"],
+        interval=interval,
+        batch=batch,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=worker_id,
+        excluded_queue_names=[],
+    )
+
+
+def tasks_run_ready(*, max_tasks: int = 1000) -> int:
+    """Run the tasks that are ready now, in this process, one by one (tasks they enqueue that are
+    ready too are run as well); returns how many ran."""
+    worker = worker_create(worker_id="inline", interval=0)
+    ran = 0
+    while ran < max_tasks:
+        with transaction.atomic():
+            result = DBTaskResult.objects.ready().get_locked()
+            if result is None:
+                return ran
+            result.claim(worker.worker_id)
+        worker.run_task(result)
+        ran += 1
+    return ran
