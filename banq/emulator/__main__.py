@@ -1,5 +1,6 @@
 """python -m banq.emulator [--host H] [--port P] [--seed N] [--webhook-url URL]
-[--retry-backoff S] [--faults JSON] [--merchant-name NAME] [--public-url URL]"""
+[--retry-backoff S] [--faults JSON] [--merchant-name NAME] [--public-url URL]
+[--state-file PATH [--fresh]] [--installment-clock SECONDS]"""
 
 from __future__ import annotations
 
@@ -11,8 +12,26 @@ import sys
 import threading
 
 from banq.emulator import defaults
+from banq.emulator.persist import StateFile, StateFileError
+from banq.emulator.redact import mask_text
 from banq.emulator.server import EmulatorApp, make_server
 from banq.emulator.state import EmulatorState, FaultError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the store's format
+logger = logging.getLogger("banq.emulator")
+
+
+class MaskingFormatter(logging.Formatter):
+    """Every line, tracebacks and third-party lines included, with webhook tokens masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(MaskingFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +50,66 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--public-url", default=None, help="base URL printed in links (default http://HOST:PORT)"
     )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        metavar="PATH",
+        help="keep payments, links, transactions, tokens, webhook config and deliveries in this "
+        "JSON file across restarts (default: in memory only)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="with --state-file: ignore what the file holds and start empty (overwriting it)",
+    )
+    parser.add_argument(
+        "--installment-clock",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="charge recurring payments' installments automatically, one period every SECONDS "
+        "real seconds (default: only on request)",
+    )
     return parser
+
+
+def _load(state: EmulatorState, store: StateFile, *, fresh: bool) -> None:
+    """Restore the state file into state, or say in one line why the emulator starts empty."""
+    store.remove_stale_temporaries()
+    if fresh:
+        logger.info("State file %s: starting fresh (--fresh)", store.path)
+        return
+    try:
+        loaded = store.load_into(state)
+    except StateFileError as exc:
+        aside = store.set_aside()
+        kept = f"; the old file is kept as {aside}" if aside else ""
+        logger.warning("State file unusable, starting fresh: %s%s", exc, kept)
+        return
+    if loaded:
+        logger.info(
+            "State file %s: %s payments, %s deliveries loaded",
+            store.path,
+            len(state.payments),
+            len(state.deliveries),
+        )
+    else:
+        logger.info("State file %s: not there yet, starting empty", store.path)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    setup_logging()
+    if args.retry_backoff < 0:
+        print("banq emulator: --retry-backoff must be >= 0", file=sys.stderr)
+        return 2
+    if args.installment_clock is not None and not args.installment_clock > 0:
+        print("banq emulator: --installment-clock must be > 0 seconds", file=sys.stderr)
+        return 2
+    if args.fresh and not args.state_file:
+        print("banq emulator: --fresh needs --state-file", file=sys.stderr)
+        return 2
+    store = StateFile(args.state_file) if args.state_file else None
     try:
         faults = json.loads(args.faults) if args.faults else None
         state = EmulatorState(
@@ -44,13 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             merchant_name=args.merchant_name,
             webhook_url=args.webhook_url,
             faults=faults,
+            installment_clock_s=args.installment_clock,
         )
     except (ValueError, FaultError) as exc:
         print(f"banq emulator: bad --faults: {exc}", file=sys.stderr)
         return 2
-    if args.retry_backoff < 0:
-        print("banq emulator: --retry-backoff must be >= 0", file=sys.stderr)
-        return 2
+    if store is not None:
+        _load(state, store, fresh=args.fresh)
+        state.store = store
+        with state.lock:
+            store.save(state)  # the file exists (and a fresh start replaced it) from now on
     app = EmulatorApp(state, retry_backoff=args.retry_backoff)
     try:
         server = make_server(app, args.host, args.port, args.public_url)
@@ -63,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     print(f"banq emulator listening on {app.base_url}", flush=True)
+    app.start()
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.1)  # a quick stop on SIGTERM
     except KeyboardInterrupt:
         pass
     finally:
-        app.deliverer.stopping.set()
+        app.stop()
         server.server_close()
-    print("banq emulator stopped", file=sys.stderr)
+    logger.info("banq emulator stopped")
     return 0
 
 

@@ -47,6 +47,29 @@ FAIL_REASONS = (
     "CustodialAccountContactIsNotApproved",
 )
 
+# What a shopper reads for each reason: banq's own explanations (section 6), in plain words.
+FAIL_REASON_TEXT = {
+    "General Error": "Something went wrong at banq. Check your connection and try again; if it "
+    "keeps failing, contact banq support.",
+    "PlaidBalanceCheckFailed": "Your linked bank account does not have enough money for this "
+    "payment.",
+    "InsufficientBalance": "Your banq account does not have enough money for this payment.",
+    "TierPlanLimits": "This payment is over your banq account's amount limit.",
+    "BlacklistedFingerprint": "banq cannot process this payment. Please contact banq support.",
+    "IsaBalanceIsInsufficient": "banq cannot settle this payment right now. Please try again "
+    "later.",
+    "PlaidRequiresReAuthentication": "Your bank link needs to be authorised again in banq's "
+    "Account Space Manager. Then try again.",
+    "CustodialAccountContactIsNotApproved": "Your banq account is not approved yet.",
+}
+UNKNOWN_FAIL_TEXT = "banq declined this payment."
+
+
+def fail_reason_text(code: str | None) -> str:
+    """The plain-words explanation of a banq fail reason code."""
+    return FAIL_REASON_TEXT.get(code or "", UNKNOWN_FAIL_TEXT)
+
+
 # Route names used by the error_routes fault.
 API_ROUTES = (
     "token",

@@ -1,28 +1,31 @@
-"""The emulator's HTTP server: banq's API paths, the widget, the hosted pages, the control API.
-
-Standard library only (ThreadingHTTPServer); `requests` is used by the webhook deliverer.
+"""The emulator's HTTP application: banq's API paths, the widget script and page, the hosted
+pages and the control API. The socket side (HTTP/1.1, keep-alive) lives in banq/emulator/http.py;
+`requests` is used by the webhook deliverer only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from banq.emulator import defaults, pages
-from banq.emulator.http import Request, Response
+from banq.emulator.http import EmulatorHTTPServer, Request, Response, dumps, make_http_server
+from banq.emulator.installments import InstallmentClock
+from banq.emulator.redact import mask_url
 from banq.emulator.state import (
+    FAULT_DEFAULTS,
     EmulatorState,
     FaultError,
+    InstallmentError,
     Payment,
     Transaction,
     WebhookConfig,
@@ -53,8 +56,39 @@ class ApiError(Exception):
         self.response = Response.error(status, code, message)
 
 
-def _payment_json(p: Payment) -> dict[str, Any]:
+def _transaction_json(t: Transaction) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "guid": t.guid,
+        "paymentGuid": t.payment_guid,
+        "externalOrderCode": t.external_order_code,
+        "status": t.status,
+        "funds": t.funds.quantize(CENT),
+        "failReason": t.fail_reason,
+    }
+    if t.installment is not None:  # a transaction of a recurring payment
+        data.update(
+            installment=t.installment,
+            scheduledDate=t.scheduled_date.isoformat() if t.scheduled_date else None,
+            completedAt=t.created_at,
+        )
+    return data
+
+
+def _installment_json(t: Transaction) -> dict[str, Any]:
     return {
+        "guid": t.guid,
+        "status": t.status,
+        "funds": t.funds.quantize(CENT),
+        "failReason": t.fail_reason,
+        "installment": t.installment,
+        "scheduledDate": t.scheduled_date.isoformat() if t.scheduled_date else None,
+        "completedAt": t.created_at,
+    }
+
+
+def _payment_json(p: Payment, state: EmulatorState) -> dict[str, Any]:
+    """The payment as GET /api/v1/payments/{id} shows it (call with the state lock held)."""
+    data: dict[str, Any] = {
         "id": p.id,
         "status": p.status,
         "funds": p.funds.quantize(CENT),
@@ -71,17 +105,11 @@ def _payment_json(p: Payment) -> dict[str, Any]:
         "completedAt": p.completed_at,
         "failReason": p.fail_reason,
     }
-
-
-def _transaction_json(t: Transaction) -> dict[str, Any]:
-    return {
-        "guid": t.guid,
-        "paymentGuid": t.payment_guid,
-        "externalOrderCode": t.external_order_code,
-        "status": t.status,
-        "funds": t.funds.quantize(CENT),
-        "failReason": t.fail_reason,
-    }
+    if p.recurring:
+        following = p.next_installment_date()
+        data["transactions"] = [_installment_json(t) for t in state.payment_transactions(p)]
+        data["nextInstallmentDate"] = following.isoformat() if following else None
+    return data
 
 
 def _parse_date(value: Any, name: str) -> date | None:
@@ -147,6 +175,7 @@ class EmulatorApp:
         self.state = state
         self.base_url = "http://127.0.0.1:8001"
         self.deliverer = Deliverer(state, backoff=retry_backoff)
+        self.clock = InstallmentClock(state, self._clock_fire)
         self.retry_backoff = retry_backoff
         self.routes: list[Route] = []
         api = "/api/v1"
@@ -165,6 +194,9 @@ class EmulatorApp:
             self.webhook_config,
         )
         self._add("GET", "/widget/ecommerce.js", "widget", "page", self.widget)
+        self._add("GET", "/widget/?", "widget-page", "page", self.widget_page)
+        self._add("GET", "/favicon.ico", "favicon", "page", self.favicon)
+        self._add("GET", "/favicon.svg", "favicon-svg", "page", self.favicon_svg)
         code = r"(?P<code>[0-9A-Za-z]{11})"
         self._add("GET", f"/link/{code}", "link", "page", self.link_page)
         self._add("GET", f"/link/{code}/status", "link-status", "page", self.link_status)
@@ -181,12 +213,35 @@ class EmulatorApp:
             "POST", f"{c}/payments/(?P<id>{GUID_RE})/complete", "c-complete", "control", self.c_done
         )
         self._add("POST", f"{c}/payments/(?P<id>{GUID_RE})/fail", "c-fail", "control", self.c_fail)
+        self._add(
+            "POST",
+            f"{c}/payments/(?P<id>{GUID_RE})/next-installment",
+            "c-next-installment",
+            "control",
+            self.c_next_installment,
+        )
         self._add("GET", f"{c}/deliveries", "c-deliveries", "control", self.c_deliveries)
         self._add(
             "POST", f"{c}/deliveries/(?P<id>{GUID_RE})/resend", "c-resend", "control", self.c_resend
         )
         self._add(("GET", "POST", "PATCH"), f"{c}/faults", "c-faults", "control", self.c_faults)
         self._add(("GET", "POST"), f"{c}/webhook-config", "c-webhook", "control", self.c_webhook)
+        self._add(
+            ("GET", "POST", "PATCH"),
+            f"{c}/installment-clock",
+            "c-clock",
+            "control",
+            self.c_installment_clock,
+        )
+
+    def start(self) -> None:
+        """Background work: the installment clock, and deliveries a state file kept pending."""
+        self.clock.start()
+        self.deliverer.resume_pending()
+
+    def stop(self) -> None:
+        self.deliverer.stopping.set()
+        self.clock.stop()
 
     def _add(self, methods, pattern, name, kind, handler) -> None:
         if isinstance(methods, str):
@@ -196,6 +251,8 @@ class EmulatorApp:
     # -- dispatch ----------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        if request.method == "HEAD":  # answered as GET; the server leaves the body out
+            request.method = "GET"
         allowed: list[str] = []
         for route in self.routes:
             match = route.pattern.match(request.path)
@@ -222,8 +279,7 @@ class EmulatorApp:
         return Response.error(404, "not_found", f"No route for {request.path}")
 
     def _inject_faults(self, route_name: str) -> Response | None:
-        with self.state.lock:
-            faults = dict(self.state.faults)
+        faults = self.state.faults  # replaced whole on change: no lock, no copy
         if faults["latency_ms"]:
             time.sleep(faults["latency_ms"] / 1000)
         rate = faults["error_rate"]
@@ -265,6 +321,28 @@ class EmulatorApp:
         logger.info("Payment %s %s via %s", payment.id, status, via)
         self.deliverer.dispatch(payment, transaction)
         return True
+
+    def next_installment(
+        self, payment_id: str, *, fail: bool = False, reason: str | None = None, via: str
+    ) -> Transaction:
+        """Charge a recurring payment's next installment now and queue its Transaction webhook.
+        Raises KeyError (unknown payment) or InstallmentError."""
+        payment, transaction = self.state.charge_installment(payment_id, fail=fail, reason=reason)
+        logger.info(
+            "Payment %s installment %s (due %s) %s via %s",
+            payment.id,
+            transaction.installment,
+            transaction.scheduled_date,
+            transaction.status,
+            via,
+        )
+        self.deliverer.dispatch_installment(payment, transaction)
+        return transaction
+
+    def _clock_fire(self, payment_id: str) -> None:
+        # KeyError / InstallmentError: reset or ended between the clock's look and its charge.
+        with contextlib.suppress(KeyError, InstallmentError):
+            self.next_installment(payment_id, via="clock")
 
     # -- banq API ----------------------------------------------------------------
 
@@ -388,14 +466,19 @@ class EmulatorApp:
 
     def payment(self, request: Request) -> Response:
         self._auth(request, defaults.OPEN_API_AUDIENCE)
-        with self.state.lock:
-            return Response.json({"data": _payment_json(self.state.payments[request.params["id"]])})
+        payment = self.state.payments[request.params["id"]]
+        body = payment.api_body  # the hot path: a cached body, rebuilt after each change
+        if body is None:
+            with self.state.lock:
+                body = payment.api_body = dumps(
+                    {"data": _payment_json(payment, self.state)}
+                ).encode()
+        return Response(200, body, {"Content-Type": "application/json"})
 
     def txn(self, request: Request) -> Response:
         self._auth(request, defaults.OPEN_API_AUDIENCE)
-        with self.state.lock:
-            found = self.state.transactions[request.params["id"]]
-            return Response.json({"data": _transaction_json(found)})
+        found = self.state.transactions[request.params["id"]]
+        return Response.json({"data": _transaction_json(found)})
 
     def users_me(self, request: Request) -> Response:
         self._auth(request, defaults.MERCHANT_AUDIENCE)
@@ -451,7 +534,7 @@ class EmulatorApp:
                     raise ApiError(400, "invalid_url", "url is required")
                 config = WebhookConfig(url="")
             _apply_config(config, body)
-            state.webhook_configs[space_id] = config
+            state.set_webhook_config(space_id, config)
             status = 201 if request.method == "POST" and existing is None else 200
             return Response.json({"data": config.as_json()}, status)
 
@@ -464,6 +547,20 @@ class EmulatorApp:
             {"Content-Type": "application/javascript; charset=utf-8", "Cache-Control": "no-cache"},
         )
 
+    def favicon(self, request: Request) -> Response:
+        return Response(
+            200,
+            pages.FAVICON_ICO,
+            {"Content-Type": "image/x-icon", "Cache-Control": "max-age=86400"},
+        )
+
+    def favicon_svg(self, request: Request) -> Response:
+        return Response(
+            200,
+            pages.FAVICON_SVG.encode(),
+            {"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},
+        )
+
     def _payment_for(self, code: str) -> Payment:
         payment = self.state.payment_by_code(code)
         if payment is None:
@@ -473,6 +570,18 @@ class EmulatorApp:
     def _page_error(self, exc: ApiError) -> Response:
         return Response.html(pages.not_found(), exc.response.status)
 
+    def _link_page(
+        self, payment: Payment, *, origin: str | None, frame: pages.Frame | None, error: str = ""
+    ) -> str:
+        return pages.link_page(
+            payment,
+            merchant=self.state.merchant_name_for(payment.banq_guid),
+            origin=origin,
+            approve_url=f"{self.base_url}/app/approve/{payment.code}",
+            error=error,
+            frame=frame,
+        )
+
     def link_page(self, request: Request) -> Response:
         try:
             payment = self._payment_for(request.params["code"])
@@ -480,14 +589,43 @@ class EmulatorApp:
             return self._page_error(exc)
         origin = valid_origin(request.arg("origin"))
         return Response.html(
-            pages.link_page(
-                payment,
-                merchant=self.state.merchant_name_for(payment.banq_guid),
-                origin=origin,
-                approve_url=f"{self.base_url}/app/approve/{payment.code}",
-                error=request.arg("error"),
-            )
+            self._link_page(payment, origin=origin, frame=None, error=request.arg("error"))
         )
+
+    def widget_page(self, request: Request) -> Response:
+        """banq's widget app, the page the <checkout-widget> web component frames:
+        `/widget/?paymentLink=<link>&origin=<host page origin>&...` (the component's other
+        parameters are accepted and ignored). It shows the link's payment page and posts
+        `styles`, then `successPayment` or `close`, to that origin only."""
+        origin = valid_origin(request.arg("origin"))
+        frame = pages.Frame(
+            window_width=_positive_int(request.arg("windowWidth")),
+            window_height=_positive_int(request.arg("windowHeight")),
+        )
+        link = request.arg("paymentLink").strip()
+        if not link:
+            return Response.html(
+                pages.widget_problem(
+                    "No payment link",
+                    "This checkout was opened without a payment link (paymentLink).",
+                    origin=origin,
+                    frame=frame,
+                ),
+                400,
+            )
+        code = link_code(link)
+        payment = self.state.payment_by_code(code) if code else None
+        if payment is None:
+            return Response.html(
+                pages.widget_problem(
+                    "Unknown link",
+                    "This payment link does not exist (or the emulator was reset).",
+                    origin=origin,
+                    frame=frame,
+                ),
+                404,
+            )
+        return Response.html(self._link_page(payment, origin=origin, frame=frame))
 
     def link_status(self, request: Request) -> Response:
         payment = self._payment_for(request.params["code"])
@@ -515,6 +653,7 @@ class EmulatorApp:
             return self._page_error(exc)
         form = request.form()
         origin = valid_origin(form.get("origin", ""))
+        frame = pages.Frame.from_form(form)
         reason = None
         if status == "failed":
             reason = form.get("reason") or "InsufficientBalance"
@@ -522,11 +661,10 @@ class EmulatorApp:
                 return Response.html(pages.message_page("Unknown fail reason", reason), 400)
         elif not form.get("email", "").strip() or not form.get("password", ""):
             return Response.html(
-                pages.link_page(
+                self._link_page(
                     payment,
-                    merchant=self.state.merchant_name_for(payment.banq_guid),
                     origin=origin,
-                    approve_url=f"{self.base_url}/app/approve/{payment.code}",
+                    frame=frame,
                     error="Enter your banq e-mail and password.",
                 ),
                 400,
@@ -534,7 +672,10 @@ class EmulatorApp:
         self.settle(payment.id, status=status, reason=reason, via="widget")
         return Response.html(
             pages.link_result(
-                payment, merchant=self.state.merchant_name_for(payment.banq_guid), origin=origin
+                payment,
+                merchant=self.state.merchant_name_for(payment.banq_guid),
+                origin=origin,
+                frame=frame,
             )
         )
 
@@ -557,6 +698,7 @@ class EmulatorApp:
         return Response.json({"data": data}, status)
 
     def state_json(self) -> dict[str, Any]:
+        """The emulator's settings and counts; webhook tokens masked."""
         state = self.state
         with state.lock:
             return {
@@ -564,6 +706,7 @@ class EmulatorApp:
                 "apiUrl": f"{self.base_url}/api/v1",
                 "tokenUrl": f"{self.base_url}/oauth/token",
                 "widgetUrl": f"{self.base_url}/widget/ecommerce.js",
+                "widgetPageUrl": f"{self.base_url}/widget/",
                 "seed": state.seed,
                 "retryBackoff": self.retry_backoff,
                 "merchant": {
@@ -574,7 +717,9 @@ class EmulatorApp:
                 },
                 "foreignBanqGuid": defaults.FOREIGN_BANQ_GUID,
                 "faults": dict(state.faults),
-                "webhookConfigs": {k: v.as_json() for k, v in state.webhook_configs.items()},
+                "installmentClock": {"seconds": state.installment_clock_s},
+                "stateFile": str(state.store.path) if state.store else None,
+                "webhookConfigs": {k: v.shown_json() for k, v in state.webhook_configs.items()},
                 "counts": {
                     "payments": len(state.payments),
                     "transactions": len(state.transactions),
@@ -587,7 +732,7 @@ class EmulatorApp:
         with self.state.lock:
             out = []
             for p in self.state.payments.values():
-                item = _payment_json(p)
+                item = _payment_json(p, self.state)
                 item.update(
                     code=p.code,
                     transactionGuid=p.transaction_guid,
@@ -617,29 +762,63 @@ class EmulatorApp:
     def c_payments(self, request: Request) -> Response:
         return Response.json({"data": self.payments_json()})
 
+    def _settled_json(self, payment_id: str) -> dict[str, Any]:
+        with self.state.lock:
+            return _payment_json(self.state.payments[payment_id], self.state)
+
     def c_done(self, request: Request) -> Response:
         payment_id = request.params["id"]
         if payment_id not in self.state.payments:
             raise ApiError(404, "not_found", "Unknown payment")
         if not self.settle(payment_id, status="completed", reason=None, via="control"):
             raise ApiError(409, "already_settled", "The payment is already completed or failed")
-        with self.state.lock:
-            return self._control_done(request, _payment_json(self.state.payments[payment_id]))
+        return self._control_done(request, self._settled_json(payment_id))
 
-    def c_fail(self, request: Request) -> Response:
-        payment_id = request.params["id"]
-        if payment_id not in self.state.payments:
-            raise ApiError(404, "not_found", "Unknown payment")
-        body = self._body(request)
+    def _reason(self, body: dict[str, Any]) -> str:
         reason = body.get("reason") or "InsufficientBalance"
         if reason not in defaults.FAIL_REASONS:
             raise ApiError(
                 400, "invalid_reason", f"reason must be one of: {', '.join(defaults.FAIL_REASONS)}"
             )
+        return reason
+
+    def c_fail(self, request: Request) -> Response:
+        payment_id = request.params["id"]
+        if payment_id not in self.state.payments:
+            raise ApiError(404, "not_found", "Unknown payment")
+        reason = self._reason(self._body(request))
         if not self.settle(payment_id, status="failed", reason=reason, via="control"):
             raise ApiError(409, "already_settled", "The payment is already completed or failed")
-        with self.state.lock:
-            return self._control_done(request, _payment_json(self.state.payments[payment_id]))
+        return self._control_done(request, self._settled_json(payment_id))
+
+    def c_next_installment(self, request: Request) -> Response:
+        """Charge the next installment now. Body (optional): {"fail": true, "reason": "..."}.
+        Answers the new transaction; 409 when the payment is one-time, not paid, or ended."""
+        payment_id = request.params["id"]
+        if payment_id not in self.state.payments:
+            raise ApiError(404, "not_found", "Unknown payment")
+        body = self._body(request)
+        fail: Any = body.get("fail", bool(body.get("reason")))  # a reason alone means a failure
+        if request.is_form and isinstance(fail, str):
+            fail = fail.strip().lower() in ("1", "true", "on", "yes")
+        if not isinstance(fail, bool):
+            raise ApiError(400, "invalid_fail", "fail must be true or false")
+        reason = self._reason(body) if fail else None
+        try:
+            transaction = self.next_installment(payment_id, fail=fail, reason=reason, via="control")
+        except InstallmentError as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        return self._control_done(request, _transaction_json(transaction))
+
+    def c_installment_clock(self, request: Request) -> Response:
+        """GET, or set with {"seconds": N} (N real seconds per period) / {"seconds": null} (off)."""
+        if request.method != "GET":
+            body = self._body(request)
+            if "seconds" not in body:
+                raise ApiError(400, "invalid_seconds", "seconds is required (a number or null)")
+            self.state.set_installment_clock(_clock_seconds(body["seconds"], form=request.is_form))
+            logger.info("Installment clock: %s", self.state.installment_clock_s or "off")
+        return self._control_done(request, {"seconds": self.state.installment_clock_s})
 
     def c_deliveries(self, request: Request) -> Response:
         return Response.json({"data": self.state.deliveries_json()})
@@ -655,23 +834,19 @@ class EmulatorApp:
             body = self._body(request)
             if request.is_form:
                 body.setdefault("out_of_order", "false")
-                body = {k: v for k, v in body.items() if k in state.faults}
+                body = {k: v for k, v in body.items() if k in FAULT_DEFAULTS}
             try:
                 update = validate_faults(body)
             except FaultError as exc:
                 raise ApiError(400, "invalid_fault", str(exc)) from None
             with state.lock:
-                if request.method == "POST":
-                    from banq.emulator.state import FAULT_DEFAULTS
-
-                    state.faults = {**FAULT_DEFAULTS, **update}
-                else:
-                    state.faults.update(update)
+                base = FAULT_DEFAULTS if request.method == "POST" else state.faults
+                state.set_faults({**base, **update})
             logger.info("Faults set: %s", update)
-        with state.lock:
-            return self._control_done(request, dict(state.faults))
+        return self._control_done(request, dict(state.faults))
 
     def c_webhook(self, request: Request) -> Response:
+        """The merchant space's webhook config, in full (it is what deliveries use)."""
         state = self.state
         if request.method == "GET":
             with state.lock:
@@ -680,14 +855,15 @@ class EmulatorApp:
         body = self._body(request)
         if request.is_form:
             body = _config_from_form(body)
+            current = state.webhook_configs.get(defaults.ACCOUNT_SPACE_ID)
+            if current and body["url"] and body["url"] == mask_url(current.url) != current.url:
+                body["url"] = current.url  # the dashboard shows the URL masked: keep the real one
         if body.get("url") in (None, ""):
-            with state.lock:
-                state.webhook_configs.pop(defaults.ACCOUNT_SPACE_ID, None)
+            state.set_webhook_config(defaults.ACCOUNT_SPACE_ID, None)
             return self._control_done(request, None)
         config = WebhookConfig(url="")
         _apply_config(config, body)
-        with state.lock:
-            state.webhook_configs[defaults.ACCOUNT_SPACE_ID] = config
+        state.set_webhook_config(defaults.ACCOUNT_SPACE_ID, config)
         return self._control_done(request, config.as_json())
 
     def dashboard(self, request: Request) -> Response:
@@ -700,6 +876,35 @@ class EmulatorApp:
                 routes=defaults.API_ROUTES,
             )
         )
+
+
+def link_code(link: str) -> str | None:
+    """The 11-character code of a payment link: the last segment of its path, whatever the host
+    (`<emulator>/link/<code>`, or banq's `https://link.banq.com/<code>`); None if there is none."""
+    try:
+        path = urlsplit(link).path
+    except ValueError:
+        return None
+    segment = path.rstrip("/").rsplit("/", 1)[-1]
+    return segment if re.fullmatch(r"[0-9A-Za-z]{11}", segment) else None
+
+
+def _positive_int(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else None
+
+
+def _clock_seconds(value: Any, *, form: bool) -> float | None:
+    if value is None or (form and isinstance(value, str) and not value.strip()):
+        return None
+    if form and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ApiError(400, "invalid_seconds", "seconds must be a number > 0 or null") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e9:
+        raise ApiError(400, "invalid_seconds", "seconds must be a number > 0 or null")
+    return float(value)
 
 
 def _config_from_form(form: dict[str, Any]) -> dict[str, Any]:
@@ -742,59 +947,16 @@ def _apply_config(config: WebhookConfig, body: dict[str, Any]) -> None:
         config.types = list(dict.fromkeys(types))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "banq-emulator/1"
-    protocol_version = "HTTP/1.1"
-    app: EmulatorApp  # set on the subclass by make_server
-
-    def _dispatch(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        request = Request(
-            method=self.command,
-            path=parts.path,
-            query=parse_qs(parts.query, keep_blank_values=True),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-        )
-        try:
-            response = self.app.handle(request)
-        except Exception:  # never a bare 500 page: log it and answer with the error shape
-            logger.exception("Unhandled error on %s %s", request.method, request.path)
-            response = Response.error(500, "internal_error", "The emulator failed on this request")
-        self._status = response.status
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
-
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        # The path only (no query string, no headers): tokens and passwords never reach the log.
-        sys.stderr.write(
-            f"{self.log_date_time_string()} {self.command} {urlsplit(self.path).path} {code}\n"
-        )
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        sys.stderr.write(f"{self.log_date_time_string()} {format % args}\n")
-
-
 def make_server(
     app: EmulatorApp, host: str, port: int, public_url: str | None = None
-) -> ThreadingHTTPServer:
-    handler = type("Handler", (_Handler,), {"app": app})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+) -> EmulatorHTTPServer:
+    """Bind the emulator's HTTP server (raises OSError) and set app.base_url from it."""
+    server = make_http_server(app.handle, host, port)
     bound_host, bound_port = server.server_address[:2]
     if isinstance(bound_host, bytes):
         bound_host = bound_host.decode()
     shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host
     if ":" in str(shown):
-        shown = f"[{shown}]"
+        shown = "[::1]" if shown == "::" else f"[{shown}]"
     app.base_url = (public_url or f"http://{shown}:{bound_port}").rstrip("/")
     return server

@@ -1,24 +1,35 @@
-"""The emulator's in-memory state: payments, transactions, tokens, webhooks, deliveries, faults.
+"""The emulator's state: payments, transactions, tokens, webhooks, deliveries, faults.
 
 Constants (credentials, account spaces, banq guids) live in banq/emulator/defaults.py, which
-storefront/settings.py repeats. Everything here is guarded by one lock; nothing is persisted.
+storefront/settings.py repeats. Everything here is guarded by one lock. With a state file
+(`--state-file`), every change is written to it under that lock (banq/emulator/persist.py);
+without one, nothing is persisted.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import random
 import string
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from banq.emulator import defaults
+from banq.emulator.redact import mask_text, mask_url
+from banq.emulator.schedule import installment_date
+
+if TYPE_CHECKING:
+    from banq.emulator.persist import StateFile
+
+logger = logging.getLogger(__name__)
 
 FAULT_DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,
@@ -94,6 +105,18 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+class InstallmentError(Exception):
+    """A next installment that cannot be charged; `code` names why (409 for the control API)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass
 class AccountSpace:
     id: str
@@ -120,6 +143,32 @@ class Payment:
     fail_reason: str | None = None
     transaction_guid: str | None = None
     completed_via: str | None = None
+    # Recurring payments: installment 0 is the payment itself; `installments` holds the guids of
+    # all its transactions, oldest first. anchor_date is the start date, or the day it was paid.
+    anchor_date: date | None = None
+    installments: list[str] = field(default_factory=list)
+    # time.monotonic() of the latest charge (not persisted): the installment clock counts from it.
+    last_charged: float = 0.0
+    # The cached body of GET /api/v1/payments/{id}; every change sets it back to None.
+    api_body: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def recurring(self) -> bool:
+        return self.frequency != "once"
+
+    def next_installment_date(self) -> date | None:
+        """When the next installment is due: the start date before the payment is paid, None for
+        a one-time, failed or ended payment (the next date would be after the end date)."""
+        if not self.recurring:
+            return None
+        if self.status == "created":
+            return self.start_date
+        if self.status != "completed" or self.anchor_date is None:
+            return None
+        due = installment_date(self.anchor_date, self.frequency, len(self.installments))
+        if self.end_date is not None and due > self.end_date:
+            return None
+        return due
 
 
 @dataclass
@@ -131,6 +180,8 @@ class Transaction:
     funds: Decimal
     fail_reason: str | None
     created_at: str
+    installment: int | None = None  # set for the transactions of recurring payments
+    scheduled_date: date | None = None
 
 
 @dataclass
@@ -148,12 +199,17 @@ class WebhookConfig:
     types: list[str] = field(default_factory=lambda: list(defaults.WEBHOOK_TYPES))
 
     def as_json(self) -> dict[str, Any]:
+        """The full config, as banq's API and the control API's GET webhook-config return it."""
         return {
             "url": self.url,
             "enabled": self.enabled,
             "retryCount": self.retry_count,
             "webHookTypes": list(self.types),
         }
+
+    def shown_json(self) -> dict[str, Any]:
+        """For state and pages: the URL's webhook token masked."""
+        return {**self.as_json(), "url": mask_url(self.url)}
 
 
 @dataclass
@@ -167,6 +223,7 @@ class Delivery:
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
+        """For the control API and the dashboard: the URL's webhook token masked."""
         return {
             "id": self.id,
             "eventId": self.event["eventId"],
@@ -174,7 +231,7 @@ class Delivery:
             "resourceType": self.event["resourceType"],
             "resourceId": self.event["resourceId"],
             "event": dict(self.event),
-            "url": self.url,
+            "url": mask_url(self.url),
             "createdAt": self.created_at,
             "duplicate": self.duplicate,
             "status": self.status,
@@ -183,7 +240,11 @@ class Delivery:
 
 
 class EmulatorState:
-    """All mutable state. Methods take the lock; callers never touch the dicts directly."""
+    """All mutable state. Methods take the lock; callers never change the dicts directly.
+
+    Reads on the hot path (token check, payment lookup) are single dict lookups without the lock:
+    the dicts are only changed under it, and one lookup is atomic in CPython.
+    """
 
     def __init__(
         self,
@@ -192,6 +253,8 @@ class EmulatorState:
         merchant_name: str = defaults.MERCHANT_NAME,
         webhook_url: str | None = None,
         faults: dict[str, Any] | None = None,
+        installment_clock_s: float | None = None,
+        store: StateFile | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.seed = seed
@@ -199,7 +262,10 @@ class EmulatorState:
         self.merchant_name = merchant_name
         self.startup_webhook_url = webhook_url
         self.startup_faults = validate_faults(faults or {})
+        self.startup_clock_s = installment_clock_s
+        self.store = store
         self.generation = 0  # bumped by reset(): delivery threads of an older generation stop
+        self.clock_changed = threading.Condition(self.lock)  # the installment clock waits on it
         self._clear()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -228,12 +294,15 @@ class EmulatorState:
         self.tokens: dict[str, Token] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.delivery_order: list[str] = []
+        # Replaced as a whole, never changed in place: readers take it without the lock.
         self.faults: dict[str, Any] = {**FAULT_DEFAULTS, **self.startup_faults}
         self.webhook_configs: dict[str, WebhookConfig] = {}
         if self.startup_webhook_url:
             self.webhook_configs[defaults.ACCOUNT_SPACE_ID] = WebhookConfig(
                 url=self.startup_webhook_url
             )
+        self.installment_clock_s: float | None = self.startup_clock_s
+        self.clock_since = time.monotonic()
 
     def reset(self, *, seed: int | None = None) -> None:
         """Back to start-up values. The id generator is reseeded only when a seed is given, so
@@ -244,6 +313,13 @@ class EmulatorState:
                 self.seed = seed
                 self.rng = random.Random(seed)
             self._clear()
+            self.clock_changed.notify_all()
+            self._changed()
+
+    def _changed(self) -> None:
+        """Called under the lock after every change worth keeping: writes the state file."""
+        if self.store is not None:
+            self.store.save(self)
 
     # -- ids ---------------------------------------------------------------------
 
@@ -275,6 +351,31 @@ class EmulatorState:
         space = self.banq_account(banq_guid)
         return space.name if space else "Unknown merchant"
 
+    # -- faults and settings -----------------------------------------------------
+
+    def set_faults(self, faults: dict[str, Any]) -> dict[str, Any]:
+        """Replace all faults (callers merge first). Faults are not persisted."""
+        with self.lock:
+            self.faults = dict(faults)
+            return self.faults
+
+    def set_installment_clock(self, seconds: float | None) -> None:
+        """Fire installments automatically every `seconds` real seconds per period (None: off)."""
+        with self.lock:
+            self.installment_clock_s = seconds
+            self.clock_since = time.monotonic()
+            self.clock_changed.notify_all()
+
+    def set_webhook_config(self, space_id: str, config: WebhookConfig | None) -> None:
+        with self.lock:
+            if config is None:
+                self.webhook_configs.pop(space_id, None)
+            else:
+                self.webhook_configs[space_id] = config
+            self._changed()
+        shown = mask_url(config.url) if config else "removed"
+        logger.info("Webhook config of account space %s: %s", space_id, shown)
+
     # -- tokens ------------------------------------------------------------------
 
     def issue_token(self, *, audience: str, subject: str, client_id: str) -> tuple[str, int]:
@@ -302,18 +403,21 @@ class EmulatorState:
                     signature,
                 )
             )
+            for old in [t for t, found in self.tokens.items() if found.expires_at <= issued]:
+                del self.tokens[old]
             self.tokens[token] = Token(audience=audience, subject=subject, expires_at=expires)
+            self._changed()
             return token, max(1, int(round(float(ttl))))
 
     def check_token(self, token: str) -> Token | None:
-        with self.lock:
-            found = self.tokens.get(token)
-            if found is None:
-                return None
-            if time.time() >= found.expires_at:
-                del self.tokens[token]
-                return None
-            return found
+        found = self.tokens.get(token)
+        if found is None:
+            return None
+        if time.time() >= found.expires_at:
+            with self.lock:
+                self.tokens.pop(token, None)
+            return None
+        return found
 
     # -- payments ----------------------------------------------------------------
 
@@ -346,18 +450,22 @@ class EmulatorState:
             )
             self.payments[payment.id] = payment
             self.codes[code] = payment.id
+            self._changed()
             return payment
 
     def payment_by_code(self, code: str) -> Payment | None:
-        with self.lock:
-            payment_id = self.codes.get(code)
-            return self.payments.get(payment_id) if payment_id else None
+        payment_id = self.codes.get(code)
+        return self.payments.get(payment_id) if payment_id else None
+
+    def payment_transactions(self, payment: Payment) -> list[Transaction]:
+        return [self.transactions[guid] for guid in payment.installments]
 
     def settle(
         self, payment_id: str, *, status: str, reason: str | None = None, via: str = "api"
     ) -> tuple[Payment, Transaction] | None:
         """Complete or fail a created payment. Returns None when it was already settled
-        (the caller decides how to report that); KeyError for an unknown id."""
+        (the caller decides how to report that); KeyError for an unknown id. For a recurring
+        payment this charges installment 0."""
         with self.lock:
             payment = self.payments[payment_id]
             if payment.status != "created":
@@ -375,20 +483,137 @@ class EmulatorState:
                 fail_reason=payment.fail_reason,
                 created_at=payment.completed_at,
             )
+            if payment.recurring:
+                payment.anchor_date = payment.start_date or today()
+                transaction.installment = 0
+                transaction.scheduled_date = payment.anchor_date
+                payment.installments = [transaction.guid]
+                payment.last_charged = time.monotonic()
+                self.clock_changed.notify_all()
             self.transactions[transaction.guid] = transaction
             payment.transaction_guid = transaction.guid
+            payment.api_body = None
+            self._changed()
             return payment, transaction
+
+    def charge_installment(
+        self, payment_id: str, *, fail: bool = False, reason: str | None = None
+    ) -> tuple[Payment, Transaction]:
+        """Charge the next installment of a paid recurring payment now: a new transaction,
+        completed or failed with `reason`. KeyError for an unknown id; InstallmentError when the
+        payment is one-time, not paid, or the next date would be after its end date."""
+        with self.lock:
+            payment = self.payments[payment_id]
+            if not payment.recurring:
+                raise InstallmentError("not_recurring", "This is a one-time payment")
+            if payment.status != "completed":
+                raise InstallmentError(
+                    "not_paid", "The first installment of this payment is not paid"
+                )
+            due = payment.next_installment_date()
+            if due is None:
+                raise InstallmentError(
+                    "schedule_ended",
+                    f"The next installment would be after the end date {payment.end_date}",
+                )
+            transaction = Transaction(
+                guid=self.new_uuid(),
+                payment_guid=payment.id,
+                external_order_code=payment.external_order_code,
+                status="failed" if fail else "completed",
+                funds=payment.funds,
+                fail_reason=(reason or "InsufficientBalance") if fail else None,
+                created_at=now_iso(),
+                installment=len(payment.installments),
+                scheduled_date=due,
+            )
+            self.transactions[transaction.guid] = transaction
+            payment.installments.append(transaction.guid)
+            payment.last_charged = time.monotonic()
+            payment.api_body = None
+            self._changed()
+            return payment, transaction
+
+    def clock_due(self, now: float) -> tuple[list[str], float | None]:
+        """For the installment clock: ids of payments whose next installment is due at `now`
+        (monotonic), and the seconds until the next one after that (None: nothing scheduled)."""
+        with self.lock:
+            period = self.installment_clock_s
+            if not period:
+                return [], None
+            due: list[str] = []
+            wait: float | None = None
+            for payment in self.payments.values():
+                if payment.status != "completed" or payment.next_installment_date() is None:
+                    continue
+                at = max(payment.last_charged, self.clock_since) + period
+                if at <= now:
+                    due.append(payment.id)
+                else:
+                    wait = at - now if wait is None else min(wait, at - now)
+            return due, wait
 
     # -- deliveries --------------------------------------------------------------
 
-    def add_delivery(self, *, event: dict[str, Any], url: str, duplicate: bool) -> Delivery:
+    def add_deliveries(
+        self, items: Iterable[tuple[dict[str, Any], str, bool]], *, drop_rate: float = 0.0
+    ) -> list[Delivery]:
+        """Record deliveries of (event, url, duplicate) in order; each is dropped (never sent)
+        with probability drop_rate."""
         with self.lock:
-            delivery = Delivery(
-                id=self.new_uuid(), event=event, url=url, created_at=now_iso(), duplicate=duplicate
-            )
-            self.deliveries[delivery.id] = delivery
-            self.delivery_order.append(delivery.id)
+            created = []
+            for event, url, duplicate in items:
+                delivery = Delivery(
+                    id=self.new_uuid(),
+                    event=event,
+                    url=url,
+                    created_at=now_iso(),
+                    duplicate=duplicate,
+                )
+                if self.rng.random() < drop_rate:
+                    delivery.status = "dropped"
+                self.deliveries[delivery.id] = delivery
+                self.delivery_order.append(delivery.id)
+                created.append(delivery)
+            self._changed()
+            return created
+
+    def record_attempt(
+        self,
+        delivery: Delivery,
+        record: dict[str, Any],
+        *,
+        status: str | None,
+        generation: int,
+    ) -> bool:
+        """Append an attempt (its error text masked) and set the status; False when a reset
+        made the delivery stale."""
+        with self.lock:
+            if self.generation != generation:
+                return False
+            if record.get("error"):
+                record["error"] = mask_text(record["error"])
+            delivery.attempts.append(record)
+            if status is not None:
+                delivery.status = status
+            self._changed()
+            return True
+
+    def requeue_delivery(self, delivery_id: str) -> Delivery:
+        """Mark a recorded delivery pending again (KeyError if unknown)."""
+        with self.lock:
+            delivery = self.deliveries[delivery_id]
+            delivery.status = "pending"
+            self._changed()
             return delivery
+
+    def pending_deliveries(self) -> list[Delivery]:
+        with self.lock:
+            return [
+                self.deliveries[d]
+                for d in self.delivery_order
+                if self.deliveries[d].status == "pending"
+            ]
 
     def deliveries_json(self) -> list[dict[str, Any]]:
         with self.lock:

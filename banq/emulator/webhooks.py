@@ -1,5 +1,7 @@
-"""Webhook deliveries: one background thread per settled payment, attempts recorded, retries with
-exponential backoff, and the delivery faults (duplicates, out of order, delay, drops)."""
+"""Webhook deliveries: one background thread per settled payment or installment, attempts
+recorded, retries with exponential backoff, and the delivery faults (duplicates, out of order,
+delay, drops). Deliveries still pending when the emulator stopped are sent again on start-up
+when a state file kept them (`resume_pending`)."""
 
 from __future__ import annotations
 
@@ -35,58 +37,100 @@ class Deliverer:
         }
 
     def dispatch(self, payment: Payment, transaction: Transaction) -> list[Delivery]:
-        """Queue the events for a settled payment per the destination space's webhook config."""
+        """Queue the events for a settled payment per the destination space's webhook config:
+        a Payment and a Transaction event, each with the payment's new status as its action."""
+        return self._queue(
+            payment,
+            {
+                "payment": ("Payment", payment.id, payment.status),
+                "transaction": ("Transaction", transaction.guid, payment.status),
+            },
+        )
+
+    def dispatch_installment(self, payment: Payment, transaction: Transaction) -> list[Delivery]:
+        """Queue the Transaction event of a later installment (action completed or failed)."""
+        return self._queue(
+            payment, {"transaction": ("Transaction", transaction.guid, transaction.status)}
+        )
+
+    def _queue(self, payment: Payment, kinds: dict[str, tuple[str, str, str]]) -> list[Delivery]:
         state = self.state
         with state.lock:
             space = state.banq_account(payment.banq_guid)
             config = state.webhook_configs.get(space.id) if space else None
             if config is None or not config.enabled:
                 return []
-            faults = dict(state.faults)
-            events = []
-            for kind in config.types:
-                if kind == "payment":
-                    events.append(self._event(payment.status, "Payment", payment.id))
-                elif kind == "transaction":
-                    events.append(self._event(payment.status, "Transaction", transaction.guid))
+            faults = state.faults
+            events = [
+                self._event(action, resource_type, resource_id)
+                for kind in config.types
+                if kind in kinds
+                for resource_type, resource_id, action in (kinds[kind],)
+            ]
             if faults["out_of_order"]:
                 events.sort(key=lambda e: e["resourceType"] != "Transaction")
-            deliveries = []
-            for event in events:
-                for copy in range(1 + int(faults["duplicate_deliveries"])):
-                    delivery = state.add_delivery(event=event, url=config.url, duplicate=copy > 0)
-                    if state.random() < faults["drop_deliveries"]:
-                        delivery.status = "dropped"
-                    deliveries.append(delivery)
+            items = [
+                (event, config.url, copy > 0)
+                for event in events
+                for copy in range(1 + int(faults["duplicate_deliveries"]))
+            ]
+            deliveries = (
+                state.add_deliveries(items, drop_rate=faults["drop_deliveries"]) if items else []
+            )
             retry_count = config.retry_count
             generation = state.generation
-        thread = threading.Thread(
-            target=self._run,
-            args=(deliveries, retry_count, float(faults["delivery_delay_s"]), generation),
-            name=f"webhooks-{payment.id[:8]}",
-            daemon=True,
-        )
-        thread.start()
+        if deliveries:
+            self._start(
+                deliveries,
+                retry_count,
+                float(faults["delivery_delay_s"]),
+                generation,
+                f"webhooks-{payment.id[:8]}",
+            )
         return deliveries
 
     def resend(self, delivery_id: str) -> Delivery:
         """Send one recorded delivery again (KeyError if unknown), with the current retry count."""
         state = self.state
         with state.lock:
-            delivery = state.deliveries[delivery_id]
-            delivery.status = "pending"
-            space_id = _space_of(state, delivery)
-            space = state.account_spaces.get(space_id) if space_id else None
-            config = state.webhook_configs.get(space.id) if space else None
-            retry_count = config.retry_count if config else 0
+            delivery = state.requeue_delivery(delivery_id)
+            retry_count = self._retry_count(delivery)
             generation = state.generation
+        self._start([delivery], retry_count, 0.0, generation, f"webhooks-resend-{delivery_id[:8]}")
+        return delivery
+
+    def resume_pending(self) -> int:
+        """Send the deliveries a state file kept as pending (the emulator stopped before they
+        were delivered or gave up), in their original order. Returns how many."""
+        state = self.state
+        with state.lock:
+            pending = state.pending_deliveries()
+            generation = state.generation
+            retry_count = max((self._retry_count(d) for d in pending), default=0)
+        if pending:
+            logger.info("Re-sending %s webhook deliveries pending at the last stop", len(pending))
+            self._start(pending, retry_count, 0.0, generation, "webhooks-resume")
+        return len(pending)
+
+    def _retry_count(self, delivery: Delivery) -> int:
+        space_id = _space_of(self.state, delivery)
+        config = self.state.webhook_configs.get(space_id) if space_id else None
+        return config.retry_count if config else 0
+
+    def _start(
+        self,
+        deliveries: list[Delivery],
+        retry_count: int,
+        delay: float,
+        generation: int,
+        name: str,
+    ) -> None:
         threading.Thread(
             target=self._run,
-            args=([delivery], retry_count, 0.0, generation),
-            name=f"webhooks-resend-{delivery_id[:8]}",
+            args=(deliveries, retry_count, delay, generation),
+            name=name,
             daemon=True,
         ).start()
-        return delivery
 
     def _run(
         self, deliveries: list[Delivery], retry_count: int, delay: float, generation: int
@@ -97,8 +141,12 @@ class Deliverer:
             if self._stale(generation):
                 return
             if delivery.status == "dropped":
-                with self.state.lock:
-                    delivery.attempts.append({"number": 0, "at": now_iso(), "dropped": True})
+                self.state.record_attempt(
+                    delivery,
+                    {"number": 0, "at": now_iso(), "dropped": True},
+                    status=None,
+                    generation=generation,
+                )
                 logger.info("Webhook %s dropped (fault)", delivery.id)
                 continue
             self._send(delivery, retry_count, generation)
@@ -132,21 +180,20 @@ class Deliverer:
             except requests.RequestException as exc:
                 record["error"] = f"{type(exc).__name__}: {exc}"[:RESPONSE_SNIPPET]
             record["durationMs"] = int((time.monotonic() - started) * 1000)
-            with self.state.lock:
-                if self.state.generation != generation:
-                    return
-                delivery.attempts.append(record)
-                if ok:
-                    delivery.status = "delivered"
-                elif attempt == retry_count:
-                    delivery.status = "failed"
+            if self.stopping.is_set() and not ok:
+                return  # stopping mid-attempt: the delivery stays pending for the next start
+            status = "delivered" if ok else ("failed" if attempt == retry_count else None)
+            if not self.state.record_attempt(
+                delivery, record, status=status, generation=generation
+            ):
+                return
             logger.info(
                 "Webhook %s %s %s attempt %s: %s",
                 delivery.id,
                 delivery.event["resourceType"],
                 delivery.event["action"],
                 record["number"],
-                record["statusCode"] or record["error"],
+                record["statusCode"] or record["error"],  # the error text is masked by now
             )
             if ok:
                 return

@@ -5,11 +5,15 @@
  *   app.bootstrapApp();   // renders a "Pay with banq" button into `selector`
  *   app.destroyWidget();  // removes the button and any open modal
  *
- * The click awaits getPaymentInfo() (a Promise of the payment link URL) and opens the hosted payment
- * page in a modal iframe (link + "?origin=" + the host page's origin). Messages {type, payload} are
- * accepted only from this script's own origin: successPayment -> onPaymentSuccess(payload) and the
- * modal closes; close -> the modal closes and onPopUpClose() runs. Only window.ecommerceBanqWidget
- * is exposed.
+ * The click awaits getPaymentInfo() (a Promise of the payment link URL); meanwhile the button reads
+ * "Contacting banq…" (aria-busy, announced by a status region), and a rejection shows its message.
+ * Then the hosted payment page opens in a modal dialog iframe (link + "?origin=" + the host page's
+ * origin). The dialog is modal for the keyboard: focus moves into it, Tab and Shift-Tab stay in it,
+ * the rest of the page is inert, Escape closes it (the framed page forwards its own Escape as a
+ * `close` message), and focus returns to the Pay button afterwards.
+ * Messages {type, payload} are accepted only from this script's own origin and the modal's frame:
+ * successPayment -> the modal closes and onPaymentSuccess(payload) runs; close -> the modal closes
+ * and onPopUpClose() runs. Only window.ecommerceBanqWidget is exposed.
  */
 (function () {
   "use strict";
@@ -19,21 +23,33 @@
     currentScript && currentScript.src ? currentScript.src : window.location.href
   ).origin;
   var STYLE_ID = "banq-emulator-widget-style";
+  var LABEL = "Pay with banq";
+  var BUSY_LABEL = "Contacting banq\u2026";
   var CSS = [
     ".banq-widget{font:15px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif}",
     ".banq-widget__button{padding:10px 18px;border:0;border-radius:8px;background:#1f5eff;",
     "color:#fff;font:inherit;font-weight:600;cursor:pointer}",
-    ".banq-widget__button:disabled{opacity:.6;cursor:progress}",
-    ".banq-widget__error{color:#c62828;margin:6px 0 0}",
+    ".banq-widget__button[aria-disabled='true']{background:#4f6fb8;cursor:progress}",
+    ".banq-widget__button:focus-visible,.banq-widget__close:focus-visible{outline:3px solid #1f5eff;",
+    "outline-offset:2px}",
+    ".banq-widget__error{color:#b3261e;margin:6px 0 0}",
+    ".banq-widget__sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;",
+    "clip:rect(0,0,0,0);white-space:nowrap;border:0}",
     ".banq-widget__overlay{position:fixed;inset:0;background:rgba(10,20,40,.55);z-index:2147483000;",
-    "display:flex;align-items:center;justify-content:center}",
-    ".banq-widget__dialog{position:relative;background:#fff;border-radius:12px;width:min(900px,96vw);",
-    "height:min(640px,92vh);box-shadow:0 10px 40px rgba(0,0,0,.3)}",
-    ".banq-widget__frame{border:0;width:100%;height:100%;border-radius:12px}",
-    ".banq-widget__close{position:absolute;top:-14px;right:-14px;width:32px;height:32px;",
-    "border-radius:50%;border:0;background:#fff;box-shadow:0 1px 4px rgba(0,0,0,.3);",
-    "color:#17212b;padding:0;font-size:20px;line-height:32px;cursor:pointer}"
+    "display:flex;align-items:center;justify-content:center;padding:8px;box-sizing:border-box}",
+    ".banq-widget__dialog{display:flex;flex-direction:column;background:#fff;color:#17212b;",
+    "border-radius:12px;width:min(920px,100%);height:min(760px,100%);overflow:hidden;",
+    "box-shadow:0 10px 40px rgba(0,0,0,.3);font:15px/1.4 system-ui,-apple-system,'Segoe UI',",
+    "sans-serif}",
+    ".banq-widget__dialog:focus{outline:none}",
+    ".banq-widget__header{flex:none;display:flex;align-items:center;justify-content:space-between;",
+    "gap:8px;padding:6px 8px 6px 16px;border-bottom:1px solid #e3e7ee}",
+    ".banq-widget__title{margin:0;font-size:16px;font-weight:600;color:#17212b}",
+    ".banq-widget__close{flex:none;width:36px;height:36px;border-radius:50%;border:0;",
+    "background:#e6eaf2;color:#17212b;padding:0;font-size:22px;line-height:36px;cursor:pointer}",
+    ".banq-widget__frame{flex:1 1 auto;display:block;border:0;width:100%;min-height:0}"
   ].join("");
+  var dialogs = 0;
 
   function injectStyle() {
     if (document.getElementById(STYLE_ID)) return;
@@ -74,11 +90,18 @@
     this.onPaymentSuccess = options.onPaymentSuccess;
     this._root = null;
     this._button = null;
+    this._status = null;
     this._error = null;
     this._overlay = null;
+    this._dialog = null;
+    this._closeButton = null;
     this._iframe = null;
+    this._opener = null;
+    this._inerted = [];
+    this._busy = false;
     this._onMessage = this._onMessage.bind(this);
     this._onKey = this._onKey.bind(this);
+    this._onFocusIn = this._onFocusIn.bind(this);
   }
 
   EcommerceBanqWidget.prototype.bootstrapApp = function () {
@@ -93,29 +116,36 @@
     var button = document.createElement("button");
     button.type = "button";
     button.className = "banq-widget__button";
-    button.textContent = "Pay with banq";
+    button.textContent = LABEL;
+    var status = document.createElement("p");
+    status.className = "banq-widget__sr";
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
     var error = document.createElement("p");
     error.className = "banq-widget__error";
     error.setAttribute("role", "alert");
     error.hidden = true;
     var self = this;
     button.addEventListener("click", function () {
-      self._start();
+      if (!self._busy) self._start();
     });
     root.appendChild(button);
+    root.appendChild(status);
     root.appendChild(error);
     container.appendChild(root);
     this._root = root;
     this._button = button;
+    this._status = status;
     this._error = error;
     window.addEventListener("message", this._onMessage);
   };
 
   EcommerceBanqWidget.prototype.destroyWidget = function () {
-    this._closeModal();
+    this._closeModal(false);
     window.removeEventListener("message", this._onMessage);
     if (this._root && this._root.parentNode) this._root.parentNode.removeChild(this._root);
-    this._root = this._button = this._error = null;
+    this._root = this._button = this._status = this._error = null;
+    this._busy = false;
   };
 
   EcommerceBanqWidget.prototype._setError = function (message) {
@@ -124,15 +154,27 @@
     this._error.hidden = !message;
   };
 
+  // Busy while getPaymentInfo() is pending: the label says so, aria-busy is set and the status
+  // region announces it. The button stays focusable (aria-disabled, not disabled), so focus is
+  // not lost to the page body.
   EcommerceBanqWidget.prototype._setBusy = function (busy) {
+    this._busy = busy;
     if (!this._button) return;
-    this._button.disabled = busy;
-    if (busy) this._button.setAttribute("aria-busy", "true");
-    else this._button.removeAttribute("aria-busy");
+    this._button.textContent = busy ? BUSY_LABEL : LABEL;
+    if (busy) {
+      this._button.setAttribute("aria-busy", "true");
+      this._button.setAttribute("aria-disabled", "true");
+    } else {
+      this._button.removeAttribute("aria-busy");
+      this._button.removeAttribute("aria-disabled");
+    }
+    if (this._root) this._root.setAttribute("aria-busy", busy ? "true" : "false");
+    if (this._status) this._status.textContent = busy ? BUSY_LABEL : "";
   };
 
   EcommerceBanqWidget.prototype._start = function () {
     var self = this;
+    self._opener = document.activeElement;
     self._setError("");
     self._setBusy(true);
     Promise.resolve()
@@ -144,6 +186,7 @@
       })
       .then(
         function (link) {
+          if (!self._button) return; // destroyed while waiting
           if (!isHttpUrl(link)) {
             self._fail("The payment could not be started: no payment link was returned.");
             return;
@@ -163,22 +206,31 @@
   };
 
   EcommerceBanqWidget.prototype._open = function (link) {
-    this._closeModal();
+    this._closeModal(false);
+    this._setBusy(false);
     var self = this;
+    var titleId = "banq-widget-title-" + ++dialogs;
     var overlay = document.createElement("div");
     overlay.className = "banq-widget__overlay";
-    overlay.setAttribute("role", "dialog");
-    overlay.setAttribute("aria-modal", "true");
-    overlay.setAttribute("aria-label", "Pay with banq");
     var dialog = document.createElement("div");
     dialog.className = "banq-widget__dialog";
+    dialog.setAttribute("role", "dialog");
+    dialog.setAttribute("aria-modal", "true");
+    dialog.setAttribute("aria-labelledby", titleId);
+    dialog.tabIndex = -1;
+    var header = document.createElement("div");
+    header.className = "banq-widget__header";
+    var title = document.createElement("p");
+    title.className = "banq-widget__title";
+    title.id = titleId;
+    title.textContent = LABEL;
     var close = document.createElement("button");
     close.type = "button";
     close.className = "banq-widget__close";
     close.setAttribute("aria-label", "Close");
     close.textContent = "\u00d7";
     close.addEventListener("click", function () {
-      self._closeModal();
+      self._closeModal(true);
       safeCall(self.onPopUpClose);
     });
     var iframe = document.createElement("iframe");
@@ -187,29 +239,85 @@
     iframe.src =
       link + (link.indexOf("?") === -1 ? "?" : "&") + "origin=" +
       encodeURIComponent(window.location.origin);
-    dialog.appendChild(close);
+    // Tabbing out of the frame's last control lands here and wraps to the close button.
+    var wrap = document.createElement("span");
+    wrap.tabIndex = 0;
+    wrap.className = "banq-widget__sr";
+    wrap.addEventListener("focus", function () {
+      close.focus();
+    });
+    header.appendChild(title);
+    header.appendChild(close);
+    dialog.appendChild(header);
     dialog.appendChild(iframe);
+    dialog.appendChild(wrap);
     overlay.appendChild(dialog);
     document.body.appendChild(overlay);
-    document.addEventListener("keydown", this._onKey);
+    this._inert(overlay);
+    document.addEventListener("keydown", this._onKey, true);
+    document.addEventListener("focusin", this._onFocusIn);
     this._overlay = overlay;
+    this._dialog = dialog;
+    this._closeButton = close;
     this._iframe = iframe;
+    dialog.focus();
   };
 
-  EcommerceBanqWidget.prototype._closeModal = function () {
-    document.removeEventListener("keydown", this._onKey);
+  // Everything beside the overlay becomes inert while the dialog is open: no Tab stop, no click.
+  EcommerceBanqWidget.prototype._inert = function (overlay) {
+    var children = document.body.children;
+    for (var i = 0; i < children.length; i++) {
+      var el = children[i];
+      if (el === overlay || el.inert || el.tagName === "SCRIPT" || el.tagName === "STYLE") continue;
+      el.inert = true;
+      this._inerted.push(el);
+    }
+  };
+
+  EcommerceBanqWidget.prototype._closeModal = function (restoreFocus) {
+    document.removeEventListener("keydown", this._onKey, true);
+    document.removeEventListener("focusin", this._onFocusIn);
+    var wasOpen = !!this._overlay;
+    for (var i = 0; i < this._inerted.length; i++) this._inerted[i].inert = false;
+    this._inerted = [];
     if (this._overlay && this._overlay.parentNode) {
       this._overlay.parentNode.removeChild(this._overlay);
     }
-    this._overlay = this._iframe = null;
+    this._overlay = this._dialog = this._closeButton = this._iframe = null;
     this._setBusy(false);
+    if (wasOpen && restoreFocus) {
+      var target =
+        this._button && this._button.isConnected
+          ? this._button
+          : this._opener && this._opener.isConnected
+            ? this._opener
+            : null;
+      if (target && typeof target.focus === "function") target.focus();
+    }
+    this._opener = null;
   };
 
   EcommerceBanqWidget.prototype._onKey = function (event) {
-    if (event.key === "Escape" && this._overlay) {
-      this._closeModal();
+    if (!this._overlay) return;
+    if (event.key === "Escape" || event.key === "Esc") {
+      event.preventDefault();
+      this._closeModal(true);
       safeCall(this.onPopUpClose);
+      return;
     }
+    if (event.key !== "Tab") return;
+    var active = document.activeElement;
+    if (event.shiftKey && (active === this._closeButton || active === this._dialog)) {
+      event.preventDefault(); // wrap backwards to the payment page
+      this._iframe.focus();
+    } else if (!event.shiftKey && active === this._dialog) {
+      event.preventDefault();
+      this._closeButton.focus();
+    }
+  };
+
+  EcommerceBanqWidget.prototype._onFocusIn = function (event) {
+    if (this._overlay && !this._overlay.contains(event.target)) this._dialog.focus();
   };
 
   EcommerceBanqWidget.prototype._onMessage = function (event) {
@@ -219,11 +327,11 @@
     var data = event.data;
     if (!data || typeof data !== "object" || typeof data.type !== "string") return;
     if (data.type === "successPayment") {
-      this._closeModal();
+      this._closeModal(true);
       safeCall(this.onPaymentSuccess, data.payload);
     } else if (data.type === "close") {
       if (!this._overlay) return;
-      this._closeModal();
+      this._closeModal(true);
       safeCall(this.onPopUpClose);
     }
   };

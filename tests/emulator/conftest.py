@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -73,6 +74,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self.fail_first = 0
         self.lock = threading.Lock()
         receiver = self
@@ -82,6 +84,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
                     receiver.received.append(json.loads(body))
+                    receiver.paths.append(self.path)
                     failing = len(receiver.received) <= receiver.fail_first
                 status = 500 if failing else 200
                 text = b"nope" if failing else b"ok"
@@ -94,8 +97,19 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until at least n events arrived; returns them (AssertionError on timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= n:
+                    return list(self.received)
+            time.sleep(0.01)
+        raise AssertionError(f"expected {n} webhook requests, got {len(self.received)}")
 
     def close(self) -> None:
         self.server.shutdown()

@@ -207,3 +207,110 @@ def test_dashboard_forms_post_and_redirect(banq_emulator, link):
     assert banq_emulator.faults()["error_routes"] == ["token", "users-me"]
     assert config.status_code == 303
     assert banq_emulator.webhook_config()["retryCount"] == 2
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("InsufficientBalance", "Your banq account does not have enough money for this payment."),
+        ("TierPlanLimits", "This payment is over your banq account's amount limit."),
+        ("General Error", "Something went wrong at banq."),
+        ("PlaidRequiresReAuthentication", "Your bank link needs to be authorised again"),
+    ],
+)
+def test_failed_payment_page_says_banqs_reason_in_plain_words(banq_emulator, link, reason, words):
+    banq_emulator.fail(link["id"], reason=reason)
+
+    page = requests.get(link["url"], timeout=5).text
+    approve = requests.get(
+        f"{banq_emulator.url}/app/approve/{link['url'].rsplit('/', 1)[1]}", timeout=5
+    ).text
+
+    escaped = words.replace("'", "&#x27;")
+    assert escaped in page
+    assert escaped in approve
+    assert f"Payment failed: {reason}" not in page
+    assert f"data-reason='{reason}'" in page  # the code stays available
+    assert f"<code>{reason}</code>" in page
+
+
+def test_decline_page_shows_plain_words_with_the_code(banq_emulator, link):
+    response = requests.post(
+        f"{link['url']}/decline", data={"reason": "InsufficientBalance"}, timeout=5
+    )
+
+    assert "Your banq account does not have enough money for this payment." in response.text
+    assert "Payment failed: InsufficientBalance" not in response.text
+
+
+def test_link_page_offers_the_reasons_in_plain_words(banq_emulator, link):
+    page = requests.get(link["url"], timeout=5).text
+
+    assert (
+        "<option value='TierPlanLimits'>This payment is over your banq account&#x27;s amount "
+        "limit. (TierPlanLimits)</option>"
+    ) in page
+
+
+def test_favicon_is_served(banq_emulator):
+    ico = requests.get(f"{banq_emulator.url}/favicon.ico", timeout=5)
+    svg = requests.get(f"{banq_emulator.url}/favicon.svg", timeout=5)
+    page = requests.get(f"{banq_emulator.url}/_emulator/", timeout=5).text
+
+    assert ico.status_code == 200
+    assert ico.headers["Content-Type"] == "image/x-icon"
+    assert ico.content[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert b"\x89PNG" in ico.content
+    assert svg.status_code == 200
+    assert svg.headers["Content-Type"] == "image/svg+xml"
+    assert svg.text.startswith("<svg")
+    assert "<link rel='icon' href='/favicon.svg'" in page
+
+
+def test_pages_have_the_accessibility_basics(banq_emulator, link):
+    code = link["url"].rsplit("/", 1)[1]
+    pages = {
+        "link": requests.get(link["url"], timeout=5).text,
+        "widget": requests.get(
+            f"{banq_emulator.url}/widget/", params={"paymentLink": link["url"]}, timeout=5
+        ).text,
+        "approve": requests.get(f"{banq_emulator.url}/app/approve/{code}", timeout=5).text,
+        "dashboard": requests.get(f"{banq_emulator.url}/_emulator/", timeout=5).text,
+        "unknown": requests.get(f"{banq_emulator.url}/link/AAAAAAAAAAA", timeout=5).text,
+    }
+
+    for name, page in pages.items():
+        assert page.startswith("<!doctype html><html lang='en'>"), name
+        assert re.search(r"<title>[^<]+</title>", page), name
+        assert page.count("<main>") == 1, name
+        assert page.count("<h1") == 1, name
+        ids = re.findall(r"\bid='([^']+)'", page)
+        assert len(ids) == len(set(ids)), name
+        for control in re.findall(r"<(?:input|select)\b[^>]*>", page):
+            if "type='hidden'" in control or "type='checkbox'" in control:
+                continue
+            found = re.search(r"id='([^']+)'", control)
+            labelled = "aria-label=" in control or (found and f"for='{found.group(1)}'" in page)
+            assert labelled, (name, control)
+    qr = pages["link"]
+    assert "role='img' aria-label='QR code: scan it with the banq app to pay'" in qr
+    assert "<title>Scan to pay with banq</title>" in qr
+
+
+def test_widget_script_has_dialog_focus_and_busy_handling(banq_emulator):
+    js = requests.get(banq_emulator.widget_url, timeout=5).text
+
+    for needle in (
+        'setAttribute("role", "dialog")',
+        'setAttribute("aria-modal", "true")',
+        'setAttribute("aria-labelledby", titleId)',
+        'iframe.title = "Banq Checkout Widget"',
+        "Contacting banq\\u2026",
+        'setAttribute("aria-busy", "true")',
+        'setAttribute("aria-live", "polite")',
+        "el.inert = true",
+        'event.key === "Escape"',
+        'event.key !== "Tab"',
+        "target.focus()",
+    ):
+        assert needle in js, needle

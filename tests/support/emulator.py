@@ -3,7 +3,7 @@
 - `banq_emulator` (function scope): the running emulator, reset before each test. A handle with
   `.url`, `.api_url`, `.token_url`, `.widget_url` and helpers (see `EmulatorHandle`).
 - `_banq_emulator_process` (session scope): one `python -m banq.emulator --port 0 --seed 1234
-  --retry-backoff 0.05` subprocess for the whole run.
+  --retry-backoff 0.05` subprocess for the whole run (in memory: no state file).
 - `emulator_settings` (function scope): Django settings pointing the store at that emulator with
   the emulator's seeded credentials.
 """
@@ -103,6 +103,24 @@ class EmulatorHandle:
             + ", ".join(f"{d['resourceType']}:{d['status']}" for d in found)
         )
 
+    def next_installment(
+        self, payment_id: str, *, fail: bool = False, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Charge a paid recurring payment's next installment now; returns the transaction."""
+        body: dict[str, Any] = {"fail": fail}
+        if reason is not None:
+            body["reason"] = reason
+        return self._call("POST", f"payments/{payment_id}/next-installment", body)
+
+    def set_installment_clock(self, seconds: float | None) -> dict[str, Any]:
+        """Fire installments every `seconds` real seconds per period (None: off)."""
+        return self._call("POST", "installment-clock", {"seconds": seconds})
+
+    def log(self) -> str:
+        """What the emulator process wrote to stderr so far (its log)."""
+        path = getattr(self.process, "log_path", None)
+        return Path(path).read_text() if path else ""
+
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "faults")
 
@@ -134,7 +152,8 @@ class EmulatorHandle:
 
 
 def start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
-    """Start `python -m banq.emulator --port 0 ...`; return the process and its base URL."""
+    """Start `python -m banq.emulator --port 0 ...`; return the process and its base URL.
+    The process's stderr (its log) goes to the file named by `process.log_path`."""
     log = tempfile.NamedTemporaryFile(prefix="banq-emulator-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "banq.emulator", "--port", "0", *args],
@@ -144,6 +163,7 @@ def start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    process.log_path = log.name  # type: ignore[attr-defined]
     first_line: list[str] = []
     ready = threading.Event()
 
