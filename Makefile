@@ -30,12 +30,13 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/python manage.py migrate --no-input -v 0
 
-## Set everything up and serve the store (and, by default, the banq emulator beside it).
+## Set everything up and serve the store, its task worker and (by default) the banq emulator.
+## FRESH=1 starts the emulator empty (it keeps its payments in .run/ across restarts).
 run: install
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_demo_catalog
 	$(BIN)/python manage.py ensure_demo_admin
-	$(BIN)/python -m storefront.devserver --host $(HOST) --port $(PORT) --emulator-port $(BANQ_EMULATOR_PORT)
+	$(BIN)/python -m storefront.devserver --host $(HOST) --port $(PORT) --emulator-port $(BANQ_EMULATOR_PORT) $(if $(FRESH),--fresh)
 
 ## The banq emulator alone.
 emulator: install

@@ -105,7 +105,9 @@ class _LoggedRetry(Retry):
     """urllib3's ``Retry``, logging each retry, and giving up on a ``Retry-After`` longer than
     ``MAX_RETRY_AFTER`` (a request must not sleep for minutes)."""
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, **kwargs):
+    def increment(  # type: ignore[override]
+        self, method=None, url=None, response=None, error=None, _pool=None, **kwargs
+    ):
         if response is not None:
             retry_after = self.get_retry_after(response)
             if retry_after is not None and retry_after > MAX_RETRY_AFTER:

@@ -188,7 +188,7 @@ class OrderAdmin(admin.ModelAdmin):
     )
     # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
     readonly_fields = tuple(
-        f for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")
+        str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")
     )
 
     @admin.display(description="created", ordering="created_at")

@@ -235,7 +235,7 @@ class CheckoutView(View):
         if not form.is_valid():
             if wants_json(request):
                 errors = next(iter(form.errors.values()))
-                return json_error("invalid_checkout", errors[0], 400)
+                return json_error("invalid_checkout", str(errors[0]), 400)
             return self.refuse(request, form, None)
         try:
             order = services.order_create_from_cart(

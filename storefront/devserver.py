@@ -1,26 +1,46 @@
-"""`make run`: serve the store with daphne and, in emulator mode, the banq emulator beside it.
+"""`make run`: the store (daphne), its task worker and, in emulator mode, the banq emulator.
 
-    python -m storefront.devserver [--host 127.0.0.1] [--port 8000] [--emulator-port 8001]
+    python -m storefront.devserver [--host 127.0.0.1] [--port 8000] [--emulator-port 8001] [--fresh]
 
-Checks both ports first (a busy port is a clear message, not a traceback), starts the emulator,
-registers the store's webhook URL with it through the real banq API path, starts daphne, prints the
-URLs and stops both on Ctrl-C. With BANQ_ENVIRONMENT=sandbox or production only the store starts.
+Checks the ports first (a busy port is a clear message, not a traceback), starts the emulator
+(its state kept in ``.run/emulator-state.json``; ``--fresh`` starts it empty), registers the
+store's webhook URL with it through the real operator command, starts the store and the worker,
+prints the URLs, and stops all three on Ctrl-C or SIGTERM. Every line each process prints is
+prefixed with its name. While it runs, ``.run/make-run.json`` tells management commands started
+from another shell which store and emulator URLs to use (``storefront/settings.py`` reads it).
+With BANQ_ENVIRONMENT=sandbox or production no emulator starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 from urllib.error import URLError
 from urllib.request import urlopen
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+RUN_DIR = BASE_DIR / ".run"
+RUN_FILE = RUN_DIR / "make-run.json"
+EMULATOR_STATE = RUN_DIR / "emulator-state.json"
+NAME_WIDTH = 8
+_print_lock = threading.Lock()
+
+
+def say(name: str, text: str, *, stream: IO[str] | None = None) -> None:
+    """One line of output, prefixed with the process it comes from."""
+    stream = stream or sys.stdout
+    with _print_lock:
+        stream.write(f"{name:<{NAME_WIDTH}} | {text}\n")
+        stream.flush()
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -59,6 +79,28 @@ def emulator_answers(url: str) -> bool:
         return False
 
 
+def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start ``command`` with its output copied line by line under ``name``."""
+    proc = subprocess.Popen(
+        command,
+        cwd=BASE_DIR,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,  # Ctrl-C reaches this launcher, which stops them in order
+    )
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            say(name, line.rstrip("\n"))
+
+    threading.Thread(target=pump, name=f"{name}-output", daemon=True).start()
+    return proc
+
+
 def stop(*procs: subprocess.Popen | None) -> None:
     for proc in procs:
         if proc is not None and proc.poll() is None:
@@ -70,11 +112,13 @@ def stop(*procs: subprocess.Popen | None) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=5)
 
 
-def register_webhook(store_url: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Point the emulator's webhook config at this store, with the real operator command."""
-    return subprocess.run(
+def register_webhook(store_url: str, env: dict[str, str]) -> tuple[bool, str]:
+    """Point the emulator's webhook config at this store, with the real operator command.
+    Returns ``(ok, what happened in a few words)``."""
+    result = subprocess.run(
         [sys.executable, "manage.py", "banq_register_webhook", "--base-url", store_url],
         cwd=BASE_DIR,
         env=env,
@@ -82,9 +126,31 @@ def register_webhook(store_url: str, env: dict[str, str]) -> subprocess.Complete
         text=True,
         timeout=60,
     )
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    if result.returncode != 0:
+        return False, lines[-1] if lines else "?"
+    if any("Creating" in line for line in lines):
+        return True, "not registered yet: registered this store's webhook URL"
+    if any("changing" in line for line in lines):
+        return True, "pointed banq's webhook config at this store"
+    return True, "already pointing at this store"
 
 
-def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops both servers like Ctrl-C does
+def record_run(*, store_url: str, emulator_url: str | None) -> None:
+    RUN_DIR.mkdir(exist_ok=True)
+    data = {"pid": os.getpid(), "store_url": store_url, "emulator_url": emulator_url}
+    RUN_FILE.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def forget_run() -> None:
+    try:
+        if json.loads(RUN_FILE.read_text()).get("pid") == os.getpid():
+            RUN_FILE.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops everything like Ctrl-C does
     raise KeyboardInterrupt
 
 
@@ -93,18 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--emulator-port", type=int, default=8001)
+    parser.add_argument(
+        "--fresh", action="store_true", help="start the emulator empty (forget its saved state)"
+    )
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
     store_url = f"http://{args.host}:{args.port}"
     emulator_url = f"http://{args.host}:{args.emulator_port}"
-    os.environ.setdefault("STOREFRONT_URL", store_url)
+    # This launcher decides where the store and the emulator run: the children use these URLs,
+    # not what a previous `make run` recorded.
+    os.environ["STOREFRONT_URL"] = os.environ.get("STOREFRONT_URL") or store_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
+    os.environ["STOREFRONT_IGNORE_RUN_FILE"] = "1"
 
     from django.conf import settings
 
     use_emulator = settings.BANQ_ENVIRONMENT == "emulator"
     if use_emulator:
-        # The store talks to the emulator this launcher starts, whatever the default says.
         os.environ["BANQ_EMULATOR_URL"] = emulator_url
 
     # An emulator someone already started on that port (`make emulator`) is used, not refused.
@@ -131,28 +202,32 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     env = dict(os.environ)
-    emulator = store = None
+    emulator = store = worker = None
+    me = "make run"
     try:
         if start_emulator:
-            emulator = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "banq.emulator",
-                    "--host",
-                    args.host,
-                    "--port",
-                    str(args.emulator_port),
-                    "--merchant-name",
-                    settings.STORE_NAME,
-                ],
-                cwd=BASE_DIR,
-                env=env,
-            )
+            RUN_DIR.mkdir(exist_ok=True)
+            command = [
+                sys.executable,
+                "-m",
+                "banq.emulator",
+                "--host",
+                args.host,
+                "--port",
+                str(args.emulator_port),
+                "--merchant-name",
+                settings.STORE_NAME,
+                "--state-file",
+                str(EMULATOR_STATE),
+            ]
+            if args.fresh:
+                command.append("--fresh")
+            emulator = start("emulator", command, env)
             if not wait_for_http(f"{emulator_url}/_emulator/api/state", emulator):
-                print("The banq emulator did not start; see its output above.", file=sys.stderr)
+                say(me, "The banq emulator did not start; see its output above.", stream=sys.stderr)
                 return 1
-        store = subprocess.Popen(
+        store = start(
+            "store",
             [
                 sys.executable,
                 "-m",
@@ -163,42 +238,47 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.port),
                 "storefront.asgi:application",
             ],
-            cwd=BASE_DIR,
-            env=env,
+            env,
         )
         if not wait_for_http(f"{store_url}/", store):
-            print("The store did not start; see its output above.", file=sys.stderr)
+            say(me, "The store did not start; see its output above.", stream=sys.stderr)
             return 1
+        worker = start("worker", [sys.executable, "manage.py", "worker"], env)
         webhook_note = ""
         if use_emulator:
-            registered = register_webhook(store_url, env)
-            if registered.returncode == 0:
-                webhook_note = "   (its webhooks reach this store)"
-            else:  # the store still works; `manage.py banq_reconcile` confirms payments
-                problem = (registered.stderr or registered.stdout).strip().splitlines()
-                webhook_note = (
-                    f"   (webhook registration failed: {problem[-1] if problem else '?'})"
-                )
-        print()
-        print(f"  Store:          {store_url}/")
-        print(f"  Admin:          {store_url}/admin/")
+            ok, what = register_webhook(store_url, env)
+            say(me, f"webhook: {what}" if ok else f"webhook registration failed: {what}")
+            webhook_note = "   (its webhooks reach this store)" if ok else ""
+        record_run(store_url=store_url, emulator_url=emulator_url if use_emulator else None)
+        lines = [
+            "",
+            f"  Store:          {store_url}/",
+            f"  Admin:          {store_url}/admin/",
+        ]
         if use_emulator:
             already = "" if start_emulator else " (already running)"
-            print(f"  banq emulator:  {emulator_url}/_emulator/{already}{webhook_note}")
+            lines.append(f"  banq emulator:  {emulator_url}/_emulator/{already}{webhook_note}")
         else:
-            print(f"  banq:           {settings.BANQ_ENVIRONMENT} ({settings.BANQ_API_URL})")
-        print("  Press Ctrl-C to stop.\n", flush=True)
+            lines.append(f"  banq:           {settings.BANQ_ENVIRONMENT} ({settings.BANQ_API_URL})")
+        lines += [
+            "  Worker:         running (outbox e-mails, webhook retries, banq sweep, expiry)",
+            "  Press Ctrl-C to stop.",
+            "",
+        ]
+        with _print_lock:
+            print("\n".join(lines), flush=True)
         while True:
-            for proc, name in ((store, "store"), (emulator, "emulator")):
+            for proc, name in ((store, "store"), (worker, "worker"), (emulator, "emulator")):
                 if proc is not None and proc.poll() is not None:
-                    print(f"The {name} stopped (exit {proc.returncode}).", file=sys.stderr)
+                    say(me, f"The {name} stopped (exit {proc.returncode}).", stream=sys.stderr)
                     return proc.returncode or 1
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("\nStopping.")
+        say(me, "Stopping.")
         return 0
     finally:
-        stop(store, emulator)
+        stop(store, worker, emulator)
+        forget_run()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ file beside ``manage.py``; ``.env.example`` lists every variable.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -34,6 +35,26 @@ _OWN_PREFIXES = (
 )
 for _name in [k for k, v in os.environ.items() if k.startswith(_OWN_PREFIXES) and not v.strip()]:
     del os.environ[_name]
+
+
+def _make_run() -> dict:
+    """Where a `make run` of this checkout serves (``.run/make-run.json``, written by
+    ``storefront.devserver`` while it runs), so that a management command started from another
+    shell reaches that store and emulator. Not read by the tests (DJANGO_READ_DOT_ENV=false) nor
+    by the processes `make run` starts itself."""
+    if os.environ.get("STOREFRONT_IGNORE_RUN_FILE") or not env.bool(
+        "DJANGO_READ_DOT_ENV", default=True
+    ):
+        return {}
+    try:
+        data = json.loads((BASE_DIR / ".run" / "make-run.json").read_text())
+        os.kill(int(data["pid"]), 0)  # still running?
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+MAKE_RUN = _make_run()
 
 # --- banq environment first: the defaults below depend on it ---
 BANQ_ENVIRONMENTS = ("emulator", "sandbox", "production")
@@ -251,7 +272,9 @@ STORE_NAME = env.str("STORE_NAME", default="banq demo store")
 STORE_CURRENCY = "USD"
 # Public base URL of the store: used in e-mails (signed order links) and when registering the
 # webhook with banq.
-STOREFRONT_URL = env.str("STOREFRONT_URL", default="http://127.0.0.1:8000").rstrip("/")
+STOREFRONT_URL = env.str(
+    "STOREFRONT_URL", default=MAKE_RUN.get("store_url") or "http://127.0.0.1:8000"
+).rstrip("/")
 ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="SF")
 # Orders not paid this many minutes after checkout become `expired` (manage.py expire_orders).
 ORDER_EXPIRY_MINUTES = env.int("ORDER_EXPIRY_MINUTES", default=60)
@@ -262,7 +285,9 @@ ORDER_CLAIM_ATTENTION_MINUTES = env.int("ORDER_CLAIM_ATTENTION_MINUTES", default
 CART_MAX_QUANTITY = 99
 
 # --- banq ---
-BANQ_EMULATOR_URL = env.str("BANQ_EMULATOR_URL", default="http://127.0.0.1:8001").rstrip("/")
+BANQ_EMULATOR_URL = env.str(
+    "BANQ_EMULATOR_URL", default=MAKE_RUN.get("emulator_url") or "http://127.0.0.1:8001"
+).rstrip("/")
 _BANQ_HOSTS = {
     "emulator": {
         "token": f"{BANQ_EMULATOR_URL}/oauth/token",

@@ -40,16 +40,32 @@ def test_load_demo_catalog_is_idempotent():
     assert "0 created" in output
 
 
-def test_load_demo_catalog_repairs_edits_but_keeps_stock():
+def test_load_demo_catalog_keeps_the_merchants_edits():
+    _run("load_demo_catalog")
+    Product.objects.filter(slug="banq-mug").update(price=Decimal("1.00"), is_active=False)
+    Product.objects.filter(slug="city-bicycle").update(stock=1)
+    Product.objects.filter(slug="sticker").delete()
+
+    output = _run("load_demo_catalog")  # what every `make run` does
+
+    mug = Product.objects.get(slug="banq-mug")
+    assert (mug.price, mug.is_active) == (Decimal("1.00"), False)
+    assert Product.objects.get(slug="city-bicycle").stock == 1
+    assert Product.objects.filter(slug="sticker").exists()  # a missing one comes back
+    assert "1 created" in output
+
+
+def test_load_demo_catalog_reset_restores_the_demo_products():
     _run("load_demo_catalog")
     Product.objects.filter(slug="banq-mug").update(price=Decimal("1.00"), is_active=False)
     Product.objects.filter(slug="city-bicycle").update(stock=1)
 
-    _run("load_demo_catalog")
+    output = _run("load_demo_catalog", "--reset")
 
     mug = Product.objects.get(slug="banq-mug")
     assert (mug.price, mug.is_active) == (Decimal("19.90"), True)
-    assert Product.objects.get(slug="city-bicycle").stock == 1
+    assert Product.objects.get(slug="city-bicycle").stock == 5
+    assert "reset" in output
 
 
 def test_ensure_demo_admin_prints_the_password_only_when_it_creates_the_user():

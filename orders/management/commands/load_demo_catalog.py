@@ -1,4 +1,4 @@
-"""``manage.py load_demo_catalog``: a handful of demo products. Idempotent (keyed by slug)."""
+"""``manage.py load_demo_catalog``: the demo products that are missing; ``--reset`` restores."""
 
 from decimal import Decimal
 
@@ -60,27 +60,40 @@ DEMO_PRODUCTS = [
 
 
 class Command(BaseCommand):
-    help = "Create or update the demo products (safe to run again)."
+    help = (
+        "Create the demo products that are missing (keyed by slug). A product that exists is left "
+        "as the merchant has it (price, stock, active); --reset puts every demo product back as "
+        "shipped."
+    )
 
-    def handle(self, *args, **options):
-        created_count = 0
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="restore the demo products' names, prices, stock and active flags",
+        )
+
+    def handle(self, *args, reset: bool = False, **options):
+        created_count = reset_count = 0
         with transaction.atomic():
             for data in DEMO_PRODUCTS:
-                fields = {k: v for k, v in data.items() if k not in ("slug", "stock")}
-                product, created = Product.objects.update_or_create(
-                    slug=data["slug"],
-                    defaults={**fields, "currency": "USD", "is_active": True},
-                    create_defaults={
-                        **fields,
-                        "currency": "USD",
-                        "is_active": True,
-                        "stock": data["stock"],
-                    },
-                )
+                fields = {
+                    **{k: v for k, v in data.items() if k != "slug"},
+                    "currency": "USD",
+                    "is_active": True,
+                }
+                if reset:
+                    _, created = Product.objects.update_or_create(
+                        slug=data["slug"], defaults=fields
+                    )
+                    reset_count += int(not created)
+                else:
+                    _, created = Product.objects.get_or_create(slug=data["slug"], defaults=fields)
                 created_count += int(created)
+        kept = len(DEMO_PRODUCTS) - created_count - reset_count
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo catalog: {len(DEMO_PRODUCTS)} products "
-                f"({created_count} created, {len(DEMO_PRODUCTS) - created_count} updated)."
+                f"Demo catalog: {len(DEMO_PRODUCTS)} products ({created_count} created, "
+                + (f"{reset_count} reset)." if reset else f"{kept} kept as they are).")
             )
         )
