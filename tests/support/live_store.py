@@ -53,6 +53,12 @@ class LiveStore:
         except OSError:
             return ""
 
+    def kill(self) -> None:
+        """kill -9: whatever the store was doing is cut short."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -113,21 +119,29 @@ def _wait_until_listening(store: LiveStore, timeout: float) -> None:
     )
 
 
-def live_store_start(extra_env: dict[str, str] | None = None) -> LiveStore:
-    """Start daphne serving storefront.asgi on a free port; wait until it listens."""
-    host = "127.0.0.1"
-    port = free_port(host)
-    url = f"http://{host}:{port}"
+def live_env(extra_env: dict[str, str] | None = None, **values: str) -> dict[str, str]:
+    """The environment of a store process (server or worker) started by a test: the test
+    database, no .env, then ``values`` and ``extra_env`` on top."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "storefront.settings",
         "DATABASE_URL": live_store_database_url(),
         "DJANGO_READ_DOT_ENV": "false",
-        "STOREFRONT_URL": url,
         "PYTHONUNBUFFERED": "1",
+        **values,
     }
     env.pop("PYTEST_CURRENT_TEST", None)
     env.update({k: str(v) for k, v in (extra_env or {}).items()})
+    return env
+
+
+def live_store_start(extra_env: dict[str, str] | None = None, *, port: int = 0) -> LiveStore:
+    """Start daphne serving storefront.asgi on ``port`` (a free one by default); wait until it
+    listens."""
+    host = "127.0.0.1"
+    port = port or free_port(host)
+    url = f"http://{host}:{port}"
+    env = live_env(extra_env, STOREFRONT_URL=url)
     stderr_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, read on failure
         prefix="live-store-", suffix=".log", delete=False
     )
@@ -165,8 +179,8 @@ def live_store_env() -> dict[str, str]:
 def live_store_factory(transactional_db):
     started: list[LiveStore] = []
 
-    def start(extra_env: dict[str, str] | None = None) -> LiveStore:
-        store = live_store_start(extra_env)
+    def start(extra_env: dict[str, str] | None = None, *, port: int = 0) -> LiveStore:
+        store = live_store_start(extra_env, port=port)
         started.append(store)
         return store
 
