@@ -47,6 +47,7 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_READ_DOT_ENV=false $(BIN)/python manage.py makemigrations --check --dry-run -v 0
+	$(BIN)/lint-imports
 	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks
 	DJANGO_READ_DOT_ENV=false $(BIN)/python -m pytest $(PYTEST_ARGS)
 

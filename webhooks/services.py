@@ -23,6 +23,7 @@ from django.utils import timezone
 from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqUnavailable
 from banq.models import BanqPayment
 from banq.settlement import PaymentOutcome, Settlement, payment_apply
+from orders.locks import row_lock
 from orders.models import Order, OrderEvent
 from webhooks.exceptions import InvalidWebhookPayload
 from webhooks.models import WebhookEvent, WebhookRefusal
@@ -242,7 +243,7 @@ def _payment_id_by_order_code(code: str | None) -> str:
 def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
     try:
         with transaction.atomic():
-            locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+            locked = row_lock(WebhookEvent, pk=event.pk)
             if locked.state in WebhookEvent.FINAL_STATES:  # a concurrent run settled it
                 return locked
             outcome = payment_apply(remote=fetched.remote, source=OrderEvent.Source.WEBHOOK)
@@ -347,7 +348,7 @@ def _settle(event: WebhookEvent, state: str, error: str) -> WebhookEvent:
     """Save a state reached without applying anything (its own small transaction)."""
     _finish(event, state, error)
     with transaction.atomic():
-        locked = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+        locked = row_lock(WebhookEvent, pk=event.pk)
         if locked.state in WebhookEvent.FINAL_STATES and state not in WebhookEvent.FINAL_STATES:
             return locked  # a concurrent run settled it meanwhile; keep its answer
         event.save(
