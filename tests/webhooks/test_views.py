@@ -528,3 +528,32 @@ def test_url_without_the_trailing_slash_is_served_not_redirected(banq_api, clien
     assert response.json() == {"status": "processed"}
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
+
+
+def test_no_retries_inside_the_request_the_worker_finishes_the_job(
+    banq_api, client, settings, run_tasks
+):
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    settings.BANQ_RETRIES = 3  # for background work; a webhook request never retries
+    order, _ = order_with_attempt()
+    add_json(banq_api, "GET", f"/payments/{PAYMENT_ID}", {"error": "down"}, status=502)
+    add_payment(banq_api, completed_payment(order))
+
+    response = post_event(client)
+
+    assert response.status_code == 503
+    assert len(api_calls(banq_api)) == 1  # one try, then banq is told to come back
+    event = WebhookEvent.objects.get()
+    assert event.state == State.PENDING
+    retry = DBTaskResult.objects.get(task_path="webhooks.tasks.webhook_event_retry")
+    assert retry.run_after > timezone.now()  # after a backoff, not at once
+    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
+
+    run_tasks()
+
+    event.refresh_from_db()
+    order.refresh_from_db()
+    assert event.state == State.PROCESSED
+    assert order.status == Order.Status.PAID
