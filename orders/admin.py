@@ -15,7 +15,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from orders.access import order_signed_url
 from orders.admin_selectors import (
@@ -158,8 +160,8 @@ class OrderAdmin(admin.ModelAdmin):
         "email",
         "total_display",
         "status_badge",
-        "paid_at",
-        "payment_reference",
+        "paid_at_display",
+        "payment_reference_display",
     )
     list_display_links = ("number",)
     list_filter = ("status", "created_at", NeedsAttentionFilter, PaidWithinFilter)
@@ -192,12 +194,26 @@ class OrderAdmin(admin.ModelAdmin):
     )
 
     @admin.display(description="created", ordering="created_at")
-    def created_date(self, order: Order):
-        return order.created_at.date() if order.created_at else None
+    def created_date(self, order: Order) -> str:
+        return date_format(localtime(order.created_at), "j M Y") if order.created_at else "-"
 
     @admin.display(description="total", ordering="total")
     def total_display(self, order: Order) -> str:
         return format_money(order.total, order.currency)
+
+    # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
+    # admin.css): a short paid-at, and banq's payment id whole but over two lines.
+    @admin.display(description="paid at", ordering="paid_at")
+    def paid_at_display(self, order: Order) -> str:
+        if order.paid_at is None:
+            return "-"
+        return date_format(localtime(order.paid_at), "j M Y, H:i")
+
+    @admin.display(description="banq payment id", ordering="payment_reference")
+    def payment_reference_display(self, order: Order) -> str:
+        if not order.payment_reference:
+            return "-"
+        return format_html('<code class="payment-id">{}</code>', order.payment_reference)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, order: Order) -> str:

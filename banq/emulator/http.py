@@ -85,6 +85,8 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Words for the access log instead of the bare status, for an answer that is no error.
+    log_note: str = ""
 
     @classmethod
     def json(cls, value: Any, status: int = 200, headers: dict[str, str] | None = None):
@@ -208,7 +210,10 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
             )
         )
         # The path only (no query string, no headers): tokens and passwords never reach the log.
-        access_log.info("%s %s %s", method, parts.path, response.status)
+        if response.log_note:
+            access_log.info("%s %s: %s", method, parts.path, response.log_note)
+        else:
+            access_log.info("%s %s %s", method, parts.path, response.status)
         return keep_alive
 
     def _head(self, line: bytes) -> tuple[str, str, str, dict[str, str]]:

@@ -511,7 +511,13 @@ class EmulatorApp:
             with state.lock:
                 config = state.webhook_configs.get(space_id)
                 if config is None:
-                    raise ApiError(404, "not_found", "No webhook config for this account space")
+                    # banq's answer before the first registration: the log says so in words
+                    # (`make run` asks this on every start).
+                    answer = Response.error(
+                        404, "not_found", "No webhook config for this account space"
+                    )
+                    answer.log_note = "no webhook config registered yet"
+                    return answer
                 return Response.json({"data": config.as_json()})
         body = self._body(request)
         known = {"url", "enabled", "retryCount", "webHookTypes"}
