@@ -42,8 +42,11 @@ run: install
 emulator: install
 	$(BIN)/python -m banq.emulator --host $(HOST) --port $(BANQ_EMULATOR_PORT)
 
-## Lint, migrations check, type check (banq, webhooks) and the whole test suite.
+## Lint, migrations check, type check (banq, webhooks) and the whole test suite. The browser
+## suite (tests/browser) runs when Chromium is installed (apt-get install -y chromium), else it is
+## skipped and the first line below says why.
 test: install-dev
+	@$(BIN)/python -c "from tests.support.browser import browser_suite_report; print(browser_suite_report())"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_READ_DOT_ENV=false $(BIN)/python manage.py makemigrations --check --dry-run -v 0

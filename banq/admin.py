@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from banq.exceptions import BanqConfigError, BanqError, BanqUnavailable
 from banq.models import BanqPayment
+from banq.payloads import storable_text
 from banq.selectors import attempt_latest_checkable
 from banq.settlement import PaymentOutcome, Settlement, payment_recheck
 from orders.admin import OrderAdmin
@@ -46,10 +47,18 @@ def pretty_json(value, *, limit: int = PAYLOAD_MAX_CHARS) -> str:
     """``value`` as indented JSON in an escaped ``<pre>`` (banq's data is not ours to trust)."""
     if value in (None, "", {}, []):
         return "-"
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):  # mixed key types, too deep: never a 500
+        try:
+            text = repr(value)[: limit + 1]
+        except RecursionError:
+            text = "(nested too deeply to show)"
     if len(text) > limit:
         text = text[:limit] + "\n… (cut)"
-    return format_html('<pre class="banq-payload" style="white-space:pre-wrap">{}</pre>', text)
+    return format_html(
+        '<pre class="banq-payload" style="white-space:pre-wrap">{}</pre>', storable_text(text)
+    )
 
 
 def attempt_link(attempt: BanqPayment) -> str:

@@ -5,7 +5,6 @@ Messages name the setting, never its value. In ``emulator`` mode the defaults pa
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from banq.exceptions import BanqConfigError
@@ -52,15 +51,7 @@ def banq_settings_check(app_configs=None, **kwargs) -> list:
                     id="banq.E003",
                 )
             )
-        if getattr(settings, "USING_DEV_SECRET_KEY", False):
-            messages.append(
-                Error(
-                    "DJANGO_SECRET_KEY is the development key, which is not allowed outside the "
-                    "emulator.",
-                    hint="Set DJANGO_SECRET_KEY to a long random value.",
-                    id="banq.E004",
-                )
-            )
+        # DJANGO_SECRET_KEY and DJANGO_DEBUG: storefront/checks.py (banq.E004 moved there).
 
     webhook_token = config.webhook_token
     if webhook_token and len(webhook_token) < MIN_WEBHOOK_TOKEN_LENGTH:

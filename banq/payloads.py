@@ -9,6 +9,11 @@ else in the project reads banq's dicts.
 
 Every parse function raises ``BanqPayloadError`` when a required field is missing or unusable; the
 message names the keys that were present, never their values.
+
+What banq sends is made storable on every database as it is read (``loads``, ``jsonable``): a NUL
+character or a lone surrogate, which PostgreSQL's text and JSON types refuse, becomes U+FFFD; a
+``NaN`` or ``Infinity`` (not JSON, but Python's decoder takes it) stays a string; nesting deeper
+than ``MAX_STORED_DEPTH`` is not kept. The payment itself is still read, verified and applied.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +36,14 @@ CENT = Decimal("0.01")
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=24)  # the lifetime of banq's sample token
 FAILED_STATUSES = frozenset({"failed", "declined", "rejected", "cancelled", "canceled", "error"})
 _MAX_KEYS_NAMED = 20
+# Characters no PostgreSQL text or jsonb value can hold: NUL, and lone UTF-16 surrogates (which
+# can't even be encoded as UTF-8). A surrogate pair in the JSON is decoded to one character.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT_CHARACTER = "\ufffd"
+# banq's payloads are a few levels deep; anything deeper is not kept (a stored copy must not be
+# able to blow the stack of whoever reads it later, such as the admin).
+MAX_STORED_DEPTH = 32
+TOO_DEEP = f"(nested deeper than {MAX_STORED_DEPTH} levels: not kept)"
 
 
 # --- typed results ---------------------------------------------------------------------------
@@ -144,9 +159,33 @@ def loads(text: str | bytes) -> Any:
         except UnicodeDecodeError as exc:
             raise BanqPayloadError("banq's answer is not UTF-8 text.") from exc
     try:
-        return json.loads(text, parse_float=Decimal)
+        # NaN and Infinity stay text: they are no amount, and no database stores them as numbers.
+        data = json.loads(text, parse_float=Decimal, parse_constant=str)
+    except RecursionError as exc:
+        raise BanqPayloadError("banq's answer is nested too deeply.") from exc
     except ValueError as exc:
         raise BanqPayloadError("banq's answer is not valid JSON.") from exc
+    return _storable_tree(data, 0)
+
+
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL's text and JSON types refuse (NUL, lone surrogates) replaced
+    by U+FFFD. Everything else is kept as it is."""
+    return _UNSTORABLE.sub(REPLACEMENT_CHARACTER, text)
+
+
+def _storable_tree(value: Any, depth: int) -> Any:
+    """Decoded JSON with every string (keys too) made storable, down to ``MAX_STORED_DEPTH``
+    (deeper parts are left for ``jsonable`` to drop)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if depth >= MAX_STORED_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {storable_text(k): _storable_tree(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable_tree(v, depth + 1) for v in value]
+    return value
 
 
 def funds_to_json(amount: Decimal) -> str:
@@ -195,14 +234,22 @@ def dumps(body: Mapping[str, Any]) -> str:
     return text
 
 
-def jsonable(raw: Any) -> Any:
-    """A copy of a parsed payload that a ``JSONField`` can store: Decimals become exact strings."""
+def jsonable(raw: Any, _depth: int = 0) -> Any:
+    """A copy of a parsed payload that a ``JSONField`` can store on any database: Decimals become
+    exact strings, non-finite floats strings, text loses what PostgreSQL refuses
+    (``storable_text``), and nesting deeper than ``MAX_STORED_DEPTH`` becomes ``TOO_DEEP``."""
+    if isinstance(raw, str):
+        return storable_text(raw)
     if isinstance(raw, Decimal):
         return format(raw, "f")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return str(raw)
+    if isinstance(raw, Mapping | list | tuple) and _depth >= MAX_STORED_DEPTH:
+        return TOO_DEEP
     if isinstance(raw, Mapping):
-        return {str(k): jsonable(v) for k, v in raw.items()}
+        return {storable_text(str(k)): jsonable(v, _depth + 1) for k, v in raw.items()}
     if isinstance(raw, list | tuple):
-        return [jsonable(v) for v in raw]
+        return [jsonable(v, _depth + 1) for v in raw]
     return raw
 
 
@@ -253,14 +300,14 @@ def _ident(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return storable_text(value.strip())
     return None
 
 
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, Mapping | list):
         return None
-    text = str(value).strip()
+    text = storable_text(str(value).strip())
     return text or None
 
 

@@ -68,6 +68,7 @@ class BanqSettings:
     retries: int
     retry_backoff: float
     link_rate_limit: int
+    link_rate_limit_ip: int
     link_rate_window: int
     request_budget: float
     recheck_min_interval: float
@@ -131,6 +132,7 @@ def _load() -> BanqSettings:
         retries=max(0, int(getattr(settings, "BANQ_RETRIES", 2))),
         retry_backoff=float(getattr(settings, "BANQ_RETRY_BACKOFF", 0.5)),
         link_rate_limit=int(getattr(settings, "BANQ_LINK_RATE_LIMIT", 20)),
+        link_rate_limit_ip=int(getattr(settings, "BANQ_LINK_RATE_LIMIT_IP", 300)),
         link_rate_window=int(getattr(settings, "BANQ_LINK_RATE_WINDOW", 60)),
         request_budget=float(getattr(settings, "BANQ_REQUEST_BUDGET", 10.0)),
         recheck_min_interval=float(getattr(settings, "BANQ_RECHECK_MIN_INTERVAL", 3.0)),

@@ -41,7 +41,7 @@ from banq.fail_reasons import fail_reason_text
 from banq.models import BanqPayment
 from banq.payloads import jsonable
 from banq.settings import banq_settings
-from orders.locks import order_lock, row_lock
+from orders.locks import order_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import (
     order_flag_raise,
@@ -214,16 +214,19 @@ def attempt_live(*, order: Order) -> BanqPayment | None:
     )
 
 
-def _find_attempt(remote: RemotePayment) -> BanqPayment | None:
+def _find_attempt(remote: RemotePayment, *, lock: bool = False) -> BanqPayment | None:
+    """Our record of banq's payment: by banq's id, else (banq's link answer may not carry an id)
+    by the link URL. ``lock``: the attempt and its order are read and locked in one query (order
+    before attempt, as ``orders.locks`` says; the attempt comes with ``.order`` filled)."""
+    query = BanqPayment.objects.all()
+    if lock:
+        query = query.select_related("order").select_for_update(of=("order", "self"))
     if remote.id:
-        attempt = BanqPayment.objects.filter(banq_payment_id=remote.id).order_by("-pk").first()
+        attempt = query.filter(banq_payment_id=remote.id).order_by("-pk").first()
         if attempt is not None:
             return attempt
     if remote.url:
-        # banq's link answer may not carry an id; the link URL then identifies the attempt.
-        return (
-            BanqPayment.objects.filter(url=remote.url, banq_payment_id="").order_by("-pk").first()
-        )
+        return query.filter(url=remote.url, banq_payment_id="").order_by("-pk").first()
     return None
 
 
@@ -254,30 +257,30 @@ def payment_apply(*, remote: RemotePayment, source: str = Source.WEBHOOK) -> Pay
     ``order_mark_paid`` is a no-op for a paid order. Raises nothing for banq's data; database
     errors propagate (and roll everything back).
     """
-    with transaction.atomic():
-        attempt = _find_attempt(remote)
-        order_id = attempt.order_id if attempt else _order_id_by_code(remote.external_order_code)
-        if order_id is None:
-            evaluation = payment_evaluate(
-                order=None, attempt=None, remote=remote, live_attempt_id=None
-            )
-            logger.warning("banq payment %s: no matching order", remote.id)
-            return PaymentOutcome(evaluation.outcome, reason=evaluation.reason)
-        order = order_lock(pk=order_id)
-        if attempt is None:
-            attempt = _find_attempt(remote)  # a concurrent call may have created it meanwhile
-        if attempt is None:
-            attempt = _attempt_record_foreign(order=order, remote=remote)
-        else:
-            attempt = row_lock(BanqPayment, pk=attempt.pk)
-        live = attempt_live(order=order)
+    # No savepoint: a failure here rolls back the caller's transaction too, as it should.
+    with transaction.atomic(savepoint=False):
+        attempt = _find_attempt(remote, lock=True)
+        if attempt is not None:
+            order = attempt.order
+        else:  # a payment we have no record of: its order, by the order code banq names
+            order_id = _order_id_by_code(remote.external_order_code)
+            if order_id is None:
+                evaluation = payment_evaluate(
+                    order=None, attempt=None, remote=remote, live_attempt_id=None
+                )
+                logger.warning("banq payment %s: no matching order", remote.id)
+                return PaymentOutcome(evaluation.outcome, reason=evaluation.reason)
+            order = order_lock(pk=order_id)
+            # A concurrent call may have recorded it meanwhile (it held this lock).
+            attempt = _find_attempt(remote) or _attempt_record_foreign(order=order, remote=remote)
+        # Which attempt is live matters only to a failure (only the live one fails the order).
+        live = attempt_live(order=order) if remote.is_failed else None
         evaluation = payment_evaluate(
             order=order, attempt=attempt, remote=remote, live_attempt_id=live.pk if live else None
         )
-        changed = _record(
+        order, changed = _record(
             order=order, attempt=attempt, remote=remote, evaluation=evaluation, source=source
         )
-        order.refresh_from_db()
     _log(order, remote, evaluation, source)
     return PaymentOutcome(
         evaluation.outcome, changed=changed, order=order, attempt=attempt, reason=evaluation.reason
@@ -301,6 +304,20 @@ def _attempt_record_foreign(*, order: Order, remote: RemotePayment) -> BanqPayme
     )
 
 
+ATTEMPT_RESULT_FIELDS = [
+    "banq_payment_id",
+    "banq_status",
+    "last_payload",
+    "checked_at",
+    "status",
+    "verification_error",
+    "fail_reason",
+    "completed_at",
+    "next_check_at",
+    "updated_at",
+]
+
+
 def _record(
     *,
     order: Order,
@@ -308,10 +325,17 @@ def _record(
     remote: RemotePayment,
     evaluation: Evaluation,
     source: str,
-) -> bool:
-    """Write what ``evaluation`` decided. Returns True when the order's payment state changed."""
+) -> tuple[Order, bool]:
+    """Write what ``evaluation`` decided, with ``order`` locked by the caller. Returns the order
+    as it now is, and whether its payment state changed."""
     outcome = evaluation.outcome
     now = timezone.now()
+    if (
+        outcome == Settlement.ALREADY_PAID
+        and attempt.status == Attempt.COMPLETED
+        and attempt.banq_status == (remote.status or "")[:40]
+    ):
+        return order, False  # a redelivery: banq says what it said, nothing to write
     if remote.id and not attempt.banq_payment_id:
         attempt.banq_payment_id = remote.id[:64]
     attempt.banq_status = (remote.status or "")[:40]
@@ -332,18 +356,22 @@ def _record(
             attempt.status = Attempt.FAILED
     if attempt.status in BanqPayment.FINAL_STATUSES:
         attempt.next_check_at = None
-    attempt.save()
+    if attempt._state.adding:
+        attempt.save()
+    else:
+        attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
 
     if outcome == Settlement.PAID:
-        _, changed = order_mark_paid(
+        order, changed = order_mark_paid(
             order=order,
             payment_reference=remote.id,
             paid_at=remote.completed_at,
             source=source,
             message=f"banq payment {remote.id} completed and verified.",
+            locked=True,
         )
     elif outcome == Settlement.FAILED:
-        _, changed = order_mark_payment_failed(
+        order, changed = order_mark_payment_failed(
             order=order,
             reason=fail_reason_text(remote.fail_reason),
             source=source,
@@ -365,7 +393,7 @@ def _record(
             reference=remote.id,
             source=source,
         )
-    return changed
+    return order, changed
 
 
 def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: str) -> None:
@@ -380,6 +408,7 @@ def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: st
         evaluation.outcome.value,
         source,
         f": {evaluation.reason}" if evaluation.reason else "",
+        extra={"order": order.number},  # the order number in JSON log lines (storefront.logs)
     )
 
 

@@ -37,6 +37,7 @@ from orders.models import Order, OrderEvent
 from orders.services import order_payment_claim
 from orders.views import order_status_response
 from storefront.http import JsonView, json_error
+from storefront.logs import bind_order
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +54,13 @@ class GeneratePaymentLinkView(JsonView):
             "method_not_allowed", "Use POST for this endpoint.", 405, Allow="POST, OPTIONS"
         )
 
+    # Read by the ASGI edge (storefront.limits): a larger declared body gets 413 unread.
+    max_body_bytes = MAX_BODY_BYTES
+
     def post(self, request: HttpRequest) -> JsonResponse:
         retry_after = self._rate_limited(request)
         if retry_after is not None:
-            return json_error(
-                "rate_limited",
-                "Too many attempts. Please wait a moment and try again.",
-                429,
-                Retry_After=str(retry_after),
-            )
+            return _too_many(retry_after)
 
         order_id, problem = self._order_id(request)
         if problem:
@@ -70,6 +69,17 @@ class GeneratePaymentLinkView(JsonView):
         order = order_get_accessible(session=request.session, public_id=order_id)
         if order is None:
             return json_error("not_found", NOT_FOUND_MESSAGE, 404)
+        bind_order(order.number)
+        # Counted only for a caller who may pay the order: nobody else can use up its calls.
+        config = banq_settings()
+        retry_after = rate_limit_hit(
+            scope="link-order",
+            ident=str(order.public_id),
+            limit=config.link_rate_limit,
+            window=config.link_rate_window,
+        )
+        if retry_after is not None:
+            return _too_many(retry_after)
 
         try:
             attempt = payment_link_generate(order=order)
@@ -106,25 +116,49 @@ class GeneratePaymentLinkView(JsonView):
 
     @staticmethod
     def _rate_limited(request: HttpRequest) -> int | None:
+        """Seconds to wait, or None. Limits the browser session (``BANQ_LINK_RATE_LIMIT`` per
+        window) and, as a wide backstop against a script without cookies, the client's IP
+        (``BANQ_LINK_RATE_LIMIT_IP``): shoppers behind one address don't share one small bucket.
+        ``REMOTE_ADDR`` is the client's own address behind trusted proxies (``storefront.edge``).
+        The order's own bucket is counted once the caller is known to own it (``post``)."""
         config = banq_settings()
-        limit, window = config.link_rate_limit, config.link_rate_window
+        window = config.link_rate_window
         waits = []
         session_key = request.session.session_key if hasattr(request, "session") else None
         if session_key:
             waits.append(
-                rate_limit_hit(scope="link-session", ident=session_key, limit=limit, window=window)
+                rate_limit_hit(
+                    scope="link-session",
+                    ident=session_key,
+                    limit=config.link_rate_limit,
+                    window=window,
+                )
             )
         ip = request.META.get("REMOTE_ADDR", "")
         if ip:
-            waits.append(rate_limit_hit(scope="link-ip", ident=ip, limit=limit, window=window))
+            waits.append(
+                rate_limit_hit(
+                    scope="link-ip", ident=ip, limit=config.link_rate_limit_ip, window=window
+                )
+            )
         blocked = [w for w in waits if w is not None]
         return max(blocked) if blocked else None
+
+
+def _too_many(retry_after: int) -> JsonResponse:
+    return json_error(
+        "rate_limited",
+        "Too many attempts. Please wait a moment and try again.",
+        429,
+        Retry_After=str(retry_after),
+    )
 
 
 class OrderConfirmView(JsonView):
     """``POST /orders/<public_id>/confirm``: see the module doc."""
 
     http_method_names = ["post", "options"]
+    max_body_bytes = MAX_BODY_BYTES  # the page sends no body
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
         return json_error(
@@ -136,6 +170,7 @@ class OrderConfirmView(JsonView):
         order = order_get_accessible(session=request.session, public_id=public_id, key=key)
         if order is None:
             return json_error("not_found", NOT_FOUND_MESSAGE, 404)
+        bind_order(order.number)
         if order.paid_at is None:
             order = order_payment_claim(order=order, source=OrderEvent.Source.CONFIRM)
             attempt = _attempt_to_confirm(order)

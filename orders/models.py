@@ -255,6 +255,10 @@ class OrderFlag(models.Model):
         DUPLICATE_PAYMENT = "duplicate_payment", "Paid twice"
         PAYMENT_CONTRADICTION = "payment_contradiction", "Contradicting payment status"
         EMAIL_FAILED = "email_failed", "E-mail could not be sent"
+        NOTIFICATION_FAILED = (
+            "notification_failed",
+            "A payment notification could not be processed",
+        )
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="flags")
     kind = models.CharField("kind", max_length=32, choices=Kind.choices, db_index=True)

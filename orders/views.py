@@ -281,7 +281,9 @@ class OrderDetailView(View):
 
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
         key = request.GET.get(ACCESS_PARAM)
-        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        order = order_get_accessible(
+            session=request.session, public_id=public_id, key=key, grant=True
+        )
         if order is None:
             raise Http404("No such order")
         order_expire_on_sight(order)

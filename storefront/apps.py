@@ -7,3 +7,6 @@ class StorefrontConfig(AppConfig):
     name = "storefront"
     verbose_name = "storefront"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from storefront import checks  # noqa: F401  (registers the safety checks)

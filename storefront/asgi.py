@@ -1,42 +1,39 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by daphne)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (served by daphne), both
+behind the store's edge (``storefront.edge``)."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
 
 # Django must be set up before anything imports models (the routing does).
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from storefront.handler import StoreASGIHandler  # noqa: E402
+
+django_asgi_app = StoreASGIHandler()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import OriginValidator  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from orders.routing import websocket_urlpatterns  # noqa: E402
+from storefront.edge import StoreEdge, WebSocketOriginCheck  # noqa: E402
 
-
-class BrowserOriginValidator(OriginValidator):
-    """Like channels' AllowedHostsOriginValidator, but a handshake without an Origin header passes.
-
-    The check exists against cross-site WebSocket hijacking: a page on another site riding the
-    shopper's cookies. Browsers always send Origin, so a foreign page is still refused; a client
-    that sends none (a script, a test, a server) is not a browser carrying someone's cookies. The
-    consumer's own access check (owner session or signed key) applies to everyone.
-    """
-
-    def valid_origin(self, parsed_origin) -> bool:
-        if parsed_origin is None:
-            return True
-        return super().valid_origin(parsed_origin)
-
-
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": BrowserOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
-        ),
-    }
+# StoreEdge (storefront/edge.py): the client's address behind trusted proxies, the request id, and
+# 413 for a body over the path's limit before it is read. WebSocketOriginCheck: a browser's
+# socket only from an allowed origin (scheme, host and port); none at all passes.
+application = StoreEdge(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": WebSocketOriginCheck(
+                # The order socket needs the browser's session (the owner), never the user:
+                # no user look-up on each connect.
+                SessionMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                settings.WEBSOCKET_ALLOWED_ORIGINS,
+            ),
+        }
+    )
 )

@@ -12,11 +12,20 @@ Takes daphne's own command-line options. The differences from ``daphne``:
   had to be cut, the process leaves without waiting for its thread.
 - **Access log.** It hides the webhook token in ``/webhooks/banq/<token>/...`` and the value of
   signed order-link keys (``?key=...``), which daphne would otherwise write out verbatim.
-- **Format.** daphne's own lines and the access log use the store's one format (``LOG_FORMAT``).
+- **Format.** daphne's own lines and the access log use the store's one format: text, or JSON
+  lines on stdout with the request id when ``LOG_FORMAT=json`` (``storefront.logs``).
+- **Checks first.** Django's system checks run before the server listens (with the deployment
+  checks outside emulator mode); an error (banq credentials missing, the secret key missing or
+  public, DEBUG on outside emulator mode) is printed and the process exits with status 1.
+- **Body limits as the body arrives.** A request whose ``Content-Length`` is over its path's
+  limit (``storefront.limits``) is answered 413 as soon as its headers are in, and a chunked body
+  as soon as it passes the limit; the rest of the body is read and dropped, never kept, and the
+  connection closes. Plain daphne holds the whole body in memory before the app sees any of it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -24,27 +33,189 @@ import sys
 import threading
 import time
 
+import daphne.server
 from daphne import cli
 from daphne.access import AccessLogGenerator
-from daphne.http_protocol import WebRequest
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from twisted.web import http
 
+from storefront.edge import TrustedProxies, too_large_body
+from storefront.limits import UNLIMITED, body_limit_for_target
+from storefront.logs import json_line
 from storefront.redaction import redact as redact_path
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DRAIN_SECONDS = 10.0  # how long requests in flight may take to finish at shutdown
 EXIT_GRACE_SECONDS = 3.0  # then how long threads get before the process exits anyway
+LINGER_SECONDS = 10.0  # how long a refused body is read (and dropped) so the client sees the 413
 
 logger = logging.getLogger("storefront.serve")
+# The request id of the response being logged (everything here runs in the reactor's thread).
+_logging = {"request_id": ""}
+
+
+def _json_logs() -> bool:
+    try:
+        from django.conf import settings
+
+        return getattr(settings, "LOG_FORMAT", "plain") == "json"
+    except Exception:  # settings not configured: the default format
+        return False
 
 
 class RedactingAccessLog(AccessLogGenerator):
     def write_entry(self, host, date, request, status=None, length=None, ident=None, user=None):
+        request = redact_path(request)
+        if _json_logs():
+            self.stream.write(
+                json_line(
+                    level="INFO",
+                    logger="storefront.access",
+                    message=f'{host} "{request}" {status or "-"} {length or "-"}',
+                    client=host,
+                    request=request,
+                    status=status,
+                    size=length,
+                    request_id=_logging["request_id"],
+                )
+                + "\n"
+            )
+            return
         when = date.strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
         self.stream.write(
-            f'{when} INFO storefront.access: {host} "{redact_path(request)}" '
-            f"{status or '-'} {length or '-'}\n"
+            f'{when} INFO storefront.access: {host} "{request}" {status or "-"} {length or "-"}\n'
         )
+
+
+class LimitedWebRequest(WebRequest):
+    """daphne's request with its path's body limit applied while the body arrives (module doc)."""
+
+    body_limit: int | None = None
+    refused = False
+    received = 0
+    request_id = ""
+
+    def gotLength(self, length):
+        # HTTP/1.1 only (behind nginx, always); over HTTP/2 the ASGI edge still refuses.
+        if length and self._http1() and length > self._limit():  # None: chunked, see below
+            self._refuse()
+            length = 0
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self.refused:
+            return  # read and dropped
+        self.received += len(data)
+        if self._http1() and self.received > self._limit():
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def _http1(self) -> bool:
+        return isinstance(self.channel, http.HTTPChannel)
+
+    def requestReceived(self, command, path, version):
+        if self.refused:  # the whole body has gone by: the 413 is out, close
+            if self.channel is not None and self.channel.transport is not None:
+                self.channel.transport.loseConnection()
+            return
+        super().requestReceived(command, path, version)
+
+    def connectionLost(self, reason):
+        if self.refused:  # never handed to the app, no longer in the server's books
+            http.Request.connectionLost(self, reason)
+            return
+        super().connectionLost(reason)
+
+    def handle_reply(self, message):
+        if message.get("type") == "http.response.start":
+            for name, value in message.get("headers") or ():
+                if bytes(name).lower() == b"x-request-id":
+                    self.request_id = bytes(value).decode("latin-1")
+            self._log_the_client()
+        _logging["request_id"] = self.request_id
+        try:
+            super().handle_reply(message)
+        finally:
+            _logging["request_id"] = ""
+
+    def _limit(self) -> int:
+        """The body limit of the request's path (looked up once, only for requests with a
+        body)."""
+        if self.body_limit is None:
+            try:
+                target = getattr(self.channel, "_path", b"") or b"/"
+                self.body_limit = body_limit_for_target(target)
+            except Exception:  # no limit of ours rather than no answer
+                logger.exception("Could not work out the body limit")
+                self.body_limit = UNLIMITED
+        return self.body_limit
+
+    def _log_the_client(self) -> None:
+        """The access log names the client as the app saw it: behind trusted proxies, the
+        address from X-Forwarded-For (``storefront.edge``), not the proxy's."""
+        proxies = _trusted_proxies()
+        if not proxies.enabled or not self.client_addr:
+            return
+        forwarded = self.requestHeaders.getRawHeaders(b"x-forwarded-for")
+        if forwarded:
+            peer = str(self.client_addr[0])
+            client = proxies.client_address(peer, b",".join(forwarded).decode("latin-1"))
+            if client != peer:
+                self.client_addr = [client, 0]
+
+    def _refuse(self) -> None:
+        from twisted.internet import reactor
+
+        self.refused = True
+        self.requestHeaders.removeHeader(b"expect")  # no "100 Continue" after this answer
+        self.server.connections.pop(self, None)
+        body = too_large_body(self.body_limit or 0)
+        transport = self.channel.transport
+        transport.write(
+            b"HTTP/1.1 413 Payload Too Large\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+            + body
+        )
+        target = (getattr(self.channel, "_path", b"") or b"").decode("latin-1")
+        method = (getattr(self.channel, "_command", b"") or b"").decode("latin-1")
+        peer = transport.getPeer()
+        logger.warning(
+            "Request body over %s bytes refused with 413 before reading it: %s %s",
+            self.body_limit,
+            method,
+            redact_path(target),
+        )
+        self.server.log_action(
+            "http",
+            "complete",
+            {
+                "path": target,
+                "status": 413,
+                "method": method,
+                "client": f"{getattr(peer, 'host', '-')}:{getattr(peer, 'port', '-')}",
+                "time_taken": 0,
+                "size": len(body),
+            },
+        )
+        # The client may still be sending: what it sends is dropped as it comes, and the
+        # connection closes once the body is over (requestReceived) or after LINGER_SECONDS.
+        reactor.callLater(LINGER_SECONDS, transport.loseConnection)
+
+
+@functools.cache
+def _trusted_proxies() -> TrustedProxies:
+    return TrustedProxies.from_settings()
+
+
+class LimitedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = LimitedWebRequest
+        return protocol
 
 
 class DrainingServer(Server):
@@ -116,12 +287,36 @@ def _leave_without_stuck_threads() -> None:
     os._exit(0)
 
 
+def refuse_on_failing_checks() -> None:
+    """Run Django's system checks (with the deployment checks outside emulator mode); on an error,
+    print every message and exit with status 1 before anything listens."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
+    django.setup()
+    from django.conf import settings
+    from django.core.management.base import BaseCommand, SystemCheckError
+
+    try:
+        BaseCommand().check(include_deployment_checks=settings.BANQ_ENVIRONMENT != "emulator")
+    except SystemCheckError as exc:
+        sys.stderr.write(
+            f"{exc}\n\nThe store does not start while a check fails "
+            "(`python manage.py check --deploy` lists them).\n"
+        )
+        sys.stderr.flush()
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not {"-h", "--help"} & set(args):
+        refuse_on_failing_checks()
     if "--log-fmt" not in args:
         args = ["--log-fmt", LOG_FORMAT, *args]
     cli.AccessLogGenerator = RedactingAccessLog  # daphne builds its logger from this name
     cli.CommandLineInterface.server_class = DrainingServer
+    daphne.server.HTTPFactory = LimitedHTTPFactory  # the server builds its factory from this name
     command = cli.CommandLineInterface()
     command.run(args)
     if getattr(command.server, "cut_short", 0):

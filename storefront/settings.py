@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 
 import environ
@@ -63,13 +64,55 @@ BANQ_EMULATED = BANQ_ENVIRONMENT == "emulator"
 
 # --- Django core ---
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# A development key is only handed out when nothing real is at stake (the emulator or DEBUG);
-# with real banq credentials the key must come from the environment (a system check says so).
-_DEV_SECRET_KEY = "dev-only-insecure-key-banq-storefront-do-not-use-in-production"
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY", default=_DEV_SECRET_KEY if (DEBUG or BANQ_EMULATED) else ""
+
+
+def _checkout_secret_key(path: Path) -> str:
+    """This checkout's own key: read from ``path``, or generated there once (mode 0600; two
+    processes starting at once agree on the first one written). "" when it can't be written."""
+    with contextlib.suppress(OSError):
+        key = path.read_text().strip()
+        if key:
+            return key
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)  # atomic; fails when another process was first
+        return path.read_text().strip()
+    except OSError:
+        return ""
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+# The key signs sessions and the shoppers' order links (?key=...), so it is never a public value.
+# It comes from DJANGO_SECRET_KEY. In emulator mode only, a key generated once per checkout into
+# .run/secret-key (git-ignored) stands in: even a demo reachable from the LAN can't have links
+# forged. A key published with this project is never used. Outside emulator mode a missing or
+# published key is an error of `manage.py check`, and the store and the worker refuse to start
+# (storefront/checks.py); until then a throwaway key lets the commands that sign nothing run.
+PUBLIC_SECRET_KEYS = frozenset(
+    {
+        "dev-only-insecure-key-banq-storefront-do-not-use-in-production",  # earlier versions
+        "change-me-to-a-long-random-string",  # earlier .env.example
+    }
 )
-USING_DEV_SECRET_KEY = SECRET_KEY == _DEV_SECRET_KEY
+SECRET_KEY_FILE = BASE_DIR / ".run" / "secret-key"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+SECRET_KEY_SOURCE = "environment"  # or: checkout, missing, public, throwaway (storefront/checks)
+if SECRET_KEY in PUBLIC_SECRET_KEYS:
+    SECRET_KEY, SECRET_KEY_SOURCE = "", "public"
+if not SECRET_KEY and BANQ_EMULATED:
+    SECRET_KEY = _checkout_secret_key(SECRET_KEY_FILE)
+    if SECRET_KEY_SOURCE != "public":
+        SECRET_KEY_SOURCE = "checkout" if SECRET_KEY else "throwaway"
+elif not SECRET_KEY and SECRET_KEY_SOURCE != "public":
+    SECRET_KEY_SOURCE = "missing"
+SECRET_KEY = SECRET_KEY or secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
@@ -173,7 +216,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "storefront"},
+            # A socket timeout above channels_redis's 5 s blocking read: redis-py 6+ times a read
+            # out after 5 s by default, which closes every idle WebSocket with 1011 after ~5 s.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": "storefront",
+            },
         }
     }
 else:
@@ -186,6 +234,14 @@ else:
 # and this is a slow safety net.
 ORDER_STATUS_RECHECK_SECONDS = env.float(
     "ORDER_STATUS_RECHECK_SECONDS", default=30.0 if REDIS_URL else 1.0
+)
+
+# Threads that run HTTP requests' sync code (middleware and views), each with its own database
+# connection (storefront/handler.py). Requests waiting on banq or the database no longer queue
+# behind one another.
+# SQLite has one writer at a time: more threads only wait longer for it.
+STOREFRONT_THREADS = env.int(
+    "STOREFRONT_THREADS", default=4 if _db["ENGINE"].endswith("sqlite3") else 8
 )
 
 # --- Background work (Django's tasks API through the django-tasks backport) ---
@@ -220,6 +276,17 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 if SECURE_HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+# Reverse proxies whose X-Forwarded-For names the client (storefront/edge.py): how many there are
+# (1 for nginx alone), or their networks (127.0.0.1/32,10.0.0.0/8). Empty: the peer is the client.
+_TRUSTED_PROXIES = env.str("DJANGO_TRUSTED_PROXIES", default="").strip()
+TRUSTED_PROXY_COUNT = int(_TRUSTED_PROXIES) if _TRUSTED_PROXIES.isdigit() else 0
+TRUSTED_PROXY_NETWORKS = (
+    []
+    if _TRUSTED_PROXIES.isdigit()
+    else [net.strip() for net in _TRUSTED_PROXIES.split(",") if net.strip()]
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -275,6 +342,9 @@ STORE_CURRENCY = "USD"
 STOREFRONT_URL = env.str(
     "STOREFRONT_URL", default=MAKE_RUN.get("store_url") or "http://127.0.0.1:8000"
 ).rstrip("/")
+# Pages whose browser may open the order socket; scheme, host and port are compared
+# (storefront/edge.py).
+WEBSOCKET_ALLOWED_ORIGINS = [STOREFRONT_URL, *CSRF_TRUSTED_ORIGINS]
 ORDER_NUMBER_PREFIX = env.str("ORDER_NUMBER_PREFIX", default="SF")
 # Orders not paid this many minutes after checkout become `expired` (manage.py expire_orders).
 ORDER_EXPIRY_MINUTES = env.int("ORDER_EXPIRY_MINUTES", default=60)
@@ -345,8 +415,10 @@ BANQ_CONNECT_TIMEOUT = env.float("BANQ_CONNECT_TIMEOUT", default=5.0)
 BANQ_READ_TIMEOUT = env.float("BANQ_READ_TIMEOUT", default=20.0)
 BANQ_RETRIES = env.int("BANQ_RETRIES", default=2)  # extra attempts for safe calls (GET, token)
 BANQ_RETRY_BACKOFF = env.float("BANQ_RETRY_BACKOFF", default=0.5)  # seconds, doubled per attempt
-# Calls to /generate-payment-link allowed per session and per IP in the window.
+# Calls to /generate-payment-link allowed per browser session and per order in the window, and
+# from one IP address in all (a wide backstop: shoppers behind one proxy or NAT share it).
 BANQ_LINK_RATE_LIMIT = env.int("BANQ_LINK_RATE_LIMIT", default=20)
+BANQ_LINK_RATE_LIMIT_IP = env.int("BANQ_LINK_RATE_LIMIT_IP", default=300)
 BANQ_LINK_RATE_WINDOW = env.int("BANQ_LINK_RATE_WINDOW", default=60)
 # Inside a request (webhook, shopper's confirm, Pay) banq gets no retries, short timeouts and this
 # many seconds in all; what doesn't fit is left to the worker (banq gets 503 and retries too).
@@ -368,18 +440,26 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 
 # --- Logging ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# `plain` (text on stderr) or `json` (one JSON object per line on stdout, with the request id and
+# the order number: storefront/logs.py), for production log collectors.
+LOG_FORMAT = "json" if env.str("LOG_FORMAT", default="plain").strip().lower() == "json" else "plain"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "storefront.logs.JsonFormatter"},
     },
-    "filters": {"redact_secrets": {"()": "storefront.logfilters.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "storefront.logfilters.RedactSecretsFilter"},
+        "log_context": {"()": "storefront.logs.ContextFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_secrets", "log_context"],
+            **({"stream": "ext://sys.stdout"} if LOG_FORMAT == "json" else {}),
         },
     },
     # App loggers propagate to the root handler (so pytest's caplog sees them too).

@@ -1,9 +1,24 @@
+from pathlib import Path
+
 from django.contrib import admin
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
+
+
+@require_safe
+@cache_control(public=True, max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: browsers ask for it on pages without an icon link (the admin, errors)."""
+    return HttpResponse(Path(str(finders.find("favicon.ico"))).read_bytes(), "image/x-icon")
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("banq.urls")),
     path("", include("orders.urls")),
 ]

@@ -23,6 +23,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
+from storefront.logs import REQUEST_ID, log_scope
 from storefront.models import PeriodicSlot
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,21 @@ class Scheduler(threading.Thread):
         close_old_connections()
 
 
+class StoreWorker(Worker):
+    """django-tasks-db's worker; each task's log lines carry ``task-<id>`` as their request id
+    (``storefront.logs``), so a task's lines can be told apart like a request's."""
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        token = REQUEST_ID.set(f"task-{db_task_result.id}")
+        try:
+            with log_scope():
+                super().run_task(db_task_result)
+        finally:
+            REQUEST_ID.reset(token)
+
+
 def worker_create(*, worker_id: str, interval: float, batch: bool = False) -> Worker:
-    return Worker(
+    return StoreWorker(
         queue_names=["*"],
         interval=interval,
         batch=batch,

@@ -18,11 +18,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from banq.admin import BanqOrderAdmin, pretty_json
+from banq.payloads import storable_text
 from orders.models import Order
 from webhooks.models import WebhookEvent, WebhookRefusal
 from webhooks.services import webhook_event_process_claimed
 
 BODY_MAX_CHARS = 50_000
+PRETTY_MAX_DEPTH = 64  # deeper JSON is shown as received, not re-indented
 STATE_COLOURS: dict[str, str] = {
     WebhookEvent.State.RECEIVED: "#6c757d",
     WebhookEvent.State.PROCESSED: "#198754",
@@ -33,6 +35,7 @@ STATE_COLOURS: dict[str, str] = {
     WebhookEvent.State.PENDING: "#0d6efd",
     WebhookEvent.State.INVALID: "#dc3545",
     WebhookEvent.State.FAILED: "#dc3545",
+    WebhookEvent.State.DEAD: "#842029",
 }
 # States whose error text explains the state (shown next to it in the list).
 EXPLAINED_STATES = {
@@ -41,6 +44,7 @@ EXPLAINED_STATES = {
     WebhookEvent.State.PENDING,
     WebhookEvent.State.INVALID,
     WebhookEvent.State.FAILED,
+    WebhookEvent.State.DEAD,
 }
 ERROR_IN_LIST = 120
 
@@ -66,17 +70,52 @@ def order_link(order: Order | None) -> str:
     return format_html('<a href="{}">{}</a>', url, order.number)
 
 
+def json_depth(text: str, *, stop_above: int) -> int:
+    """How deeply ``text`` nests JSON arrays and objects (brackets inside strings don't count),
+    without parsing it; counting stops once past ``stop_above``."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > stop_above:
+                break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def body_pretty(raw: bytes | memoryview | None) -> str:
-    """The raw body as text: indented when it is JSON; escaped in any case."""
+    """The raw body as text: indented when it is JSON of a sane depth, else as received; escaped
+    in any case. Never raises, whatever was stored (deep, malformed, NUL, lone surrogates)."""
     data = bytes(raw or b"")
     if not data:
         return "-"
     text = data.decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    note = ""
+    if json_depth(text, stop_above=PRETTY_MAX_DEPTH) > PRETTY_MAX_DEPTH:
+        note = f"(nested more than {PRETTY_MAX_DEPTH} levels deep: shown as received)\n"
+    else:
+        with contextlib.suppress(ValueError, RecursionError):
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     if len(text) > BODY_MAX_CHARS:
         text = text[:BODY_MAX_CHARS] + "\n… (cut)"
-    return format_html('<pre class="webhook-body" style="white-space:pre-wrap">{}</pre>', text)
+    # "\u0000" or a lone "\ud800" in the JSON decode to characters a page can't carry.
+    return format_html(
+        '<pre class="webhook-body" style="white-space:pre-wrap">{}{}</pre>',
+        note,
+        storable_text(text),
+    )
 
 
 @admin.register(WebhookEvent)
@@ -174,7 +213,11 @@ class WebhookEventAdmin(admin.ModelAdmin):
                 continue
             event = processed
             done.append(f"#{event.pk}: {before} -> {event.state}")
-            if event.state in (WebhookEvent.State.PENDING, WebhookEvent.State.FAILED):
+            if event.state in (
+                WebhookEvent.State.PENDING,
+                WebhookEvent.State.FAILED,
+                WebhookEvent.State.DEAD,
+            ):
                 self.message_user(
                     request,
                     f"Event #{event.pk} is still {event.state}: {event.error}",

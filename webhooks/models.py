@@ -22,6 +22,9 @@ class WebhookEvent(models.Model):
         PENDING = "pending", "Pending"  # banq could not be reached to re-fetch: retried later
         INVALID = "invalid", "Invalid"  # the body could not be read (see error)
         FAILED = "failed", "Failed"  # an unexpected error: retried later
+        # Failed on every attempt up to the bound: no longer retried by itself, shown as needing
+        # attention; reprocessed only when someone asks (admin action, process_webhooks --id).
+        DEAD = "dead", "Dead (gave up)"
 
     # States process_webhooks retries by default.
     RETRYABLE_STATES = (State.PENDING, State.UNMATCHED, State.FAILED)

@@ -22,9 +22,11 @@ from django.utils import timezone
 
 from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqUnavailable
 from banq.models import BanqPayment
+from banq.payloads import storable_text
 from banq.settlement import PaymentOutcome, Settlement, payment_apply
 from orders.locks import row_lock
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, OrderFlag
+from orders.services import order_flag_raise
 from webhooks.exceptions import InvalidWebhookPayload
 from webhooks.models import WebhookEvent, WebhookRefusal
 from webhooks.parsers import parse_webhook_event
@@ -55,8 +57,8 @@ EVENT_STATE_BY_RESULT = {
 
 
 def _clean(value: object, limit: int) -> str:
-    """A string safe for any database column: no NUL characters, bounded length."""
-    return str(value).replace("\x00", "")[:limit]
+    """A string safe for any database column: nothing PostgreSQL refuses, bounded length."""
+    return storable_text(str(value))[:limit]
 
 
 def webhook_headers_select(headers: Mapping[str, str]) -> dict[str, str]:
@@ -80,10 +82,15 @@ def webhook_event_record(
     body_size: int | None = None,
     truncated: bool = False,
     error: str = "",
+    attempting: bool = False,
 ) -> WebhookEvent:
-    """Store a delivery as received (or, with ``error``, as invalid), committed on its own."""
+    """Store a delivery as received (or, with ``error``, as invalid), committed on its own.
+    ``attempting``: it is processed right away, so its first attempt is counted now."""
+    now = timezone.now()
     with transaction.atomic():
         return WebhookEvent.objects.create(
+            attempts=int(attempting),
+            last_attempt_at=now if attempting else None,
             raw_body=bytes(body),
             body_size=len(body) if body_size is None else body_size,
             body_truncated=truncated,
@@ -146,25 +153,33 @@ class _Park(Exception):
         self.error = error
 
 
-def webhook_event_process(*, event: WebhookEvent, in_request: bool = False) -> WebhookEvent:
+def webhook_event_process(
+    *, event: WebhookEvent, in_request: bool = False, counted: bool = False
+) -> WebhookEvent:
     """Process one stored event and return it with its new state. Never raises for bad input.
 
     ``in_request``: banq is asked with no retries and short timeouts (banq retries the delivery
     itself, and the worker finishes what doesn't fit; see ``banq.client.banq_budget``).
+    ``counted``: this attempt was already counted when the event was recorded.
 
     Settled events (processed, duplicate, ignored, rejected) are returned unchanged. States after
     the call: ``invalid`` (body unreadable), ``ignored`` (an action or resource type we don't act
     on, or a payment banq doesn't report as completed or failed), ``processed``, ``duplicate``
     (the same re-fetched change was already applied), ``rejected`` (banq's answer doesn't match
     the order, or banq doesn't know the resource), ``unmatched`` (no order yet: retry later),
-    ``pending`` (banq unreachable: retry later), ``failed`` (unexpected error: retry later).
+    ``pending`` (banq unreachable: retry later), ``failed`` (unexpected error: retry later), and
+    ``dead`` instead of ``failed`` from the ``DEAD_AFTER_ATTEMPTS``-th attempt on (no longer retried
+    by itself; processed again only when asked for by id or state).
     """
     if event.state in WebhookEvent.FINAL_STATES:
         return event
-    now = timezone.now()
-    WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1, last_attempt_at=now)
-    event.attempts += 1
-    event.last_attempt_at = now
+    if not counted:
+        now = timezone.now()
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            attempts=F("attempts") + 1, last_attempt_at=now
+        )
+        event.attempts += 1
+        event.last_attempt_at = now
     try:
         notification = parse_webhook_event(bytes(event.raw_body))
     except InvalidWebhookPayload as exc:
@@ -240,32 +255,44 @@ def _payment_id_by_order_code(code: str | None) -> str:
     return attempt.banq_payment_id if attempt else ""
 
 
+EVENT_RESULT_FIELDS = [
+    "state",
+    "error",
+    "processed_at",
+    "next_attempt_at",
+    "action",
+    "resource_type",
+    "resource_id",
+    "event_id",
+    "dedupe_key",
+    "processed_key",
+    "order",
+    "payment",
+]
+
+
 def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
+    """Apply the re-fetched payment and settle the event, in one transaction. The unique
+    ``processed_key`` decides which of two events for the same change applied it; the other
+    becomes a duplicate (its work rolled back)."""
     try:
         with transaction.atomic():
-            locked = row_lock(WebhookEvent, pk=event.pk)
+            locked = row_lock(WebhookEvent, pk=event.pk, fields=("state",))
             if locked.state in WebhookEvent.FINAL_STATES:  # a concurrent run settled it
-                return locked
+                return WebhookEvent.objects.get(pk=event.pk)
             outcome = payment_apply(remote=fetched.remote, source=OrderEvent.Source.WEBHOOK)
             state = EVENT_STATE_BY_RESULT[outcome.result]
-            if state == State.PROCESSED and _key_taken(fetched.dedupe_key, event.pk):
-                # The same change was applied by another event before: this one is a repeat.
-                state = State.DUPLICATE
             _fill(event, fetched, outcome)
-            if state in (State.PROCESSED, State.REJECTED) and not _key_taken(
-                fetched.dedupe_key, event.pk
-            ):
+            if state in (State.PROCESSED, State.REJECTED):
                 event.processed_key = fetched.dedupe_key
-            elif state == State.REJECTED:
-                state = State.DUPLICATE
             error = outcome.reason
             if state == State.DUPLICATE and not error:
                 error = "Already applied by another event."
             _finish(event, state, error)
-            event.save()
+            event.save(update_fields=EVENT_RESULT_FIELDS)
     except IntegrityError:
-        # Another event took the processed_key between our check and our save: we are the
-        # repeat, and everything we did in the block was rolled back.
+        # Another event took the processed_key first: we are the repeat, and everything we did
+        # in the block was rolled back.
         _forget_rolled_back(event)
         if _key_taken(fetched.dedupe_key, event.pk):
             return _settle(event, State.DUPLICATE, "Already applied by another event.")
@@ -310,11 +337,20 @@ def webhook_retry_delay(attempts: int) -> timedelta:
     )
 
 
+# An event that failed for an unexpected reason on this many attempts (about 20 minutes of
+# backoff) is not retried any more: retrying does not fix a bug or data the database refuses.
+DEAD_AFTER_ATTEMPTS = 8
+
+
 def _finish(event: WebhookEvent, state: str, error: str) -> None:
     now = timezone.now()
+    if state == State.FAILED and event.attempts >= DEAD_AFTER_ATTEMPTS:
+        state = State.DEAD
+        error = f"Gave up after {event.attempts} attempts; reprocess it once fixed. {error}"
+        logger.error("Webhook event %s: gave up after %s attempts", event.pk, event.attempts)
     event.state = state
     event.error = _clean(error, 2000)
-    final = state in WebhookEvent.FINAL_STATES or state == State.INVALID
+    final = state in WebhookEvent.FINAL_STATES or state in (State.INVALID, State.DEAD)
     event.processed_at = now if state in WebhookEvent.FINAL_STATES else None
     event.next_attempt_at = None if final else now + webhook_retry_delay(event.attempts)
 
@@ -348,9 +384,10 @@ def _settle(event: WebhookEvent, state: str, error: str) -> WebhookEvent:
     """Save a state reached without applying anything (its own small transaction)."""
     _finish(event, state, error)
     with transaction.atomic():
-        locked = row_lock(WebhookEvent, pk=event.pk)
+        locked = row_lock(WebhookEvent, pk=event.pk, fields=("state",))
         if locked.state in WebhookEvent.FINAL_STATES and state not in WebhookEvent.FINAL_STATES:
-            return locked  # a concurrent run settled it meanwhile; keep its answer
+            # a concurrent run settled it meanwhile; keep its answer
+            return WebhookEvent.objects.get(pk=event.pk)
         event.save(
             update_fields=[
                 "state",
@@ -365,7 +402,33 @@ def _settle(event: WebhookEvent, state: str, error: str) -> WebhookEvent:
                 "last_attempt_at",
             ]
         )
+    if event.state == State.DEAD:
+        _flag_dead(event)
     return event
+
+
+def _flag_dead(event: WebhookEvent) -> None:
+    """Put the order a dead event is about, when it can be found, in "needs attention"."""
+    order = event.order
+    if order is None and event.resource_id:
+        attempt = (
+            BanqPayment.objects.filter(banq_payment_id=event.resource_id)
+            .select_related("order")
+            .first()
+        )
+        order = attempt.order if attempt else None
+    if order is None:
+        return  # the admin index counts dead events on their own as well
+    try:
+        order_flag_raise(
+            order=order,
+            kind=OrderFlag.Kind.NOTIFICATION_FAILED,
+            note=f"banq's webhook event #{event.pk} failed on every attempt: {event.error}",
+            reference=f"webhook-event-{event.pk}",
+            source=OrderEvent.Source.WEBHOOK,
+        )
+    except Exception:  # the flag is a courtesy; the event is dead and counted either way
+        logger.exception("Webhook event %s: could not flag its order", event.pk)
 
 
 def _log_outcome(event: WebhookEvent, outcome: PaymentOutcome) -> None:
@@ -376,4 +439,5 @@ def _log_outcome(event: WebhookEvent, outcome: PaymentOutcome) -> None:
         event.pk,
         event.state,
         outcome.result,
+        extra={"order": order.number if order else ""},
     )

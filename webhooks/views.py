@@ -6,8 +6,10 @@ then parse and process it. Answers (JSON):
 
 - 200 ``{"status": "processed" | "duplicate" | "ignored" | "rejected"}``: settled, don't resend;
 - 400 ``{"error": ...}``: a body we can't read (kept as an ``invalid`` event);
-- 413: a body over ``WEBHOOK_MAX_BODY_BYTES`` (kept as an ``invalid`` event holding the first
-  ``TRUNCATED_BODY_BYTES`` bytes, flagged ``body_truncated``);
+- 413: a body over ``WEBHOOK_MAX_BODY_BYTES``. Behind the store's own server and ASGI edge a
+  declared ``Content-Length`` over it is refused before the body is read (``storefront.limits``),
+  so this view never sees it; otherwise the event is kept as ``invalid``, holding the first
+  ``TRUNCATED_BODY_BYTES`` bytes, flagged ``body_truncated``;
 - 503 with ``Retry-After``: ``pending`` (banq unreachable for the re-fetch), ``unmatched`` (no
   order for the payment yet) or ``failed`` (unexpected error); banq retries and so does
   ``manage.py process_webhooks``.
@@ -80,6 +82,12 @@ def _remote_addr(request: HttpRequest) -> str:
 class BanqWebhookView(JsonView):
     http_method_names = ["post", "options"]
 
+    @staticmethod
+    def max_body_bytes() -> int:
+        """Read by the ASGI edge (``storefront.limits``): a larger declared body gets 413 before
+        it is read. The view's own check below covers servers without that edge."""
+        return int(settings.WEBHOOK_MAX_BODY_BYTES)
+
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = json_error("method_not_allowed", "Use POST.", 405)
         response["Allow"] = "POST"
@@ -119,11 +127,11 @@ class BanqWebhookView(JsonView):
             logger.warning("Webhook call to %s: body over %s bytes refused", ENDPOINT, limit)
             return _quiet(json_error("body_too_large", error, 413))
 
-        event = webhook_event_record(body=body, **common)
+        event = webhook_event_record(body=body, attempting=True, **common)
         try:
             # banq retries a delivery itself: no retries here, and a bounded time in all.
             with banq_budget(banq_settings().request_budget):
-                event = webhook_event_process(event=event, in_request=True)
+                event = webhook_event_process(event=event, in_request=True, counted=True)
         except Exception:
             # webhook_event_process catches what it expects; this is the last line of defence.
             logger.exception("Webhook event %s: unexpected error", event.pk)

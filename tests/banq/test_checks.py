@@ -23,7 +23,6 @@ def ids(messages):
 
 def configure(settings, environment, **overrides):
     settings.BANQ_ENVIRONMENT = environment
-    settings.USING_DEV_SECRET_KEY = False
     settings.BANQ_WIDGET_URL = "https://banq.example/widget/ecommerce.js"
     for name, value in {**SECRET_VALUES, **overrides}.items():
         setattr(settings, name, value)
@@ -86,18 +85,6 @@ def test_short_webhook_token_is_a_warning(settings):
     assert ids(messages) == ["banq.W001"]
     assert isinstance(messages[0], Warning)
     assert "short-token" not in messages[0].msg
-
-
-@pytest.mark.parametrize("environment", ["sandbox", "production"])
-def test_dev_secret_key_outside_the_emulator_is_an_error(settings, environment):
-    configure(settings, environment)
-    settings.USING_DEV_SECRET_KEY = True
-    assert ids(banq_settings_check()) == ["banq.E004"]
-
-
-def test_dev_secret_key_is_fine_in_the_emulator(settings):
-    settings.USING_DEV_SECRET_KEY = True
-    assert banq_settings_check() == []
 
 
 def test_unknown_token_field_style_is_an_error(settings):

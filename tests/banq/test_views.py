@@ -232,7 +232,7 @@ def test_session_rate_limit_is_429_with_retry_after(banq_api, settings):
 
 
 def test_ip_rate_limit_applies_across_sessions(banq_api, settings):
-    settings.BANQ_LINK_RATE_LIMIT = 2
+    settings.BANQ_LINK_RATE_LIMIT_IP = 2
     order = order_create()
     statuses = [
         post(Client(), {"orderId": str(order.public_id)}, REMOTE_ADDR="203.0.113.9").status_code

@@ -60,12 +60,28 @@ def test_load_demo_catalog_reset_restores_the_demo_products():
     Product.objects.filter(slug="banq-mug").update(price=Decimal("1.00"), is_active=False)
     Product.objects.filter(slug="city-bicycle").update(stock=1)
 
-    output = _run("load_demo_catalog", "--reset")
+    output = _run("load_demo_catalog", "--reset", "--yes")
 
     mug = Product.objects.get(slug="banq-mug")
     assert (mug.price, mug.is_active) == (Decimal("19.90"), True)
     assert Product.objects.get(slug="city-bicycle").stock == 5
     assert "reset" in output
+
+
+def test_load_demo_catalog_reset_never_overwrites_edits_without_yes():
+    _run("load_demo_catalog")
+    Product.objects.filter(slug="banq-mug").update(price=Decimal("1.00"))
+
+    with pytest.raises(CommandError, match=r"banq-mug.*add --yes"):
+        _run("load_demo_catalog", "--reset")
+
+    assert Product.objects.get(slug="banq-mug").price == Decimal("1.00")
+
+
+def test_load_demo_catalog_reset_of_an_unedited_catalog_needs_no_yes():
+    _run("load_demo_catalog")
+
+    assert "reset" in _run("load_demo_catalog", "--reset")
 
 
 def test_ensure_demo_admin_prints_the_password_only_when_it_creates_the_user():

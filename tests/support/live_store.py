@@ -135,9 +135,11 @@ def live_env(extra_env: dict[str, str] | None = None, **values: str) -> dict[str
     return env
 
 
-def live_store_start(extra_env: dict[str, str] | None = None, *, port: int = 0) -> LiveStore:
+def live_store_start(
+    extra_env: dict[str, str] | None = None, *, port: int = 0, access_log: bool = False
+) -> LiveStore:
     """Start daphne serving storefront.asgi on ``port`` (a free one by default); wait until it
-    listens."""
+    listens. With ``access_log``, its stdout (the access log) goes to ``stderr()`` too."""
     host = "127.0.0.1"
     port = port or free_port(host)
     url = f"http://{host}:{port}"
@@ -158,7 +160,7 @@ def live_store_start(extra_env: dict[str, str] | None = None, *, port: int = 0) 
         ],
         cwd=BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=stderr_file if access_log else subprocess.DEVNULL,
         stderr=stderr_file,
     )
     stderr_file.close()
@@ -179,8 +181,10 @@ def live_store_env() -> dict[str, str]:
 def live_store_factory(transactional_db):
     started: list[LiveStore] = []
 
-    def start(extra_env: dict[str, str] | None = None, *, port: int = 0) -> LiveStore:
-        store = live_store_start(extra_env, port=port)
+    def start(
+        extra_env: dict[str, str] | None = None, *, port: int = 0, access_log: bool = False
+    ) -> LiveStore:
+        store = live_store_start(extra_env, port=port, access_log=access_log)
         started.append(store)
         return store
 

@@ -1,9 +1,9 @@
 """``{% storefront_admin_summary as summary %}``: the numbers on the admin index.
 
 Paid today and this week, orders needing attention, webhook events waiting (pending, unmatched,
-failed) and webhook calls refused for a wrong token in the last 7 days, each with the link to the
-filtered changelist. A handful of aggregate queries whatever the size of the shop.
-"""
+failed), webhook events given up on (dead: they failed on every attempt) and webhook calls refused
+for a wrong token in the last 7 days, each with the link to the filtered changelist. A handful of
+aggregate queries whatever the size of the shop."""
 
 from __future__ import annotations
 
@@ -54,7 +54,10 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
     orders = order_admin_summary(now=now)
     order_list = "orders_order"
     events = WebhookEvent.objects.aggregate(
-        **{state: Count("pk", filter=Q(state=state)) for state in WAITING_STATES}
+        **{
+            state: Count("pk", filter=Q(state=state))
+            for state in (*WAITING_STATES, WebhookEvent.State.DEAD)
+        }
     )
     refusals = webhook_refusal_summary(days=REFUSALS_DAYS)
     lines = [
@@ -85,6 +88,15 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
                 alert=count > 0,
             )
         )
+    dead = events[WebhookEvent.State.DEAD]
+    lines.append(
+        SummaryLine(
+            "Webhook events given up on (dead: need attention)",
+            str(dead),
+            _changelist("webhooks_webhookevent", state__exact=WebhookEvent.State.DEAD),
+            alert=dead > 0,
+        )
+    )
     lines.append(
         SummaryLine(
             f"Webhook calls refused for a wrong token (last {REFUSALS_DAYS} days)",

@@ -18,6 +18,9 @@ def merchant_user_client() -> BanqClient:
 
 
 class Command(BaseCommand):
+    # This is how a new merchant finds BANQ_MERCHANT_GUID and BANQ_ACCOUNT_SPACE_ID: it must run
+    # while the system checks still fail for want of them (it checks what it needs itself).
+    requires_system_checks: list[str] = []
     help = (
         "List your banq account spaces and banq accounts (name, banqGuid, accountSpaceId) and "
         "print the BANQ_MERCHANT_GUID / BANQ_ACCOUNT_SPACE_ID lines for your .env. Logs in as "

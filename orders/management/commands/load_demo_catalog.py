@@ -1,8 +1,9 @@
-"""``manage.py load_demo_catalog``: the demo products that are missing; ``--reset`` restores."""
+"""``manage.py load_demo_catalog``: the demo products that are missing; ``--reset`` restores them
+(with ``--yes`` when that overwrites the merchant's edits)."""
 
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from orders.models import Product
@@ -70,10 +71,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="restore the demo products' names, prices, stock and active flags",
+            help="restore the demo products' names, prices, stock and active flags (overwrites "
+            "the merchant's edits: needs --yes when there are any)",
+        )
+        parser.add_argument(
+            "--yes",
+            action="store_true",
+            help="confirm that --reset may overwrite the merchant's edits",
         )
 
-    def handle(self, *args, reset: bool = False, **options):
+    def handle(self, *args, reset: bool = False, yes: bool = False, **options):
+        if reset and not yes:
+            edited = _edited_demo_products()
+            if edited:
+                raise CommandError(
+                    f"--reset would overwrite the merchant's edits of {len(edited)} demo "
+                    f"product(s) ({', '.join(edited)}). Nothing changed; add --yes to go ahead."
+                )
         created_count = reset_count = 0
         with transaction.atomic():
             for data in DEMO_PRODUCTS:
@@ -97,3 +111,18 @@ class Command(BaseCommand):
                 + (f"{reset_count} reset)." if reset else f"{kept} kept as they are).")
             )
         )
+
+
+def _edited_demo_products() -> list[str]:
+    """Slugs of the demo products that exist and differ from how they shipped."""
+    edited = []
+    shipped = {data["slug"]: data for data in DEMO_PRODUCTS}
+    for product in Product.objects.filter(slug__in=shipped):
+        data = shipped[product.slug]
+        changed = not product.is_active or product.currency != "USD"
+        changed = changed or any(
+            getattr(product, name) != value for name, value in data.items() if name != "slug"
+        )
+        if changed:
+            edited.append(product.slug)
+    return sorted(edited)

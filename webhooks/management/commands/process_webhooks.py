@@ -31,7 +31,9 @@ class Command(BaseCommand):
         "oldest first. Invalid events are reprocessed only when named with --id. Exit status 1 "
         "when some events are still pending or failed afterwards (banq unreachable, unexpected "
         "errors), so cron and monitoring notice; events still unmatched (no order yet) are not "
-        "an error."
+        "an error, and neither are dead events (an event that failed on every attempt up to the "
+        "bound is given up on, shown in the admin as needing attention, and reprocessed only "
+        "with --state dead or --id)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -89,6 +91,11 @@ class Command(BaseCommand):
             + (f"; {skipped} skipped (another run holds them)" if skipped else "")
             + "."
         )
+        if results[State.DEAD]:
+            self.stderr.write(
+                f"{results[State.DEAD]} event(s) dead: they failed on every attempt and need "
+                "attention (see the admin); reprocess them with --state dead once fixed."
+            )
         failing = sum(results[s] for s in FAILING_STATES)
         if failing:
             raise CommandError(f"{failing} event(s) still pending or failed.")

@@ -1,0 +1,81 @@
+"""System checks for what takes real money safely: DEBUG, the secret key, the trusted proxies.
+
+Run by ``manage.py check``, by every management command that checks (``migrate``, ``worker``)
+and by ``python -m storefront.serve`` before it listens: the store and the worker refuse to start
+while one of these errors stands. Emulator mode (``BANQ_ENVIRONMENT=emulator``) is a development
+setup: DEBUG is allowed there, and the key is this checkout's own (``.run/secret-key``).
+Messages name settings, never their values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+KEY_HINT = 'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+
+
+def _emulated() -> bool:
+    return str(getattr(settings, "BANQ_ENVIRONMENT", "emulator")).strip().lower() == "emulator"
+
+
+@register(Tags.security)
+def storefront_safety_check(app_configs=None, **kwargs) -> list:
+    messages: list = []
+    environment = getattr(settings, "BANQ_ENVIRONMENT", "emulator")
+    source = getattr(settings, "SECRET_KEY_SOURCE", "environment")
+    if not _emulated():
+        if settings.DEBUG:
+            messages.append(
+                Error(
+                    f"DJANGO_DEBUG is on with BANQ_ENVIRONMENT={environment}: error pages would "
+                    "show code, settings and data to anyone.",
+                    hint="Set DJANGO_DEBUG=false (DEBUG is for emulator mode only).",
+                    id="storefront.E001",
+                )
+            )
+        if source == "missing":
+            messages.append(
+                Error(
+                    f"DJANGO_SECRET_KEY is not set (required when BANQ_ENVIRONMENT={environment}).",
+                    hint=KEY_HINT,
+                    id="storefront.E002",
+                )
+            )
+    if source == "public":
+        public = (
+            "DJANGO_SECRET_KEY is a value published with this project (anyone could sign a "
+            "session or an order link with it), so it is not used"
+        )
+        if _emulated():
+            messages.append(
+                Warning(
+                    f"{public}: this checkout's own key is.", hint=KEY_HINT, id="storefront.W003"
+                )
+            )
+        else:
+            messages.append(Error(f"{public}.", hint=KEY_HINT, id="storefront.E003"))
+    if source == "throwaway":
+        messages.append(
+            Warning(
+                f"{settings.SECRET_KEY_FILE} could not be written: each process uses its own "
+                "key, so sessions and order links do not survive a restart.",
+                hint="Make the checkout's .run/ directory writable, or set DJANGO_SECRET_KEY.",
+                id="storefront.W004",
+            )
+        )
+    for network in getattr(settings, "TRUSTED_PROXY_NETWORKS", ()):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            messages.append(
+                Error(
+                    f"DJANGO_TRUSTED_PROXIES: {network[:60]!r} is neither a number of proxies "
+                    "nor an IP network.",
+                    hint="Use e.g. 1 (nginx on the same host) or 127.0.0.1/32,10.0.0.0/8.",
+                    id="storefront.E005",
+                )
+            )
+    return messages
