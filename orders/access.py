@@ -1,8 +1,10 @@
 """Who may see an order: the browser session that placed it, or whoever holds its signed link.
 
 A stranger (wrong session, guessed or enumerated id, forged or expired key) gets exactly what an
-unknown id gets: nothing. Opening a valid signed link grants the visiting session access, so the
-page's own calls (payment link, status, WebSocket) work for that visitor too.
+unknown id gets: nothing. Opening the order page with a valid signed link grants the visiting
+session access (once; a visit that grants nothing new writes nothing), so the page's own calls
+(payment link, status, WebSocket) work for that visitor too. The JSON and socket endpoints accept
+the key as well but never write the session.
 """
 
 from __future__ import annotations
@@ -49,8 +51,11 @@ def order_signed_url(*, order: Order, absolute: bool = False) -> str:
 
 
 def session_grant_order(*, session: Any, order: Order) -> None:
-    """Remember in the session that this browser may see ``order``."""
-    owned = [o for o in session.get(SESSION_KEY, []) if o != str(order.public_id)]
+    """Remember in the session that this browser may see ``order`` (no write when it already
+    does)."""
+    owned = list(session.get(SESSION_KEY, []))
+    if str(order.public_id) in owned:
+        return
     owned.append(str(order.public_id))
     session[SESSION_KEY] = owned[-MAX_OWNED_IN_SESSION:]
 
@@ -68,10 +73,14 @@ def parse_public_id(value: Any) -> uuid.UUID | None:
         return None
 
 
-def order_get_accessible(*, session: Any, public_id: Any, key: str | None = None) -> Order | None:
-    """The order if this session may see it (granting access when ``key`` is valid), else None.
+def order_get_accessible(
+    *, session: Any, public_id: Any, key: str | None = None, grant: bool = False
+) -> Order | None:
+    """The order if this session, or the signed ``key``, may see it; else None. With ``grant``
+    (the order page), a valid key also grants the session access.
 
-    None covers unknown ids, malformed ids and orders that belong to someone else alike.
+    None covers unknown ids, malformed ids and orders that belong to someone else alike. A valid
+    key is checked first, so a visit with the key reads no session.
     """
     parsed = parse_public_id(public_id)
     if parsed is None:
@@ -79,10 +88,10 @@ def order_get_accessible(*, session: Any, public_id: Any, key: str | None = None
     order = Order.objects.filter(public_id=parsed).first()
     if order is None:
         return None
-    if session_owns_order(session=session, order=order):
-        return order
     if key is not None and order_access_key_valid(order=order, key=key):
-        if session is not None:
+        if grant and session is not None:
             session_grant_order(session=session, order=order)
+        return order
+    if session_owns_order(session=session, order=order):
         return order
     return None

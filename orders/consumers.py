@@ -29,29 +29,14 @@ REFUSED = 4404  # close code for "no such order for you"
 
 @database_sync_to_async
 def _accessible_order(session, public_id: str, key: str | None) -> Order | None:
-    # The session is only read here (no access is granted from the socket).
-    return order_get_accessible(session=_ReadOnlySession(session), public_id=public_id, key=key)
+    # The session is only read here: no access is granted from the socket.
+    return order_get_accessible(session=session, public_id=public_id, key=key)
 
 
 @database_sync_to_async
 def _status_payload(order_pk: int) -> dict | None:
     order = Order.objects.filter(pk=order_pk).first()
     return order_status_payload(order) if order else None
-
-
-class _ReadOnlySession:
-    """Wraps the scope's session so a valid signed key can't write it from here."""
-
-    def __init__(self, session) -> None:
-        self._session = session
-
-    def get(self, key, default=None):
-        if self._session is None:
-            return default
-        return self._session.get(key, default)
-
-    def __setitem__(self, key, value) -> None:  # granting happens on the HTTP page only
-        return None
 
 
 class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
@@ -86,9 +71,14 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     async def send_status(self, payload: dict, *, force: bool = False) -> None:
-        if force or payload != self.last_sent:
-            self.last_sent = payload
-            await self.send_json(payload)
+        last = self.last_sent
+        stale = last is not None and (
+            payload == last or payload.get("updated", "") < last.get("updated", "")
+        )
+        if stale and not force:
+            return  # the same, or older than what the page has (pushes may cross)
+        self.last_sent = payload
+        await self.send_json(payload)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # Binary frames and text that isn't JSON are ignored rather than killing the socket.

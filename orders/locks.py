@@ -22,10 +22,13 @@ from orders.models import Order
 M = TypeVar("M", bound=models.Model)
 
 
-def row_lock(model: type[M], **lookup: Any) -> M:
-    """The row of ``model`` matching ``lookup``, locked until the transaction ends.
-    Raises ``model.DoesNotExist``."""
-    return model._default_manager.select_for_update().get(**lookup)
+def row_lock(model: type[M], *, fields: tuple[str, ...] = (), **lookup: Any) -> M:
+    """The row of ``model`` matching ``lookup``, locked until the transaction ends (only
+    ``fields`` read, when given). Raises ``model.DoesNotExist``."""
+    query = model._default_manager.select_for_update()
+    if fields:
+        query = query.only(*fields)
+    return query.get(**lookup)
 
 
 def order_lock(*, pk: int) -> Order:

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -89,19 +91,47 @@ def order_status_payload(order: Order) -> dict:
         "states": order_page_states(order, payable=payable),
         "total": str(order.total),
         "currency": order.currency,
+        # Orders pushes that may cross on the way: a page never goes back to an older state.
+        "updated": order.updated_at.isoformat() if order.updated_at else "",
     }
 
 
+def _main_loop() -> asyncio.AbstractEventLoop | None:
+    """The server's event loop, when this is one of its request threads (asgiref records it for
+    the threads it runs sync code in)."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(local, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
 def push_status(*, order: Order) -> None:
+    """Send the order's status to its open pages. In the server, handed to the event loop without
+    waiting (the request answers at once); elsewhere (the worker, a command) sent right away."""
     layer = get_channel_layer()
     if layer is None:
         return
+    group = order_group_name(order)
+    message = {"type": "order.status", **order_status_payload(order)}
+    loop = _main_loop()
     try:
-        async_to_sync(layer.group_send)(
-            order_group_name(order), {"type": "order.status", **order_status_payload(order)}
-        )
+        if loop is not None:
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            future.add_done_callback(lambda done: _push_failed(order, done))
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("Order %s: could not push the status to open pages", order.public_id)
+
+
+def _push_failed(order: Order, done) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.error(
+            "Order %s: could not push the status to open pages: %r",
+            order.public_id,
+            done.exception(),
+        )
 
 
 def email_render(*, order: Order, kind: str) -> tuple[str, str]:
@@ -119,13 +149,7 @@ def email_render(*, order: Order, kind: str) -> tuple[str, str]:
     return subject, render_to_string(template, context)
 
 
-def order_email_task():
-    from orders.tasks import order_email_send
+def order_changed_task():
+    from orders.tasks import order_changed
 
-    return order_email_send
-
-
-def order_signals_task():
-    from orders.tasks import order_signals_send
-
-    return order_signals_send
+    return order_changed

@@ -1,10 +1,11 @@
 """Background work of the orders app, run by ``manage.py worker``.
 
+- ``order_changed``: what a change of an order sets off, enqueued in the change's own transaction
+  (the outbox): the ``order_status_changed`` / ``order_paid`` signals, so receivers that do I/O
+  run here, not in the request, and are not lost to a crash; and the shopper's e-mail, if any.
 - ``order_email_send``: one e-mail to the shopper, exactly once per order and kind (the history
   records each one sent); a failure is retried with backoff, and after the last try the order is
   flagged for the merchant.
-- ``order_signals_send``: the ``order_status_changed`` / ``order_paid`` signals, so receivers that
-  do I/O run here, not in the request, and are not lost to a crash.
 - ``orders_expire``: the periodic expiry (the payment provider is asked first).
 """
 
@@ -36,12 +37,8 @@ def email_already_sent(*, order: Order, kind: str) -> bool:
     ).exists()
 
 
-@task()
-def order_email_send(order_id: int, kind: str, attempt: int = 1) -> str:
-    """Send e-mail ``kind`` for the order once; returns what happened (for the task log)."""
-    order = Order.objects.filter(pk=order_id).first()
-    if order is None:
-        return "no such order"
+def _email(order: Order, kind: str, attempt: int) -> str:
+    """Send e-mail ``kind`` for ``order`` once; on failure, retry later with backoff."""
     if email_already_sent(order=order, kind=kind):
         return "already sent"
     subject, body = email_render(order=order, kind=kind)
@@ -68,7 +65,7 @@ def order_email_send(order_id: int, kind: str, attempt: int = 1) -> str:
             return "failed"
         delay = timedelta(seconds=EMAIL_RETRY_FIRST * 2 ** (attempt - 1))
         order_email_send.using(run_after=timezone.now() + delay).enqueue(
-            order_id, kind, attempt + 1
+            order.pk, kind, attempt + 1
         )
         logger.warning(
             "Order %s: e-mail %s failed (%s), retrying in %s s",
@@ -90,8 +87,18 @@ def order_email_send(order_id: int, kind: str, attempt: int = 1) -> str:
 
 
 @task()
-def order_signals_send(order_id: int, previous: str, status: str, paid: str = "") -> str:
-    """Send the order's signals; a failing receiver is logged and the others still run."""
+def order_email_send(order_id: int, kind: str, attempt: int = 1) -> str:
+    """Send e-mail ``kind`` for the order once (a retry); returns what happened."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return "no such order"
+    return _email(order, kind, attempt)
+
+
+@task()
+def order_changed(order_id: int, previous: str, status: str, email: str = "") -> str:
+    """Send the order's signals (a failing receiver is logged, the others still run), then the
+    e-mail ``email`` names, if any."""
     order = Order.objects.filter(pk=order_id).first()
     if order is None:
         return "no such order"
@@ -100,7 +107,7 @@ def order_signals_send(order_id: int, previous: str, status: str, paid: str = ""
         results += order_status_changed.send_robust(
             sender=Order, order=order, previous=previous, status=status
         )
-    if paid:
+    if email:  # a payment was recorded
         results += order_paid.send_robust(sender=Order, order=order)
     for receiver, outcome in results:
         if isinstance(outcome, Exception):
@@ -110,7 +117,8 @@ def order_signals_send(order_id: int, previous: str, status: str, paid: str = ""
                 getattr(receiver, "__qualname__", receiver),
                 outcome,
             )
-    return f"{len(results)} receiver(s)"
+    sent = _email(order, email, 1) if email else "no e-mail"
+    return f"{len(results)} receiver(s), e-mail: {sent}"
 
 
 @task()

@@ -165,6 +165,7 @@ def order_mark_paid(
     paid_at: datetime | None = None,
     actor: str = "",
     message: str = "",
+    locked: bool = False,
 ) -> tuple[Order, bool]:
     """Record a payment the provider confirmed (the caller has verified it; nothing here asks).
 
@@ -172,58 +173,79 @@ def order_mark_paid(
     (redeliveries are normal), so callers count real changes. Pending, awaiting, failed and
     expired orders become ``paid`` (the history says when it came after expiry). A cancelled order
     keeps its status, records the payment and is flagged for a refund; the shopper is told so.
+    ``locked``: the caller's transaction holds ``order``'s row lock and read it under the lock.
     """
-    with transaction.atomic():
-        locked = order_lock(pk=order.pk)
-        if locked.paid_at is not None:
-            _copy_into(order, locked)
-            return locked, False
-        now = timezone.now()
-        previous = locked.status
-        locked.paid_at = paid_at or now
-        locked.payment_reference = payment_reference[:64]
-        fields = ["paid_at", "payment_reference", "updated_at"]
-        note = message
-        if previous == S.CANCELLED:
-            email = notifications.EMAIL_REFUND_DUE
-            note = note or f"Payment {payment_reference} arrived after the order was cancelled."
-            order_flag_raise(
-                order=locked,
-                kind=OrderFlag.Kind.REFUND_DUE,
-                note=f"Payment {payment_reference} completed after the order was cancelled: "
-                "refund it to the shopper.",
-                reference=payment_reference,
-                source=source,
-                actor=actor,
-            )
-            logger.warning(
-                "Order %s: paid after it was cancelled (payment %s)",
-                locked.public_id,
-                payment_reference,
-            )
-        elif order_can_transition(current=previous, target=S.PAID):
-            email = notifications.EMAIL_PAID
-            locked.status = S.PAID
-            locked.status_changed_at = now
-            fields += ["status", "status_changed_at"]
-            if previous == S.EXPIRED:
-                note = note or "Paid after the order had expired: the payment counts."
-            logger.info("Order %s: paid (payment %s)", locked.public_id, payment_reference)
-        else:  # pragma: no cover - every status is covered by the branches above
-            raise InvalidOrderTransition(previous, S.PAID)
-        locked.save(update_fields=fields)
-        order_history_add(
+    with transaction.atomic(savepoint=False):
+        locked_order = order if locked else order_lock(pk=order.pk)
+        return _mark_paid(
+            order=order,
+            locked=locked_order,
+            payment_reference=payment_reference,
+            source=source,
+            paid_at=paid_at,
+            actor=actor,
+            message=message,
+        )
+
+
+def _mark_paid(
+    *,
+    order: Order,
+    locked: Order,
+    payment_reference: str,
+    source: str,
+    paid_at: datetime | None,
+    actor: str,
+    message: str,
+) -> tuple[Order, bool]:
+    if locked.paid_at is not None:
+        _copy_into(order, locked)
+        return locked, False
+    now = timezone.now()
+    previous = locked.status
+    locked.paid_at = paid_at or now
+    locked.payment_reference = payment_reference[:64]
+    fields = ["paid_at", "payment_reference", "updated_at"]
+    note = message
+    if previous == S.CANCELLED:
+        email = notifications.EMAIL_REFUND_DUE
+        note = note or f"Payment {payment_reference} arrived after the order was cancelled."
+        order_flag_raise(
             order=locked,
-            kind=Kind.PAID,
+            kind=OrderFlag.Kind.REFUND_DUE,
+            note=f"Payment {payment_reference} completed after the order was cancelled: "
+            "refund it to the shopper.",
+            reference=payment_reference,
             source=source,
             actor=actor,
-            from_status=previous,
-            to_status=locked.status,
-            message=note or f"Payment {payment_reference} recorded.",
-            data={"payment": payment_reference},
         )
-        outbox_enqueue(notifications.order_email_task(), locked.pk, email)
-        _status_effects(locked, previous, paid=True)
+        logger.warning(
+            "Order %s: paid after it was cancelled (payment %s)",
+            locked.public_id,
+            payment_reference,
+        )
+    elif order_can_transition(current=previous, target=S.PAID):
+        email = notifications.EMAIL_PAID
+        locked.status = S.PAID
+        locked.status_changed_at = now
+        fields += ["status", "status_changed_at"]
+        if previous == S.EXPIRED:
+            note = note or "Paid after the order had expired: the payment counts."
+        logger.info("Order %s: paid (payment %s)", locked.public_id, payment_reference)
+    else:  # pragma: no cover - every status is covered by the branches above
+        raise InvalidOrderTransition(previous, S.PAID)
+    locked.save(update_fields=fields)
+    order_history_add(
+        order=locked,
+        kind=Kind.PAID,
+        source=source,
+        actor=actor,
+        from_status=previous,
+        to_status=locked.status,
+        message=note or f"Payment {payment_reference} recorded.",
+        data={"payment": payment_reference},
+    )
+    _status_effects(locked, previous, email=email)
     _copy_into(order, locked)
     return locked, True
 
@@ -382,11 +404,10 @@ def orders_expire_stale(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _status_effects(order: Order, previous: str, *, paid: bool = False) -> None:
-    """In the transaction: the signals to the outbox; after commit: the browser push."""
-    outbox_enqueue(
-        notifications.order_signals_task(), order.pk, previous, order.status, "paid" if paid else ""
-    )
+def _status_effects(order: Order, previous: str, *, email: str = "") -> None:
+    """In the transaction: the signals and the e-mail, as one task, to the outbox; after commit:
+    the browser push. ``email`` names the e-mail to send (a payment was recorded), if any."""
+    outbox_enqueue(notifications.order_changed_task(), order.pk, previous, order.status, email)
     transaction.on_commit(lambda: notifications.push_status(order=order))
 
 

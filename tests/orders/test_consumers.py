@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 import pytest
-from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
+from channels.sessions import SessionMiddlewareStack
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
@@ -17,7 +17,7 @@ from orders.services import order_mark_paid, order_set_status
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
-application = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+application = SessionMiddlewareStack(URLRouter(websocket_urlpatterns))
 
 
 def make_order(number: str) -> Order:

@@ -260,3 +260,21 @@ def test_a_payment_after_expiry_makes_the_order_paid():
     html = owner_client(order).get(order.get_absolute_url()).content.decode()
     assert "Payment confirmed." in html
     assert '<div data-when="expired" hidden>' in html
+
+
+def test_a_signed_key_visit_writes_nothing_when_it_grants_nothing_new():
+    from django.contrib.sessions.models import Session
+
+    order = order_create()
+    key = order_access_key(order=order)
+    visitor = Client()
+
+    for _ in range(3):  # the page polling its status with the key, no cookie
+        assert visitor.get(status_url(order) + f"?key={key}").status_code == 200
+    assert Session.objects.count() == 0
+
+    visitor.get(order.get_absolute_url() + f"?key={key}")  # the page grants its session once
+    assert Session.objects.count() == 1
+    saved = Session.objects.get().expire_date
+    visitor.get(order.get_absolute_url() + f"?key={key}")
+    assert Session.objects.get().expire_date == saved  # nothing new granted: not written again

@@ -1,0 +1,1 @@
+"""``make bench``: the store's hot paths measured against minimal hand-written probes."""

@@ -1,0 +1,178 @@
+"""Starting and measuring the processes a benchmark runs: the emulator, the store (one or two
+daphne workers), the probe server and the task worker, on free loopback ports, against a fresh
+database (SQLite as `make run` sets it up, or PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS = BASE_DIR / "bench" / "results"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+WEBHOOK_TOKEN = "bench-webhook-token-0123456789abcdefghijkl"
+PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
+REDIS_URL = "redis://127.0.0.1:6379/{db}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) this process has used so far."""
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss(self) -> int:
+        """Resident memory in bytes."""
+        pages = int(Path(f"/proc/{self.popen.pid}/statm").read_text().split()[1])
+        return pages * PAGE_SIZE
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
+        try:
+            with urlopen(url, timeout=2):
+                return
+        except URLError as exc:
+            if getattr(exc, "code", None):
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def database_url(kind: str) -> str:
+    """A fresh database for the run: a new SQLite file, or a re-created PostgreSQL database."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if kind == "sqlite":
+        path = RESULTS / "bench.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    name = "bench_storefront"
+    with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return PG_URL.format(name=name)
+
+
+def base_env(*, database: str, redis: bool, emulator_url: str, store_url: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "BANQ_", "DATABASE_", "REDIS_", "ORDER_", "EMAIL_"))
+    }
+    env.update(
+        {
+            "DJANGO_READ_DOT_ENV": "false",
+            "STOREFRONT_IGNORE_RUN_FILE": "1",
+            "DATABASE_URL": database,
+            "BANQ_ENVIRONMENT": "emulator",
+            "BANQ_EMULATOR_URL": emulator_url,
+            "BANQ_WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+            "BANQ_LINK_RATE_LIMIT": "1000000",
+            "BANQ_LINK_RATE_LIMIT_IP": "1000000",  # every client of the benchmark is one IP
+            "STOREFRONT_URL": store_url,
+            "EMAIL_URL": "dummymail://",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if redis:
+        env["REDIS_URL"] = REDIS_URL.format(db=9)
+    return env
+
+
+def start_emulator() -> Proc:
+    port = free_port()
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "banq.emulator", "--port", str(port)],
+        cwd=BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proc = Proc("emulator", popen, port)
+    wait_http(f"{proc.url}/_emulator/api/state", popen)
+    return proc
+
+
+def start_server(name: str, env: dict[str, str], settings_module: str, app: str) -> Proc:
+    port = free_port()
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "storefront.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
+        + [app],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proc = Proc(name, popen, port, env)
+    wait_http(f"{proc.url}/", popen)
+    return proc
+
+
+def start_store(env: dict[str, str], name: str = "store") -> Proc:
+    return start_server(name, env, "bench.store_settings", "storefront.asgi:application")
+
+
+def start_probe(env: dict[str, str]) -> Proc:
+    return start_server("probe", env, "bench.probe.settings", "bench.probe.asgi:application")
+
+
+def start_worker(env: dict[str, str]) -> Proc:
+    popen = subprocess.Popen(
+        [sys.executable, "manage.py", "worker"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return Proc("worker", popen)
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+    )

@@ -1,0 +1,636 @@
+"""``make bench`` (``python -m bench``): the store's hot paths against minimal probes.
+
+    python -m bench [--quick] [--db sqlite|postgres] [--workers 1|2] [--only NAME ...]
+
+Starts the banq emulator, the store (``storefront.serve``, daphne, one process or two), the probe
+server (same server, Django's stock middleware, hand-written views) and, where a path needs it,
+the task worker, all on loopback against a fresh database; drives them with an asyncio HTTP/1.1
+client at 32 concurrent connections; prints tables. Every path is measured in 3 rounds,
+interleaved with its probe, and the median round is reported, with the server's CPU time per
+request (from /proc) next to the rate. Results also go to ``bench/results/latest-<db>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from bench import procs
+from bench.client import LoadResult, Request, run_load
+
+CONCURRENCY = 32
+ROUNDS = 3
+
+
+@dataclass
+class Figure:
+    """One path's median round."""
+
+    name: str
+    rate: float  # requests per second
+    cpu_ms: float  # server CPU per request
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    statuses: str = ""  # the non-2xx answers by status, when there were any
+
+    def row(self) -> list[str]:
+        return [
+            self.name,
+            f"{self.rate:,.0f}/s",
+            f"{self.cpu_ms:.1f} ms",
+            f"{self.p50_ms:.1f} ms",
+            f"{self.p99_ms:.0f} ms",
+            f"{self.non_2xx} {self.statuses}".strip(),
+        ]
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def measure(
+    servers: list[procs.Proc], requests: list[Request], *, concurrency: int = CONCURRENCY
+) -> tuple[LoadResult, float]:
+    """Send ``requests`` spread over ``servers``; returns the load result and the servers' CPU
+    seconds used meanwhile."""
+    before = sum(s.cpu() for s in servers)
+
+    async def all_servers() -> LoadResult:
+        share = max(1, concurrency // len(servers))
+        parts = [requests[i :: len(servers)] for i in range(len(servers))]
+        results = await asyncio.gather(
+            *(
+                run_load("127.0.0.1", s.port, part, concurrency=share)
+                for s, part in zip(servers, parts, strict=True)
+            )
+        )
+        merged = LoadResult()
+        for r in results:
+            merged.requests += r.requests
+            merged.latencies += r.latencies
+            merged.statuses.update(r.statuses)
+            merged.errors += r.errors
+        merged.seconds = max(r.seconds for r in results)
+        return merged
+
+    result = asyncio.run(all_servers())
+    return result, sum(s.cpu() for s in servers) - before
+
+
+def figure(name: str, rounds: list[tuple[LoadResult, float]]) -> Figure:
+    """The median round by rate."""
+    ordered = sorted(rounds, key=lambda r: r[0].rate)
+    result, cpu = ordered[len(ordered) // 2]
+    return Figure(
+        name=name,
+        rate=result.rate,
+        cpu_ms=cpu / max(1, result.requests) * 1000,
+        p50_ms=result.p50 * 1000,
+        p99_ms=result.p99 * 1000,
+        requests=result.requests,
+        non_2xx=sum(r.non_2xx for r, _ in rounds),
+        statuses=" ".join(
+            f"({status}: {n})"
+            for status, n in sorted(sum((r.statuses for r, _ in rounds), Counter()).items())
+            if not 200 <= status < 300
+        ),
+    )
+
+
+def interleave(
+    paths: dict[str, tuple[list[procs.Proc], Callable[[int], list[Request]]]], rounds: int = ROUNDS
+) -> dict[str, Figure]:
+    """Run every path ``rounds`` times, interleaved; ``paths`` maps a name to (servers, a function
+    building round n's requests)."""
+    collected: dict[str, list] = {name: [] for name in paths}
+    for n in range(rounds):
+        for name, (servers, build) in paths.items():
+            collected[name].append(measure(servers, build(n)))
+    return {name: figure(name, r) for name, r in collected.items()}
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def json_post(path: str, body: dict, headers: dict | None = None) -> Request:
+    return (
+        "POST",
+        path,
+        {"Content-Type": "application/json", **(headers or {})},
+        json.dumps(body).encode(),
+    )
+
+
+def get(path: str, headers: dict | None = None) -> Request:
+    return ("GET", path, headers or {}, b"")
+
+
+def webhook_body(payment_id: str) -> dict:
+    return {
+        "action": "completed",
+        "resourceType": "Payment",
+        "resourceId": payment_id,
+        "eventId": str(uuid.uuid4()),
+    }
+
+
+class Bench:
+    def __init__(self, *, quick: bool, db: str, workers: int) -> None:
+        self.quick = quick
+        self.db = db
+        self.workers = workers
+        self.out: list[str] = []
+        self.results: dict = {"db": db, "workers": workers, "quick": quick}
+        self.stack = ExitStack()
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.out.append(text)
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        database = procs.database_url(self.db)
+        self.emulator = procs.start_emulator()
+        self.stack.callback(self.emulator.stop)
+        # The store's URL is only used in e-mails here; any value does.
+        self.env = procs.base_env(
+            database=database,
+            redis=self.db == "postgres",
+            emulator_url=self.emulator.url,
+            store_url="http://127.0.0.1:8000",
+        )
+        procs.migrate(self.env)
+        os.environ.update(self.env)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "storefront.settings"
+        import django
+
+        django.setup()
+        from bench.data import Emulator
+
+        self.banq = Emulator(self.emulator.url)
+        self.stores = [procs.start_store(self.env, f"store{i + 1}") for i in range(self.workers)]
+        for store in self.stores:
+            self.stack.callback(store.stop)
+        self.probe = procs.start_probe(self.env)
+        self.stack.callback(self.probe.stop)
+
+    def stop(self) -> None:
+        self.stack.close()
+
+    def size(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    # --- scenarios -----------------------------------------------------------------------------
+
+    def floor(self) -> None:
+        n = self.size(3000, 800)
+        figures = interleave(
+            {
+                "bare JSON, stock middleware (probe)": (
+                    [self.probe],
+                    lambda _: [get("/probe/bare")] * n,
+                ),
+                "bare JSON, the project's middleware": (
+                    self.stores[:1],
+                    lambda _: [get("/_bench/bare")] * n,
+                ),
+                "emulator GET /payments/{id}": (
+                    [self.emulator],
+                    lambda _: (
+                        [
+                            get(
+                                f"/api/v1/payments/{self.floor_payment}",
+                                {"Authorization": f"Bearer {self.banq.token}"},
+                            )
+                        ]
+                        * n
+                    ),
+                ),
+            }
+        )
+        stock = figures["bare JSON, stock middleware (probe)"]
+        ours = figures["bare JSON, the project's middleware"]
+        self.say(
+            table(
+                "Baselines (32 concurrent, median of 3 rounds)",
+                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
+                [f.row() for f in figures.values()],
+            )
+        )
+        self.say(f"  project stack / stock stack: {ratio(ours.rate, stock.rate)} (target >= 1.3x)")
+        self.say()
+        self.results["floor"] = {k: vars(v) for k, v in figures.items()}
+        self.stock_bare = stock
+
+    def webhooks(self) -> None:
+        from bench.data import paid_at_banq
+
+        n = self.size(800, 200)
+        self.say(f"Preparing {n * ROUNDS * 2} orders paid at banq ...")
+        store_sets = [paid_at_banq(self.banq, n) for _ in range(ROUNDS)]
+        probe_sets = [paid_at_banq(self.banq, n) for _ in range(ROUNDS)]
+        hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
+        figures = interleave(
+            {
+                "webhook, the store": (
+                    self.stores,
+                    lambda r: [json_post(hook, webhook_body(pid)) for _, pid in store_sets[r]],
+                ),
+                "webhook, minimal probe": (
+                    [self.probe],
+                    lambda r: [
+                        json_post("/probe/webhook", webhook_body(pid)) for _, pid in probe_sets[r]
+                    ],
+                ),
+            }
+        )
+        store, probe = figures["webhook, the store"], figures["webhook, minimal probe"]
+        from orders.models import Order
+
+        paid = Order.objects.filter(
+            pk__in=[o.pk for batch in store_sets for o, _ in batch], status="paid"
+        ).count()
+        # The same event again and again: recorded as duplicates.
+        dup_n = self.size(3000, 600)
+        (_, dup_id), *_ = store_sets[0]
+        dup_body = webhook_body(dup_id)
+        dup = figure(
+            "the same event, the store",
+            [measure(self.stores, [json_post(hook, dup_body)] * dup_n)],
+        )
+        (_, probe_dup_id), *_ = probe_sets[0]
+        probe_dup_body = webhook_body(probe_dup_id)
+        probe_dup = figure(
+            "the same event, probe",
+            [measure([self.probe], [json_post("/probe/webhook", probe_dup_body)] * dup_n)],
+        )
+        # Unloaded acknowledgement: one client, fresh events.
+        solo_set = paid_at_banq(self.banq, 50)
+        solo, _ = measure(
+            self.stores[:1],
+            [json_post(hook, webhook_body(pid)) for _, pid in solo_set],
+            concurrency=1,
+        )
+        self.say(
+            table(
+                f"Webhook end to end ({self.db}, {len(self.stores)} store worker(s))",
+                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
+                [f.row() for f in (store, probe, dup, probe_dup)],
+            )
+        )
+        self.say(
+            f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
+            f"CPU {ratio(store.cpu_ms, probe.cpu_ms)} (<= 1.2x), "
+            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 1.5x)"
+        )
+        self.say(
+            f"  unloaded acknowledgement p50 {solo.p50 * 1000:.1f} ms (target <= 15 ms); "
+            f"{paid} of {n * ROUNDS} orders paid, duplicates answered "
+            f"{dict(dup_status(dup))}"
+        )
+        self.say()
+        self.results["webhooks"] = {
+            "store": vars(store),
+            "probe": vars(probe),
+            "duplicates": vars(dup),
+            "probe_duplicates": vars(probe_dup),
+            "unloaded_p50_ms": solo.p50 * 1000,
+            "paid": paid,
+        }
+
+    def links(self) -> None:
+        from bench.data import csrf_token, order_batch, owner_sessions
+
+        n = self.size(1000, 200)
+        self.say(f"Preparing {n * ROUNDS * 2} fresh orders ...")
+        token = csrf_token()
+        store_orders = [order_batch(n) for _ in range(ROUNDS)]
+        store_sessions = [owner_sessions(batch) for batch in store_orders]
+        probe_orders = [order_batch(n) for _ in range(ROUNDS)]
+        tokens_before = self.banq.tokens_issued()
+
+        def store_requests(r: int) -> list[Request]:
+            return [
+                json_post(
+                    "/generate-payment-link",
+                    {"orderId": str(order.public_id)},
+                    {"Cookie": f"sessionid={key}; csrftoken={token}", "X-CSRFToken": token},
+                )
+                for order, key in zip(store_orders[r], store_sessions[r], strict=True)
+            ]
+
+        figures = interleave(
+            {
+                "payment link, the store": (self.stores, store_requests),
+                "payment link, minimal probe": (
+                    [self.probe],
+                    lambda r: [
+                        json_post("/probe/link", {"orderId": str(o.public_id)})
+                        for o in probe_orders[r]
+                    ],
+                ),
+            }
+        )
+        store, probe = figures["payment link, the store"], figures["payment link, minimal probe"]
+        # Unloaded: the store's link against the emulator's own get-paid-link, one at a time.
+        solo_orders = order_batch(40)
+        solo_sessions = owner_sessions(solo_orders)
+        solo, _ = measure(
+            self.stores[:1],
+            [
+                json_post(
+                    "/generate-payment-link",
+                    {"orderId": str(o.public_id)},
+                    {"Cookie": f"sessionid={k}; csrftoken={token}", "X-CSRFToken": token},
+                )
+                for o, k in zip(solo_orders, solo_sessions, strict=True)
+            ],
+            concurrency=1,
+        )
+        direct_orders = order_batch(40)
+        direct, _ = measure(
+            [self.emulator],
+            [
+                (
+                    "POST",
+                    "/api/v1/payments/get-paid-link",
+                    {
+                        "Authorization": f"Bearer {self.banq.token}",
+                        "Content-Type": "application/json",
+                    },
+                    self.banq.link_body(o).encode(),
+                )
+                for o in direct_orders
+            ],
+            concurrency=1,
+        )
+        tokens = self.banq.tokens_issued() - tokens_before
+        self.say(
+            table(
+                f"POST /generate-payment-link, fresh orders ({self.db})",
+                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
+                [f.row() for f in (store, probe)],
+            )
+        )
+        overhead = (solo.p50 - direct.p50) * 1000
+        self.say(
+            f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
+            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 2x); unloaded overhead over the direct "
+            f"emulator call p50 {overhead:.1f} ms (<= 6 ms); token requests the emulator saw "
+            f"from the store and probe: {tokens} (probe threads fetch one each)"
+        )
+        self.say()
+        self.results["links"] = {
+            "store": vars(store),
+            "probe": vars(probe),
+            "overhead_ms": overhead,
+            "tokens": tokens,
+        }
+
+    def pages(self) -> None:
+        from bench.data import order_batch, owner_sessions
+        from orders.models import Product
+
+        Product.objects.bulk_create(
+            Product(name=f"Product {i:04d}", slug=f"bench-{i:04d}", price="9.90") for i in range(10)
+        )
+        (order,) = order_batch(1)
+        (key,) = owner_sessions([order])
+        from orders.access import order_access_key
+
+        access = order_access_key(order=order)
+        n = self.size(2000, 500)
+        cookie = {"Cookie": f"sessionid={key}"}
+        status = f"/orders/{order.public_id}/status"
+        figures = interleave(
+            {
+                "bare JSON, stock middleware (probe)": (
+                    [self.probe],
+                    lambda _: [get("/probe/bare")] * n,
+                ),
+                "catalog /": (self.stores[:1], lambda _: [get("/")] * n),
+                "product page": (self.stores[:1], lambda _: [get("/products/bench-0001/")] * n),
+                "cart /cart/": (self.stores[:1], lambda _: [get("/cart/", cookie)] * n),
+                "order status JSON": (self.stores[:1], lambda _: [get(status, cookie)] * n),
+                "order status ?key=, no cookie": (
+                    self.stores[:1],
+                    lambda _: [get(f"{status}?key={access}")] * n,
+                ),
+            }
+        )
+        stock = figures["bare JSON, stock middleware (probe)"]
+        self.say(
+            table(
+                "Pages (32 concurrent, 10 products)",
+                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
+                [f.row() for f in figures.values()],
+            )
+        )
+        for name in ("catalog /", "order status JSON"):
+            self.say(
+                f"  {name} / stock bare view: {ratio(figures[name].rate, stock.rate)} (>= 0.7x)"
+            )
+        self.say()
+        self.results["pages"] = {k: vars(v) for k, v in figures.items()}
+
+    def sockets(self) -> None:
+        """1,000 idle order pages with their WebSocket open while payments complete."""
+        import websockets
+
+        from bench.data import paid_at_banq
+        from orders.access import order_access_key
+
+        total = self.size(1000, 300)
+        payments = self.size(100, 40)
+        self.say(f"Preparing {total} open orders ({payments} of them paid at banq) ...")
+        paying = paid_at_banq(self.banq, payments)
+        idle = paid_at_banq(self.banq, total - payments, complete=False)
+        orders = [o for o, _ in paying] + [o for o, _ in idle]
+        socket_store = self.stores[0]
+        hook_store = self.stores[-1]  # another worker when there are two: the push crosses over
+        received: dict[str, float] = {}
+
+        async def scenario() -> dict:
+            rss_before = socket_store.rss()
+            opened = []
+            started = time.perf_counter()
+            semaphore = asyncio.Semaphore(CONCURRENCY)
+
+            async def connect(order):
+                url = (
+                    f"ws://127.0.0.1:{socket_store.port}/ws/orders/{order.public_id}/"
+                    f"?key={order_access_key(order=order)}"
+                )
+                async with semaphore:
+                    ws = await websockets.connect(url, open_timeout=30, max_queue=None)
+                    first = json.loads(await ws.recv())
+                    assert first["status"] == "awaiting_payment", first
+                opened.append(ws)
+
+                async def listen() -> None:
+                    async for message in ws:
+                        if json.loads(message).get("paid"):
+                            received[str(order.public_id)] = time.perf_counter()
+
+                return asyncio.ensure_future(listen())
+
+            listeners = await asyncio.gather(*(connect(o) for o in orders))
+            connect_rate = len(orders) / (time.perf_counter() - started)
+            rss = socket_store.rss() - rss_before
+            idle_s = self.size(10, 5)
+            cpu_before = socket_store.cpu()
+            await asyncio.sleep(idle_s)
+            idle_share = (socket_store.cpu() - cpu_before) / idle_s
+            answered: dict[str, float] = {}
+            hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
+            from bench.client import Connection
+
+            conn = Connection("127.0.0.1", hook_store.port)
+            for order, pid in paying:
+                status, _ = await conn.request(
+                    "POST",
+                    hook,
+                    {"Content-Type": "application/json"},
+                    json.dumps(webhook_body(pid)).encode(),
+                )
+                assert status == 200, status
+                answered[str(order.public_id)] = time.perf_counter()
+                await asyncio.sleep(0.02)  # payments arrive one by one
+            await conn.close()
+            deadline = time.monotonic() + 10
+            while len(received) < len(paying) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            for ws in opened:
+                await ws.close()
+            for task in listeners:
+                task.cancel()
+            latencies = [max(0.0, received[k] - answered[k]) for k in answered if k in received]
+            return {
+                "connect_rate": connect_rate,
+                "rss_per_1000_mb": rss / len(orders) * 1000 / 2**20,
+                "idle_core_share": idle_share,
+                "latencies": latencies,
+                "lost": len(answered) - len(latencies),
+            }
+
+        result = asyncio.run(scenario())
+        lat = sorted(result["latencies"])
+        p50 = statistics.median(lat) * 1000 if lat else float("nan")
+        p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))] * 1000 if lat else float("nan")
+        crossing = " (webhook on worker 2, sockets on worker 1)" if len(self.stores) > 1 else ""
+        self.say(f"Webhook to the shopper's socket, {total} open sockets{crossing}")
+        self.say(
+            f"  webhook answer -> socket 'paid': p50 {p50:.1f} ms (<= 15), p99 {p99:.1f} ms "
+            f"(<= 25), lost {result['lost']} of {len(paying)}"
+        )
+        self.say(
+            f"  connects {result['connect_rate']:,.0f}/s (>= 500), memory "
+            f"{result['rss_per_1000_mb']:.0f} MB per 1,000 sockets, idle "
+            f"{result['idle_core_share'] * 100:.1f}% of a core (< 5%)"
+        )
+        self.say()
+        self.results["sockets"] = {**result, "p50_ms": p50, "p99_ms": p99, "latencies": None}
+
+    def sweep(self) -> None:
+        """What the worker's sweep costs: banq calls and CPU per 1,000 open attempts."""
+        from django.conf import settings
+        from django.utils import timezone
+
+        from banq.models import BanqPayment
+        from banq.settings import banq_settings
+        from banq.tasks import banq_sweep
+        from bench.data import paid_at_banq
+
+        n = self.size(1000, 200)
+        self.say(f"Preparing {n} open payment attempts, all due ...")
+        batch = paid_at_banq(self.banq, n, complete=False)
+        ids = [pid for _, pid in batch]
+        BanqPayment.objects.filter(banq_payment_id__in=ids).update(
+            next_check_at=timezone.now(), check_anchor_at=timezone.now()
+        )
+        settings.BANQ_SWEEP_MAX_CALLS_PER_MINUTE = 10**6  # all of them in one go, to time it
+        banq_settings.cache_clear()
+        cpu = time.process_time()
+        wall = time.perf_counter()
+        while BanqPayment.objects.filter(
+            banq_payment_id__in=ids, next_check_at__lte=timezone.now()
+        ).exists():
+            banq_sweep.call()
+        cpu = time.process_time() - cpu
+        wall = time.perf_counter() - wall
+        checks = sum(
+            BanqPayment.objects.filter(banq_payment_id__in=ids).values_list(
+                "check_count", flat=True
+            )
+        )
+        config = banq_settings()
+        schedule = config.sweep_schedule
+        later = (config.sweep_horizon - schedule[-1]) // config.sweep_every if schedule else 0
+        per_day = len(schedule) + later
+        self.say(f"The sweep, {n} open attempts due at once")
+        self.say(
+            f"  {checks} banq calls, worker CPU {cpu / checks * 1000:.1f} ms per call "
+            f"({cpu / checks * 1000 * 1000 / 1000:.0f} s per 1,000), {checks / wall:.0f} calls/s; "
+            f"on the default schedule each open link costs {per_day} calls in its first "
+            f"{config.sweep_horizon}, capped at {60} calls/minute overall"
+        )
+        self.say()
+        self.results["sweep"] = {"checks": checks, "cpu_s": cpu, "calls_per_link_per_day": per_day}
+
+    def run(self, only: list[str]) -> None:
+        self.start()
+        try:
+            self.floor_payment = self.banq.link(__import__("bench.data").data.order_batch(1)[0])[
+                "id"
+            ]
+            for name in ("floor", "webhooks", "links", "pages", "sockets", "sweep"):
+                if not only or name in only:
+                    started = time.monotonic()
+                    getattr(self, name)()
+                    self.say(f"  ({name}: {time.monotonic() - started:.0f} s)")
+                    self.say()
+        finally:
+            self.stop()
+        procs.RESULTS.mkdir(parents=True, exist_ok=True)
+        path = procs.RESULTS / f"latest-{self.db}-{self.workers}w.json"
+        path.write_text(json.dumps({**self.results, "text": self.out}, indent=2, default=str))
+        self.say(f"Results: {path.relative_to(procs.BASE_DIR)}")
+
+
+def dup_status(figure: Figure) -> dict:
+    return {"non-2xx": figure.non_2xx}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (about 3 minutes)")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="floor webhooks links pages sockets sweep"
+    )
+    args = parser.parse_args(argv)
+    Bench(quick=args.quick, db=args.db, workers=args.workers).run(args.only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
