@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from decimal import Decimal
 
 from bench import procs
 from bench.client import LoadResult, Request, run_load
@@ -191,6 +192,9 @@ class Bench:
             self.stack.callback(store.stop)
         self.probe = procs.start_probe(self.env)
         self.stack.callback(self.probe.stop)
+        # The task worker runs beside the store as under `make run` (it sends the e-mails).
+        self.worker = procs.start_worker(self.env)
+        self.stack.callback(self.worker.stop)
 
     def stop(self) -> None:
         self.stack.close()
@@ -451,6 +455,82 @@ class Bench:
         self.say()
         self.results["pages"] = {k: vars(v) for k, v in figures.items()}
 
+    def queries(self) -> None:
+        """Queries per page with 10 and with 1,000 products or lines (Django's test client, in
+        this process, on the same database)."""
+        from django.contrib.sessions.backends.db import SessionStore
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        from orders.access import order_access_key, session_grant_order
+        from orders.models import Cart, CartItem, Order, OrderItem, Product
+
+        rows = []
+        counts: dict[str, dict[int, int]] = {}
+        for size in (10, 1000):
+            tag = f"q{size}"
+            products = Product.objects.bulk_create(
+                Product(name=f"{tag} product {i:04d}", slug=f"{tag}-{i:04d}", price="2.50")
+                for i in range(size)
+            )
+            Product.objects.exclude(slug__startswith=tag).update(is_active=False)
+            session = SessionStore()
+            session.create()
+            cart = Cart.objects.create(session_key=session.session_key)
+            CartItem.objects.bulk_create(CartItem(cart=cart, product=p) for p in products)
+            order = Order.objects.create(
+                number=f"BN-{tag.upper()}-{uuid.uuid4().hex[:6]}",
+                email="q@example.com",
+                name="Q",
+                subtotal=Decimal("2.50") * size,
+                total=Decimal("2.50") * size,
+            )
+            OrderItem.objects.bulk_create(
+                OrderItem(
+                    order=order,
+                    product=p,
+                    product_name=p.name,
+                    unit_price=p.price,
+                    quantity=1,
+                    line_total=p.price,
+                )
+                for p in products
+            )
+            session_grant_order(session=session, order=order)
+            session.save()
+            client = Client()
+            client.cookies["sessionid"] = session.session_key
+            key = order_access_key(order=order)
+            pages = {
+                "catalog /": "/",
+                "product page": f"/products/{tag}-0001/",
+                "cart /cart/": "/cart/",
+                "order page": f"/orders/{order.public_id}/",
+                "order status JSON": f"/orders/{order.public_id}/status",
+                "order status ?key=, no cookie": f"/orders/{order.public_id}/status?key={key}",
+            }
+            for name, url in pages.items():
+                visitor = Client() if "no cookie" in name else client
+                visitor.get(url)  # warm (a first visit may grant or create things)
+                with CaptureQueriesContext(connection) as captured:
+                    response = visitor.get(url)
+                assert response.status_code == 200, (name, response.status_code)
+                counts.setdefault(name, {})[size] = len(captured.captured_queries)
+        for name, by_size in counts.items():
+            same = "same" if by_size[10] == by_size[1000] else "GROWS"
+            rows.append([name, str(by_size[10]), str(by_size[1000]), same])
+        Product.objects.update(is_active=True)
+        self.say(
+            table(
+                "Queries per page (with 10 and with 1,000 products or lines)",
+                ["page", "at 10", "at 1,000", ""],
+                rows,
+            )
+        )
+        self.say()
+        self.results["queries"] = counts
+
     def sockets(self) -> None:
         """1,000 idle order pages with their WebSocket open while payments complete."""
         import websockets
@@ -601,7 +681,7 @@ class Bench:
             self.floor_payment = self.banq.link(__import__("bench.data").data.order_batch(1)[0])[
                 "id"
             ]
-            for name in ("floor", "webhooks", "links", "pages", "sockets", "sweep"):
+            for name in ("floor", "webhooks", "links", "pages", "queries", "sockets", "sweep"):
                 if not only or name in only:
                     started = time.monotonic()
                     getattr(self, name)()
@@ -625,7 +705,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
     parser.add_argument(
-        "--only", nargs="*", default=[], help="floor webhooks links pages sockets sweep"
+        "--only",
+        nargs="*",
+        default=[],
+        help="floor webhooks links pages queries sockets sweep",
     )
     args = parser.parse_args(argv)
     Bench(quick=args.quick, db=args.db, workers=args.workers).run(args.only)
