@@ -551,6 +551,7 @@ class Bench:
         async def scenario() -> dict:
             rss_before = socket_store.rss()
             opened = []
+            cpu_at_start = socket_store.cpu()
             started = time.perf_counter()
             semaphore = asyncio.Semaphore(CONCURRENCY)
 
@@ -574,6 +575,7 @@ class Bench:
 
             listeners = await asyncio.gather(*(connect(o) for o in orders))
             connect_rate = len(orders) / (time.perf_counter() - started)
+            connect_cpu_ms = (socket_store.cpu() - cpu_at_start) / len(orders) * 1000
             rss = socket_store.rss() - rss_before
             idle_s = self.size(10, 5)
             cpu_before = socket_store.cpu()
@@ -605,6 +607,7 @@ class Bench:
             latencies = [max(0.0, received[k] - answered[k]) for k in answered if k in received]
             return {
                 "connect_rate": connect_rate,
+                "connect_cpu_ms": connect_cpu_ms,
                 "rss_per_1000_mb": rss / len(orders) * 1000 / 2**20,
                 "idle_core_share": idle_share,
                 "latencies": latencies,
@@ -622,7 +625,8 @@ class Bench:
             f"(<= 25), lost {result['lost']} of {len(paying)}"
         )
         self.say(
-            f"  connects {result['connect_rate']:,.0f}/s (>= 500), memory "
+            f"  connects {result['connect_rate']:,.0f}/s (>= 500; the store's CPU "
+            f"{result['connect_cpu_ms']:.2f} ms per connect), memory "
             f"{result['rss_per_1000_mb']:.0f} MB per 1,000 sockets, idle "
             f"{result['idle_core_share'] * 100:.1f}% of a core (< 5%)"
         )

@@ -188,6 +188,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Keep each thread's connection open (opening one costs more than most queries): every request
+    # and every socket would otherwise reconnect. Outside a test, nothing else holds the file.
+    _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
     # A file (not :memory:) so that a server started by a test in another process sees the data.
     # The pid keeps two test runs on one checkout from sharing (and deleting) each other's file.
     _db.setdefault("TEST", {})["NAME"] = str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
@@ -195,7 +198,9 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     if env.bool("DATABASE_POOL", default=True):
         _db.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
-            "max_size": env.int("DATABASE_POOL_MAX", default=10),
+            # Above STOREFRONT_THREADS: each request thread holds a connection, and the sockets'
+            # thread and the order watcher need theirs.
+            "max_size": env.int("DATABASE_POOL_MAX", default=16),
             "timeout": 10,
         }
     else:
@@ -226,7 +231,7 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "storefront.channel_layers.InMemoryChannelLayer"}}
 
 # How often each store process looks, in one query for all the order pages open on it, for orders
 # changed by another process (the task worker, a command). With the in-memory channel layer this is
