@@ -85,8 +85,9 @@ def order_get_accessible(
     parsed = parse_public_id(public_id)
     if parsed is None:
         return None
-    order = Order.objects.filter(public_id=parsed).first()
-    if order is None:
+    try:
+        order = Order.objects.get(public_id=parsed)
+    except Order.DoesNotExist:
         return None
     if key is not None and order_access_key_valid(order=order, key=key):
         if grant and session is not None:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.utils import get_handler_name
 
 from orders.access import order_get_accessible
 from orders.models import Order
@@ -79,6 +80,16 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
             return  # the same, or older than what the page has (pushes may cross)
         self.last_sent = payload
         await self.send_json(payload)
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' own dispatch, without its hop to the database thread on every message to
+        close old connections: this consumer only touches the database through
+        ``database_sync_to_async``, which does that itself. Every push to every open page would
+        otherwise cost a thread hop."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # Binary frames and text that isn't JSON are ignored rather than killing the socket.
