@@ -14,9 +14,9 @@ import json
 import logging
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.utils import get_handler_name
 
 from orders.access import order_get_accessible
 from orders.models import Order
