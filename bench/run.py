@@ -248,24 +248,31 @@ class Bench:
         from bench.data import paid_at_banq
 
         n = self.size(800, 200)
-        self.say(f"Preparing {n * ROUNDS * 2} orders paid at banq ...")
+        two = len(self.stores) > 1
+        sets_needed = ROUNDS * (3 if two else 2)
+        self.say(f"Preparing {n * sets_needed} orders paid at banq ...")
         store_sets = [paid_at_banq(self.banq, n) for _ in range(ROUNDS)]
         probe_sets = [paid_at_banq(self.banq, n) for _ in range(ROUNDS)]
+        one_sets = [paid_at_banq(self.banq, n) for _ in range(ROUNDS)] if two else []
         hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
-        figures = interleave(
-            {
-                "webhook, the store": (
-                    self.stores,
-                    lambda r: [json_post(hook, webhook_body(pid)) for _, pid in store_sets[r]],
-                ),
-                "webhook, minimal probe": (
-                    [self.probe],
-                    lambda r: [
-                        json_post("/probe/webhook", webhook_body(pid)) for _, pid in probe_sets[r]
-                    ],
-                ),
-            }
-        )
+        paths = {
+            "webhook, the store": (
+                self.stores,
+                lambda r: [json_post(hook, webhook_body(pid)) for _, pid in store_sets[r]],
+            ),
+            "webhook, minimal probe": (
+                [self.probe],
+                lambda r: [
+                    json_post("/probe/webhook", webhook_body(pid)) for _, pid in probe_sets[r]
+                ],
+            ),
+        }
+        if two:
+            paths["webhook, the store, one worker"] = (
+                self.stores[:1],
+                lambda r: [json_post(hook, webhook_body(pid)) for _, pid in one_sets[r]],
+            )
+        figures = interleave(paths)
         store, probe = figures["webhook, the store"], figures["webhook, minimal probe"]
         from orders.models import Order
 
@@ -293,13 +300,19 @@ class Bench:
             [json_post(hook, webhook_body(pid)) for _, pid in solo_set],
             concurrency=1,
         )
+        shown = [store, probe, dup, probe_dup]
+        if two:
+            shown.insert(1, figures["webhook, the store, one worker"])
         self.say(
             table(
                 f"Webhook end to end ({self.db}, {len(self.stores)} store worker(s))",
                 ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
-                [f.row() for f in (store, probe, dup, probe_dup)],
+                [f.row() for f in shown],
             )
         )
+        if two:
+            one = figures["webhook, the store, one worker"]
+            self.say(f"  two store workers / one: {ratio(store.rate, one.rate)} (target >= 1.7x)")
         self.say(
             f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
             f"CPU {ratio(store.cpu_ms, probe.cpu_ms)} (<= 1.2x), "
