@@ -32,7 +32,6 @@ import logging
 import os
 import threading
 import time
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -204,10 +203,7 @@ class BanqClient:
         if self.config.token_url:  # the token call is safe to repeat: POST retried too
             session.mount(self.config.token_url, adapter(("GET", "POST")))
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        if not _environment_shapes_requests():
-            # requests would look through the whole environment for proxies and CA bundles on
-            # every call (a large share of a call's CPU); with none set there is nothing to find.
-            session.trust_env = False
+        _environment_once(session, (self.config.api_url, self.config.token_url))
         return session
 
     # --- public calls ------------------------------------------------------------------------
@@ -557,11 +553,23 @@ class BanqClient:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _environment_shapes_requests() -> bool:
-    """Whether proxy or CA-bundle variables that requests honours are set (then it keeps
-    reading them, as usual)."""
-    names = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
-    return bool(urllib.request.getproxies()) or any(os.environ.get(n) for n in names)
+def _environment_once(session: requests.Session, urls: Iterable[str]) -> None:
+    """What requests reads from the environment on every call (proxies, a CA bundle), read once.
+
+    requests looks through the whole environment on each request for proxy and CA-bundle
+    variables, a large share of a call's CPU. They don't change while the process runs: the
+    proxies for banq's hosts and the bundle are set on the session here, and the per-call
+    lookup is turned off. When banq's hosts would need different proxies, the session keeps
+    requests' own per-call lookup.
+    """
+    found = {frozenset(requests.utils.get_environ_proxies(url).items()) for url in urls if url}
+    if len(found) > 1:
+        return
+    session.trust_env = False
+    session.proxies.update(dict(next(iter(found), frozenset())))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
 
 
 def _refuse_float(value: Any) -> Decimal:

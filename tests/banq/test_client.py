@@ -559,3 +559,21 @@ def test_each_call_is_logged_with_method_path_status_duration(banq_api, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "banq.client"]
     assert any(f"GET /payments/{PAYMENT_ID} -> 200 in" in line for line in lines)
     assert any("POST /oauth/token -> 200 in" in line for line in lines)
+
+
+def test_the_environment_is_read_once_per_client(monkeypatch, settings):
+    """requests would search the environment on every call; the client reads it once."""
+    from banq.client import BanqClient
+    from banq.settings import banq_settings
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/bundle.pem")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    settings.BANQ_API_URL = "https://sandbox.banq.com/api/v1"
+    settings.BANQ_TOKEN_URL = "https://banq-staging.auth0.com/oauth/token"
+
+    session = BanqClient(banq_settings()).session
+
+    assert session.trust_env is False
+    assert session.verify == "/etc/ssl/certs/bundle.pem"
+    assert session.proxies["https"] == "http://proxy.internal:3128"
