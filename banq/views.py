@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from banq.client import banq_budget
 from banq.exceptions import BanqError
 from banq.models import BanqPayment
-from banq.ratelimit import rate_limit_hit
+from banq.ratelimit import Bucket, rate_limit_hit
 from banq.services import payment_link_generate
 from banq.settings import banq_settings
 from banq.settlement import attempt_claim_check, payment_recheck
@@ -73,9 +73,7 @@ class GeneratePaymentLinkView(JsonView):
         # Counted only for a caller who may pay the order: nobody else can use up its calls.
         config = banq_settings()
         retry_after = rate_limit_hit(
-            scope="link-order",
-            ident=str(order.public_id),
-            limit=config.link_rate_limit,
+            Bucket("link-order", str(order.public_id), config.link_rate_limit),
             window=config.link_rate_window,
         )
         if retry_after is not None:
@@ -122,27 +120,12 @@ class GeneratePaymentLinkView(JsonView):
         ``REMOTE_ADDR`` is the client's own address behind trusted proxies (``storefront.edge``).
         The order's own bucket is counted once the caller is known to own it (``post``)."""
         config = banq_settings()
-        window = config.link_rate_window
-        waits = []
         session_key = request.session.session_key if hasattr(request, "session") else None
-        if session_key:
-            waits.append(
-                rate_limit_hit(
-                    scope="link-session",
-                    ident=session_key,
-                    limit=config.link_rate_limit,
-                    window=window,
-                )
-            )
-        ip = request.META.get("REMOTE_ADDR", "")
-        if ip:
-            waits.append(
-                rate_limit_hit(
-                    scope="link-ip", ident=ip, limit=config.link_rate_limit_ip, window=window
-                )
-            )
-        blocked = [w for w in waits if w is not None]
-        return max(blocked) if blocked else None
+        return rate_limit_hit(
+            Bucket("link-session", session_key or "", config.link_rate_limit),
+            Bucket("link-ip", request.META.get("REMOTE_ADDR", ""), config.link_rate_limit_ip),
+            window=config.link_rate_window,
+        )
 
 
 def _too_many(retry_after: int) -> JsonResponse:
