@@ -70,6 +70,6 @@ def _count_one(key: str, *, timeout: int) -> int:
 def _redis_client():
     """redis-py's client behind Django's Redis cache (one server), or None for other caches."""
     backend = caches[DEFAULT_CACHE_ALIAS]
-    if not isinstance(backend, RedisCache) or len(backend._servers) != 1:
+    if not isinstance(backend, RedisCache) or len(getattr(backend, "_servers", ())) != 1:
         return None
     return backend._cache.get_client(write=True)
