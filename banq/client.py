@@ -8,10 +8,14 @@ returns the typed objects of ``banq.payloads``; it raises only the ``BanqError``
 shopper's confirm, Pay): no retries and short timeouts; with ``banq_budget(seconds)`` around the
 work, every call also fits in what is left of that budget.
 
-Token: password grant, cached in Django's cache (shared by all workers) under a key that holds no
-secret, until a few minutes before it expires. A process-wide ``threading.Lock`` plus a short
-``cache.add`` lock across processes make a cold start fetch one token, not one per thread. A 401
-from the API drops the cached token and retries that call once with a fresh one.
+Token: password grant, shared by every process of the store (web workers, task worker, commands)
+through the ``banq`` cache when there is one (``.run/`` files by default), else the default cache
+(Redis in production), under a key that holds no secret, until a few minutes before it expires;
+each process also keeps the token it last saw in memory, so a call costs no cache round trip. A
+process-wide ``threading.Lock`` plus a short ``cache.add`` lock across processes make a cold start
+fetch one token, not one per thread or process. A 401 from the API drops the token and retries
+that call once with a fresh one. A cache that fails (a read-only ``.run/``) costs a token per
+process, never a payment.
 
 Retries are urllib3's ``Retry`` on the session's adapters (``BANQ_RETRIES``, exponential backoff
 from ``BANQ_RETRY_BACKOFF``, ``Retry-After`` honoured up to ``MAX_RETRY_AFTER``): GETs and the
@@ -39,7 +43,8 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from urllib3.exceptions import MaxRetryError
@@ -144,6 +149,30 @@ def _retry(retries: int, backoff: float, methods: Iterable[str]) -> Retry:
 
 _process_locks: dict[str, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
+
+TOKEN_CACHE_ALIAS = "banq"
+# The token this process last read or fetched, by cache key (see the module doc).
+_token_memo: dict[str, Token] = {}
+
+
+def forget_tokens() -> None:
+    """Forget the tokens this process holds in memory (the shared cache keeps its copy)."""
+    _token_memo.clear()
+
+
+def token_cache():
+    alias = TOKEN_CACHE_ALIAS if TOKEN_CACHE_ALIAS in settings.CACHES else DEFAULT_CACHE_ALIAS
+    return caches[alias]
+
+
+def _shared(operation: str, default: Any, *args: Any, **kwargs: Any) -> Any:
+    """``operation`` on the token cache; on a failing cache, logs (no key, no value) and returns
+    ``default``."""
+    try:
+        return getattr(token_cache(), operation)(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any cache failure degrades to a token per process
+        logger.warning("banq token cache: %s failed (%s)", operation, type(exc).__name__)
+        return default
 
 
 def _process_lock(key: str) -> threading.Lock:
@@ -336,7 +365,11 @@ class BanqClient:
     # --- token -------------------------------------------------------------------------------
 
     def get_token(self) -> Token:
-        """The cached Open API token, fetching one (once, under a lock) when none is fresh."""
+        """The Open API token: this process's own while fresh, else the shared cache's, else
+        fetched (once, under a lock)."""
+        token = _token_memo.get(self.token_cache_key)
+        if token is not None and token.is_fresh(margin=TOKEN_REFRESH_MARGIN):
+            return token
         token = self._cached_token()
         if token is not None:
             return token
@@ -349,7 +382,8 @@ class BanqClient:
                 TOKEN_LOCK_WAIT if left is None else max(0.0, min(TOKEN_LOCK_WAIT, left))
             )
             while True:
-                if cache.add(self._token_lock_key, "1", timeout=TOKEN_LOCK_TTL):
+                # A failing cache counts as holding the lock: fetch rather than wait.
+                if _shared("add", True, self._token_lock_key, "1", timeout=TOKEN_LOCK_TTL):
                     try:
                         token = self._cached_token()
                         if token is None:
@@ -357,7 +391,7 @@ class BanqClient:
                             self._store_token(token)
                         return token
                     finally:
-                        cache.delete(self._token_lock_key)
+                        _shared("delete", None, self._token_lock_key)
                 # Another process is fetching: wait for its token rather than asking again.
                 time.sleep(0.05)
                 token = self._cached_token()
@@ -369,15 +403,19 @@ class BanqClient:
                     return token
 
     def drop_token(self, access_token: str | None = None) -> None:
-        """Forget the cached token (only if it is still ``access_token``, when given)."""
+        """Forget the token (only if it is still ``access_token``, when given)."""
+        memo = _token_memo.get(self.token_cache_key)
+        if memo is not None and access_token in (None, memo.access_token):
+            _token_memo.pop(self.token_cache_key, None)
         if access_token is not None:
-            cached = cache.get(self.token_cache_key)
+            cached = _shared("get", None, self.token_cache_key)
             if not cached or cached[0] != access_token:
                 return
-        cache.delete(self.token_cache_key)
+        _shared("delete", None, self.token_cache_key)
 
     def _cached_token(self) -> Token | None:
-        cached = cache.get(self.token_cache_key)
+        """The shared cache's token while fresh (remembered in this process), else None."""
+        cached = _shared("get", None, self.token_cache_key)
         if not cached:
             return None
         try:
@@ -387,14 +425,24 @@ class BanqClient:
             )
         except (TypeError, ValueError, OverflowError, OSError):
             return None
-        return token if token.is_fresh(margin=TOKEN_REFRESH_MARGIN) else None
+        if not token.is_fresh(margin=TOKEN_REFRESH_MARGIN):
+            return None
+        _token_memo[self.token_cache_key] = token
+        return token
 
     def _store_token(self, token: Token) -> None:
         lifetime = (token.expires_at - datetime.now(UTC)).total_seconds()
         timeout = int(lifetime - TOKEN_REFRESH_MARGIN.total_seconds())
         if timeout <= 0:
             return  # too short-lived to be worth caching: it's used for this call only
-        cache.set(self.token_cache_key, (token.access_token, token.expires_at.timestamp()), timeout)
+        _token_memo[self.token_cache_key] = token
+        _shared(
+            "set",
+            None,
+            self.token_cache_key,
+            (token.access_token, token.expires_at.timestamp()),
+            timeout,
+        )
 
     def _fetch_token(self) -> Token:
         c = self.config
@@ -660,6 +708,7 @@ def get_banq_user_client() -> BanqClient:
 @receiver(setting_changed)
 def _drop_clients(**kwargs) -> None:
     """Changed settings make new clients: close the pools of the old ones."""
+    forget_tokens()
     with _clients_guard:
         for client in _clients.values():
             client.session.close()

@@ -230,7 +230,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # banq's access token, shared by this checkout's processes (store, task worker, commands)
+        # so that they fetch one token per lifetime between them: files in .run/ (owner-only).
+        "banq": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(BASE_DIR / ".run" / "banq-cache"),
+        },
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "storefront.channel_layers.InMemoryChannelLayer"}}
 
 # How often each store process looks, in one query for all the order pages open on it, for orders

@@ -123,6 +123,8 @@ def test_qr_path_is_found_by_the_sweep(store, worker, banq_emulator):
     assert pushed["paid"] is True
     assert ("paid", "sweep") in _history(public_id)
     assert {d["status"] for d in banq_emulator.deliveries()} == {"dropped"}
+    # The store fetched the token for the link; the worker's sweep used that same token.
+    assert banq_emulator.state()["counts"]["tokens"] == 1
 
 
 def test_expiry_after_a_dropped_webhook_records_the_payment(store, banq_emulator):

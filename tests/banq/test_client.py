@@ -11,9 +11,8 @@ from decimal import Decimal
 import pytest
 import requests
 import responses
-from django.core.cache import cache
 
-from banq.client import get_banq_client
+from banq.client import TOKEN_CACHE_ALIAS, forget_tokens, get_banq_client, token_cache
 from banq.exceptions import (
     BanqAuthError,
     BanqConfigError,
@@ -88,7 +87,7 @@ def test_token_cache_key_holds_no_secret(banq_api, settings):
     key = client.token_cache_key
     for secret in (settings.BANQ_PASSWORD, settings.BANQ_USERNAME, TEST_ACCESS_TOKEN):
         assert secret not in key
-    assert cache.get(key) is not None
+    assert token_cache().get(key) is not None
 
 
 def test_changed_password_does_not_reuse_the_cached_token(banq_api, settings):
@@ -117,7 +116,7 @@ def test_expired_cached_token_is_not_used(banq_api):
     add_payment(banq_api)
     client = get_banq_client()
     past = (datetime.now(UTC) - timedelta(minutes=1)).timestamp()
-    cache.set(client.token_cache_key, ("stale-token-value", past), 600)
+    token_cache().set(client.token_cache_key, ("stale-token-value", past), 600)
     client.get_payment(PAYMENT_ID)
     assert token_calls(banq_api) == 1
     assert api_calls(banq_api)[0].request.headers["Authorization"] == f"Bearer {TEST_ACCESS_TOKEN}"
@@ -513,7 +512,7 @@ def test_users_me_uses_merchant_credentials_once_and_caches_nothing(banq_api, se
     assert me_call.request.headers["Authorization"] == "Bearer merchant-user-token-zzzz"
     assert profile.banq_accounts[0].banq_guid == settings.BANQ_MERCHANT_GUID
     assert profile.account_spaces[0].id == settings.BANQ_ACCOUNT_SPACE_ID
-    assert cache.get(client.token_cache_key) is None  # the merchant token was not cached
+    assert token_cache().get(client.token_cache_key) is None  # the merchant token was not cached
     for record in caplog.records:
         text = record.getMessage()
         assert "Merchant-Pa55word!" not in text
@@ -577,3 +576,65 @@ def test_the_environment_is_read_once_per_client(monkeypatch, settings):
     assert session.trust_env is False
     assert session.verify == "/etc/ssl/certs/bundle.pem"
     assert session.proxies["https"] == "http://proxy.internal:3128"
+
+
+def test_a_process_keeps_its_token_in_memory(banq_api):
+    add_payment(banq_api)
+    client = get_banq_client()
+    client.get_payment(PAYMENT_ID)
+    token_cache().clear()  # the shared copy gone: this process still holds the token
+
+    client.get_payment(PAYMENT_ID)
+
+    assert token_calls(banq_api) == 1
+
+
+def test_another_process_uses_the_shared_token(banq_api):
+    add_payment(banq_api)
+    get_banq_client().get_payment(PAYMENT_ID)
+    forget_tokens()  # what a second process starts with: nothing in memory
+
+    get_banq_client(in_request=True).get_payment(PAYMENT_ID)
+
+    assert token_calls(banq_api) == 1
+    assert [c.request.headers["Authorization"] for c in api_calls(banq_api)] == [
+        f"Bearer {TEST_ACCESS_TOKEN}"
+    ] * 2
+
+
+def test_a_401_drops_the_token_in_memory_and_in_the_shared_cache(banq_api):
+    client = get_banq_client()
+    client.get_token()
+    url = banq_api_url(f"/payments/{PAYMENT_ID}")
+    banq_api.add(responses.GET, url, status=401)
+    banq_api.add(responses.GET, url, status=401)
+
+    with pytest.raises(BanqAuthError):
+        client.get_payment(PAYMENT_ID)
+
+    assert token_calls(banq_api) == 2  # the first token, then a fresh one for the retry
+    client.drop_token()  # as the second 401 left it: the next call asks for a new one
+    assert token_cache().get(client.token_cache_key) is None
+    client.get_token()
+    assert token_calls(banq_api) == 3
+
+
+def test_a_failing_token_cache_costs_a_token_never_a_payment(banq_api, settings, tmp_path, caplog):
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    settings.CACHES = {
+        **settings.CACHES,
+        TOKEN_CACHE_ALIAS: {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(not_a_directory / "cache"),
+        },
+    }
+    add_payment(banq_api)
+
+    payment = get_banq_client().get_payment(PAYMENT_ID)
+
+    assert payment.id == PAYMENT_ID
+    assert token_calls(banq_api) == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("banq token cache" in w for w in warnings)
+    assert not any(TEST_ACCESS_TOKEN in w or str(not_a_directory) in w for w in warnings)
