@@ -8,7 +8,7 @@ PORT ?= 8000
 BANQ_EMULATOR_PORT ?= 8001
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-dev lint format migrate emulator check clean
+.PHONY: run test bench install install-dev lint format migrate emulator check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: install-dev
 	$(BIN)/lint-imports
 	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks
 	DJANGO_READ_DOT_ENV=false $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks of the hot paths against minimal probes (docs/benchmarks.md): SQLite, then
+## PostgreSQL + Redis with one and two store workers; about 12 minutes, QUICK=1 about 3.
+bench: install-dev
+	$(BIN)/python -m bench --all $(if $(QUICK),--quick)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -95,6 +95,25 @@ def database_url(kind: str) -> str:
     return PG_URL.format(name=name)
 
 
+def production_services_missing() -> str:
+    """Why the PostgreSQL + Redis profile can't run here, or "" when both answer."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.format(name="postgres"), connect_timeout=3):
+            pass
+    except Exception as exc:  # noqa: BLE001 - any failure means: not available
+        return f"PostgreSQL at 127.0.0.1:5432 does not answer ({type(exc).__name__})"
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=3) as sock:
+            sock.sendall(b"PING\r\n")
+            if not sock.recv(16).startswith(b"+PONG"):
+                return "Redis at 127.0.0.1:6379 does not answer PING"
+    except OSError as exc:
+        return f"Redis at 127.0.0.1:6379 does not answer ({type(exc).__name__})"
+    return ""
+
+
 def base_env(*, database: str, redis: bool, emulator_url: str, store_url: str) -> dict[str, str]:
     env = {
         k: v
@@ -154,8 +173,15 @@ def start_store(env: dict[str, str], name: str = "store") -> Proc:
     return start_server(name, env, "bench.store_settings", "storefront.asgi:application")
 
 
-def start_probe(env: dict[str, str]) -> Proc:
-    return start_server("probe", env, "bench.probe.settings", "bench.probe.asgi:application")
+def start_probe(env: dict[str, str], token: str) -> Proc:
+    """The probe server. It uses the benchmark's own token (asks the emulator for none), so the
+    tokens the emulator issues during a run are the store's."""
+    return start_server(
+        "probe",
+        {**env, "BENCH_PROBE_TOKEN": token},
+        "bench.probe.settings",
+        "bench.probe.asgi:application",
+    )
 
 
 def start_worker(env: dict[str, str]) -> Proc:

@@ -1,13 +1,16 @@
 """``make bench`` (``python -m bench``): the store's hot paths against minimal probes.
 
+    python -m bench --all [--quick]          every profile, then the targets (``make bench``)
     python -m bench [--quick] [--db sqlite|postgres] [--workers 1|2] [--only NAME ...]
+    python -m bench --summary                the targets of the latest results
 
 Starts the banq emulator, the store (``storefront.serve``, daphne, one process or two), the probe
-server (same server, Django's stock middleware, hand-written views) and, where a path needs it,
-the task worker, all on loopback against a fresh database; drives them with an asyncio HTTP/1.1
-client at 32 concurrent connections; prints tables. Every path is measured in 3 rounds,
-interleaved with its probe, and the median round is reported, with the server's CPU time per
-request (from /proc) next to the rate. Results also go to ``bench/results/latest-<db>.json``.
+server (same server, Django's stock middleware, hand-written views) and the task worker, all on
+loopback against a fresh database; drives them with an asyncio HTTP/1.1 client at 32 concurrent
+connections; prints tables. Every path is measured in 3 rounds, interleaved with its probe, and
+the median round is reported, with the server's CPU time per request (from /proc) next to the
+rate. Results go to ``bench/results/latest-<db>-<workers>w.json``; ``--all`` also writes
+``bench/results/summary.txt``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bench import procs
+from bench import procs, summary
 from bench.client import LoadResult, Request, run_load
 
 CONCURRENCY = 32
@@ -187,10 +191,11 @@ class Bench:
         from bench.data import Emulator
 
         self.banq = Emulator(self.emulator.url)
+        self.tokens_at_start = self.banq.tokens_issued()
         self.stores = [procs.start_store(self.env, f"store{i + 1}") for i in range(self.workers)]
         for store in self.stores:
             self.stack.callback(store.stop)
-        self.probe = procs.start_probe(self.env)
+        self.probe = procs.start_probe(self.env, self.banq.token)
         self.stack.callback(self.probe.stop)
         # The task worker runs beside the store as under `make run` (it sends the e-mails).
         self.worker = procs.start_worker(self.env)
@@ -205,7 +210,7 @@ class Bench:
     # --- scenarios -----------------------------------------------------------------------------
 
     def floor(self) -> None:
-        n = self.size(3000, 800)
+        n = self.size(3000, 400)
         figures = interleave(
             {
                 "bare JSON, stock middleware (probe)": (
@@ -239,7 +244,11 @@ class Bench:
                 [f.row() for f in figures.values()],
             )
         )
+        emulator = figures["emulator GET /payments/{id}"]
         self.say(f"  project stack / stock stack: {ratio(ours.rate, stock.rate)} (target >= 1.3x)")
+        self.say(
+            f"  the emulator serves {emulator.rate:,.0f} GET /payments/{{id}} per s (>= 2,000)"
+        )
         self.say()
         self.results["floor"] = {k: vars(v) for k, v in figures.items()}
         self.stock_bare = stock
@@ -247,7 +256,7 @@ class Bench:
     def webhooks(self) -> None:
         from bench.data import paid_at_banq
 
-        n = self.size(800, 200)
+        n = self.size(800, 120)
         two = len(self.stores) > 1
         sets_needed = ROUNDS * (3 if two else 2)
         self.say(f"Preparing {n * sets_needed} orders paid at banq ...")
@@ -280,7 +289,7 @@ class Bench:
             pk__in=[o.pk for batch in store_sets for o, _ in batch], status="paid"
         ).count()
         # The same event again and again: recorded as duplicates.
-        dup_n = self.size(3000, 600)
+        dup_n = self.size(3000, 300)
         (_, dup_id), *_ = store_sets[0]
         dup_body = webhook_body(dup_id)
         dup = figure(
@@ -324,25 +333,30 @@ class Bench:
             f"{dict(dup_status(dup))}"
         )
         self.say()
+        one = figures.get("webhook, the store, one worker")
+        store_figures = [store, dup] + ([one] if one else [])
         self.results["webhooks"] = {
             "store": vars(store),
             "probe": vars(probe),
             "duplicates": vars(dup),
             "probe_duplicates": vars(probe_dup),
+            "one_worker": vars(one) if one else None,
             "unloaded_p50_ms": solo.p50 * 1000,
             "paid": paid,
+            # Every delivery the store answered under load, and how many were not 2xx.
+            "deliveries": n * ROUNDS * (2 if one else 1) + dup_n,
+            "non_2xx": sum(f.non_2xx for f in store_figures),
         }
 
     def links(self) -> None:
         from bench.data import csrf_token, order_batch, owner_sessions
 
-        n = self.size(1000, 200)
+        n = self.size(1000, 120)
         self.say(f"Preparing {n * ROUNDS * 2} fresh orders ...")
         token = csrf_token()
         store_orders = [order_batch(n) for _ in range(ROUNDS)]
         store_sessions = [owner_sessions(batch) for batch in store_orders]
         probe_orders = [order_batch(n) for _ in range(ROUNDS)]
-        tokens_before = self.banq.tokens_issued()
 
         def store_requests(r: int) -> list[Request]:
             return [
@@ -399,7 +413,7 @@ class Bench:
             ],
             concurrency=1,
         )
-        tokens = self.banq.tokens_issued() - tokens_before
+        tokens = self.store_tokens()
         self.say(
             table(
                 f"POST /generate-payment-link, fresh orders ({self.db})",
@@ -411,14 +425,19 @@ class Bench:
         self.say(
             f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
             f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 2x); unloaded overhead over the direct "
-            f"emulator call p50 {overhead:.1f} ms (<= 6 ms); token requests the emulator saw "
-            f"from the store and probe: {tokens} (probe threads fetch one each)"
+            f"emulator call p50 {overhead:.1f} ms (<= 6 ms)"
+        )
+        self.say(
+            f"  the emulator's own get-paid-link, unloaded: p50 {direct.p50 * 1000:.1f} ms "
+            f"(an idle call < 2 ms); token requests from the store (all its processes) since "
+            f"the run started: {tokens} (exactly 1)"
         )
         self.say()
         self.results["links"] = {
             "store": vars(store),
             "probe": vars(probe),
             "overhead_ms": overhead,
+            "direct_p50_ms": direct.p50 * 1000,
             "tokens": tokens,
         }
 
@@ -434,7 +453,7 @@ class Bench:
         from orders.access import order_access_key
 
         access = order_access_key(order=order)
-        n = self.size(2000, 500)
+        n = self.size(2000, 250)
         cookie = {"Cookie": f"sessionid={key}"}
         status = f"/orders/{order.public_id}/status"
         figures = interleave(
@@ -481,6 +500,7 @@ class Bench:
 
         rows = []
         counts: dict[str, dict[int, int]] = {}
+        writes: dict[str, dict[int, int]] = {}
         for size in (10, 1000):
             tag = f"q{size}"
             products = Product.objects.bulk_create(
@@ -522,6 +542,7 @@ class Bench:
                 "order page": f"/orders/{order.public_id}/",
                 "order status JSON": f"/orders/{order.public_id}/status",
                 "order status ?key=, no cookie": f"/orders/{order.public_id}/status?key={key}",
+                "order page ?key=, granted before": f"/orders/{order.public_id}/?key={key}",
             }
             for name, url in pages.items():
                 visitor = Client() if "no cookie" in name else client
@@ -530,19 +551,25 @@ class Bench:
                     response = visitor.get(url)
                 assert response.status_code == 200, (name, response.status_code)
                 counts.setdefault(name, {})[size] = len(captured.captured_queries)
+                writes.setdefault(name, {})[size] = sum(
+                    q["sql"].lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")
+                    for q in captured.captured_queries
+                )
         for name, by_size in counts.items():
             same = "same" if by_size[10] == by_size[1000] else "GROWS"
-            rows.append([name, str(by_size[10]), str(by_size[1000]), same])
+            rows.append([name, str(by_size[10]), str(by_size[1000]), same, str(writes[name][1000])])
         Product.objects.update(is_active=True)
         self.say(
             table(
                 "Queries per page (with 10 and with 1,000 products or lines)",
-                ["page", "at 10", "at 1,000", ""],
+                ["page", "at 10", "at 1,000", "", "writes"],
                 rows,
             )
         )
+        self.say("  (a repeat visit; a signed ?key= visit that grants nothing new writes nothing)")
         self.say()
         self.results["queries"] = counts
+        self.results["query_writes"] = writes
 
     def sockets(self) -> None:
         """1,000 idle order pages with their WebSocket open while payments complete."""
@@ -595,11 +622,13 @@ class Bench:
             await asyncio.sleep(idle_s)
             idle_share = (socket_store.cpu() - cpu_before) / idle_s
             answered: dict[str, float] = {}
+            sent: dict[str, float] = {}
             hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
             from bench.client import Connection
 
             conn = Connection("127.0.0.1", hook_store.port)
             for order, pid in paying:
+                sent[str(order.public_id)] = time.perf_counter()
                 status, _ = await conn.request(
                     "POST",
                     hook,
@@ -617,13 +646,17 @@ class Bench:
                 await ws.close()
             for task in listeners:
                 task.cancel()
+            # The push leaves before the answer is written, so a socket can hear "paid" before
+            # the webhook's client has its answer: counted as 0.
             latencies = [max(0.0, received[k] - answered[k]) for k in answered if k in received]
+            from_sent = [received[k] - sent[k] for k in sent if k in received]
             return {
                 "connect_rate": connect_rate,
                 "connect_cpu_ms": connect_cpu_ms,
                 "rss_per_1000_mb": rss / len(orders) * 1000 / 2**20,
                 "idle_core_share": idle_share,
                 "latencies": latencies,
+                "from_sent": from_sent,
                 "lost": len(answered) - len(latencies),
             }
 
@@ -637,6 +670,13 @@ class Bench:
             f"  webhook answer -> socket 'paid': p50 {p50:.1f} ms (<= 15), p99 {p99:.1f} ms "
             f"(<= 25), lost {result['lost']} of {len(paying)}"
         )
+        sent = sorted(result["from_sent"])
+        if sent:
+            self.say(
+                f"  webhook sent -> socket 'paid' (the whole webhook included): p50 "
+                f"{statistics.median(sent) * 1000:.1f} ms, p99 "
+                f"{sent[min(len(sent) - 1, round(0.99 * (len(sent) - 1)))] * 1000:.1f} ms"
+            )
         self.say(
             f"  connects {result['connect_rate']:,.0f}/s (>= 500; the store's CPU "
             f"{result['connect_cpu_ms']:.2f} ms per connect), memory "
@@ -644,7 +684,13 @@ class Bench:
             f"{result['idle_core_share'] * 100:.1f}% of a core (< 5%)"
         )
         self.say()
-        self.results["sockets"] = {**result, "p50_ms": p50, "p99_ms": p99, "latencies": None}
+        self.results["sockets"] = {
+            **result,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "latencies": None,
+            "from_sent": None,
+        }
 
     def sweep(self) -> None:
         """What the worker's sweep costs: banq calls and CPU per 1,000 open attempts."""
@@ -663,6 +709,7 @@ class Bench:
         BanqPayment.objects.filter(banq_payment_id__in=ids).update(
             next_check_at=timezone.now(), check_anchor_at=timezone.now()
         )
+        cap = banq_settings().sweep_max_calls_per_minute
         settings.BANQ_SWEEP_MAX_CALLS_PER_MINUTE = 10**6  # all of them in one go, to time it
         banq_settings.cache_clear()
         cpu = time.process_time()
@@ -687,10 +734,16 @@ class Bench:
             f"  {checks} banq calls, worker CPU {cpu / checks * 1000:.1f} ms per call "
             f"({cpu / checks * 1000 * 1000 / 1000:.0f} s per 1,000), {checks / wall:.0f} calls/s; "
             f"on the default schedule each open link costs {per_day} calls in its first "
-            f"{config.sweep_horizon}, capped at {60} calls/minute overall"
+            f"{config.sweep_horizon.total_seconds() / 3600:g} h, capped at "
+            f"{cap} calls/minute overall"
         )
         self.say()
         self.results["sweep"] = {"checks": checks, "cpu_s": cpu, "calls_per_link_per_day": per_day}
+
+    def store_tokens(self) -> int:
+        """Token requests the emulator answered since the run started: the store's (its web
+        processes, the task worker and this process, which runs the sweep, share one)."""
+        return self.banq.tokens_issued() - self.tokens_at_start
 
     def run(self, only: list[str]) -> None:
         self.start()
@@ -704,6 +757,8 @@ class Bench:
                     getattr(self, name)()
                     self.say(f"  ({name}: {time.monotonic() - started:.0f} s)")
                     self.say()
+            self.results["tokens"] = self.store_tokens()
+            self.say(f"Token requests from the store during the run: {self.results['tokens']}")
         finally:
             self.stop()
         procs.RESULTS.mkdir(parents=True, exist_ok=True)
@@ -727,9 +782,47 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="floor webhooks links pages queries sockets sweep",
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every profile of bench.summary.PLAN, each in its own process, then the targets",
+    )
+    parser.add_argument("--summary", action="store_true", help="the targets of the latest results")
     args = parser.parse_args(argv)
+    if args.summary:
+        print(summary.summary())
+        return 0
+    if args.all:
+        return run_plan(quick=args.quick)
     Bench(quick=args.quick, db=args.db, workers=args.workers).run(args.only)
     return 0
+
+
+def run_plan(*, quick: bool) -> int:
+    """``make bench``: the profiles one after another, then the targets."""
+    started = time.monotonic()
+    failed = []
+    for db, workers, only in summary.PLAN:
+        summary.results_path(db, workers).unlink(missing_ok=True)
+        title = f"{db}, {workers} store worker(s): {' '.join(only) or 'every path'}"
+        print(f"=== {title} ===", flush=True)
+        if db == "postgres" and (problem := procs.production_services_missing()):
+            print(f"skipped: {problem}\n", flush=True)
+            failed.append(title)
+            continue
+        command = [sys.executable, "-m", "bench", "--db", db, "--workers", str(workers)]
+        command += (["--quick"] if quick else []) + (["--only", *only] if only else [])
+        if subprocess.run(command, cwd=procs.BASE_DIR).returncode != 0:
+            failed.append(title)
+        print(flush=True)
+    text = summary.summary()
+    minutes = (time.monotonic() - started) / 60
+    text += f"\n  ({'quick, ' if quick else ''}{minutes:.1f} minutes in all)"
+    if failed:
+        text += "\n  not run or failed: " + "; ".join(failed)
+    print(text)
+    (procs.RESULTS / "summary.txt").write_text(text + "\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
