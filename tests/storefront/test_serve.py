@@ -65,3 +65,24 @@ def test_log_filter_hides_secrets_that_other_code_logs(settings, caplog):
     assert (
         message == "Internal Server Error: /webhooks/banq/<redacted>/payment-status/ (<redacted>)"
     )
+
+
+def test_websocket_debug_text_is_only_built_when_written(monkeypatch):
+    import pprint
+
+    from autobahn.websocket import protocol
+
+    from storefront.serve import defer_websocket_debug_text
+
+    real = pprint.pformat
+    calls = []
+    monkeypatch.setattr(pprint, "pformat", lambda value: calls.append(value) or real(value))
+    monkeypatch.setattr(protocol, "pformat", protocol.pformat)  # restored after the test
+    defer_websocket_debug_text()
+    config = [("openHandshakeTimeout", 5, "WebSocketServerFactory")]
+
+    text = protocol.pformat(config)  # what autobahn does on every new connection
+
+    assert calls == []
+    assert "\n{attrs}".format(attrs=text) == "\n" + real(config)  # noqa: UP032 - as txaio formats
+    assert len(calls) == 1
