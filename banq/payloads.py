@@ -82,6 +82,24 @@ class _HasStatus:
 
 
 @dataclass(frozen=True)
+class RemoteInstallment(_HasStatus):
+    """One charge of a recurring payment: an item of the payment's ``transactions``, or a
+    transaction fetched on its own. ``number`` is the installment (0 for the payment itself), None
+    when banq gave none; ``external_order_code`` is None when the item doesn't repeat it (the
+    payment's then applies)."""
+
+    guid: str
+    status: str
+    funds: Decimal | None
+    fail_reason: str | None
+    number: int | None
+    scheduled_date: date | None
+    completed_at: datetime | None
+    external_order_code: str | None = None
+    payment_guid: str | None = None
+
+
+@dataclass(frozen=True)
 class RemotePayment(_HasStatus):
     id: str
     status: str
@@ -96,6 +114,14 @@ class RemotePayment(_HasStatus):
     created_at: datetime | None
     completed_at: datetime | None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    # Recurring payments: their charges, oldest first (empty: banq said nothing about them), and
+    # when banq will charge next (None: not said, or the schedule has ended).
+    installments: tuple[RemoteInstallment, ...] = ()
+    next_installment_date: date | None = None
+
+    @property
+    def is_recurring(self) -> bool:
+        return (self.frequency or "once").lower() != "once"
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,27 @@ class RemoteTransaction(_HasStatus):
     funds: Decimal | None
     fail_reason: str | None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    # A charge of a recurring payment: which installment, when it was due and charged (None: no
+    # installment data, as for a one-time payment's transaction).
+    installment: int | None = None
+    scheduled_date: date | None = None
+    completed_at: datetime | None = None
+
+    def as_installment(self) -> RemoteInstallment | None:
+        """This transaction as an installment, or None without installment data."""
+        if self.installment is None:
+            return None
+        return RemoteInstallment(
+            guid=self.guid,
+            status=self.status,
+            funds=self.funds,
+            fail_reason=self.fail_reason,
+            number=self.installment,
+            scheduled_date=self.scheduled_date,
+            completed_at=self.completed_at,
+            external_order_code=self.external_order_code,
+            payment_guid=self.payment_guid,
+        )
 
 
 @dataclass(frozen=True)
@@ -469,6 +516,50 @@ def parse_payment_link(data: Any, *, location: str | None = None) -> PaymentLink
     return PaymentLink(url=url, payment_id=payment_id, raw=data)
 
 
+def _count(value: Any) -> int | None:
+    """A non-negative integer (an installment number), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, Decimal) and value == value.to_integral_value() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    return None
+
+
+_INSTALLMENT_NUMBER = ("installment", "installmentNumber", "installmentIndex")
+
+
+def _installments(value: Any, payment_id: str) -> tuple[RemoteInstallment, ...]:
+    """A recurring payment's charges from its ``transactions`` (or ``installments``) list,
+    oldest first. Items without a guid are skipped; amounts are strict (``parse_money``). When no
+    item carries its installment number, the list's order gives it (0 for the oldest)."""
+    items = [item for item in _list(value) if _ident(_first(item, "guid", "id", "transactionGuid"))]
+    numbered = any(_count(_first(item, *_INSTALLMENT_NUMBER)) is not None for item in items)
+    found = []
+    for index, item in enumerate(items):
+        guid = _ident(_first(item, "guid", "id", "transactionGuid")) or ""
+        number = _count(_first(item, *_INSTALLMENT_NUMBER)) if numbered else index
+        found.append(
+            RemoteInstallment(
+                guid=guid,
+                status=_status(item.get("status")),
+                funds=parse_money(
+                    _first(item, "funds", "amount"), what=f"payment {payment_id} transaction"
+                ),
+                fail_reason=_fail_reason(item),
+                number=number,
+                scheduled_date=_date(_first(item, "scheduledDate", "dueDate", "scheduledAt")),
+                completed_at=_datetime(_first(item, "completedAt", "completed", "createdAt")),
+                external_order_code=_text(item.get("externalOrderCode")),
+                payment_guid=_ident(item.get("paymentGuid")) or payment_id,
+            )
+        )
+    return tuple(found)
+
+
 def parse_payment(data: Any) -> RemotePayment:
     """A payment, bare or under ``data``. Status lower-cased (``""`` when absent)."""
     obj = _unwrap(data, "payment", ("id", "guid", "paymentGuid", "status"))
@@ -503,6 +594,8 @@ def parse_payment(data: Any) -> RemotePayment:
         created_at=_datetime(_first(obj, "createdAt", "created", "createdDate")),
         completed_at=_datetime(_first(obj, "completedAt", "completed", "completedDate")),
         raw=dict(obj),
+        installments=_installments(_first(obj, "transactions", "installments"), payment_id),
+        next_installment_date=_date(_first(obj, "nextInstallmentDate", "nextPaymentDate")),
     )
 
 
@@ -524,6 +617,9 @@ def parse_transaction(data: Any) -> RemoteTransaction:
         funds=parse_money(_first(obj, "funds", "amount"), what=f"transaction {guid}"),
         fail_reason=_fail_reason(obj),
         raw=dict(obj),
+        installment=_count(_first(obj, *_INSTALLMENT_NUMBER)),
+        scheduled_date=_date(_first(obj, "scheduledDate", "dueDate", "scheduledAt")),
+        completed_at=_datetime(_first(obj, "completedAt", "completed")),
     )
 
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from banq.client import banq_budget, get_banq_client
-from banq.exceptions import BanqError, BanqPayloadError
+from banq.exceptions import BanqConfigError, BanqError, BanqPayloadError
 from banq.models import BanqPayment
 from banq.payloads import jsonable
 from banq.settings import banq_settings
@@ -46,7 +47,8 @@ from orders.exceptions import InvalidOrderTransition
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent
 from orders.payments import ProviderVerdict
-from orders.services import order_check_payable, order_set_status
+from orders.recurring import ONCE
+from orders.services import order_check_payable, order_set_status, subscription_start_today
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,39 @@ def _move_to_awaiting(order: Order) -> None:
         )
 
 
-def _reserve(*, order: Order, frequency: str, recheck: bool) -> tuple[BanqPayment, bool]:
+@dataclass(frozen=True)
+class Recurrence:
+    """What banq's link says about repeating: ``frequency``, ``startDate``, ``endDate``."""
+
+    frequency: str = ONCE
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+def payment_recurrence(*, order: Order) -> Recurrence:
+    """The link's recurrence, computed from the order only (never from the browser): once for a
+    one-time order; for a recurring one its plan's frequency, first payment date and last
+    installment's date (None: no end). With ``order`` locked by the caller, a plan not paid yet
+    starts today (``subscription_start_today``). Raises ``BanqConfigError`` for a frequency
+    ``BANQ_FREQUENCIES`` doesn't allow."""
+    subscription = subscription_start_today(order=order)
+    if subscription is None:
+        return Recurrence()
+    frequency = subscription.frequency
+    if frequency not in banq_settings().frequencies:
+        raise BanqConfigError(
+            f"BANQ_FREQUENCIES does not include {frequency!r}: order {order.number}'s plan "
+            "can't be paid."
+        )
+    plan = subscription.plan
+    return Recurrence(frequency, plan.start, plan.banq_end_date)
+
+
+def _attempt_recurrence(attempt: BanqPayment) -> Recurrence:
+    return Recurrence(attempt.frequency, attempt.start_date, attempt.end_date)
+
+
+def _reserve(*, order: Order, recheck: bool) -> tuple[BanqPayment, bool]:
     """Step 1. Returns ``(attempt, ready)``: a reusable attempt (ready) or our new placeholder.
 
     Raises ``_Busy`` when another click's placeholder is in flight, ``_Stale`` when the reusable
@@ -137,13 +171,14 @@ def _reserve(*, order: Order, frequency: str, recheck: bool) -> tuple[BanqPaymen
     with transaction.atomic():
         locked = order_lock(pk=order.pk)
         order_check_payable(order=locked)
+        recurrence = payment_recurrence(order=locked)
         now = timezone.now()
         reusable = None
         busy = False
         for attempt in BanqPayment.objects.filter(
             order=locked, status=BanqPayment.Status.CREATED, created_by_store=True
         ).order_by("-created_at", "-pk"):
-            if attempt.funds != locked.total or attempt.frequency != frequency:
+            if attempt.funds != locked.total or _attempt_recurrence(attempt) != recurrence:
                 attempt.status = BanqPayment.Status.SUPERSEDED
                 attempt.save(update_fields=["status", "updated_at"])
                 logger.info(
@@ -177,7 +212,9 @@ def _reserve(*, order: Order, frequency: str, recheck: bool) -> tuple[BanqPaymen
             order=locked,
             funds=locked.total,
             currency=locked.currency,
-            frequency=frequency,
+            frequency=recurrence.frequency,
+            start_date=recurrence.start_date,
+            end_date=recurrence.end_date,
             status=BanqPayment.Status.CREATED,
         )
         return placeholder, False
@@ -187,11 +224,12 @@ def _drop_placeholder(placeholder: BanqPayment) -> None:
     BanqPayment.objects.filter(pk=placeholder.pk, url="").delete()
 
 
-def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayment:
+def payment_link_generate(*, order: Order) -> BanqPayment:
     """The open banq payment attempt for ``order``: reused while banq still holds it open for the
-    same total, else created at banq. The order moves to ``awaiting_payment``.
+    same total and recurrence, else created at banq. The order moves to ``awaiting_payment``.
 
-    Amount, comment and order code come from the order only. Raises ``OrderNotPayable`` (message
+    Amount, comment, order code and recurrence (``payment_recurrence``: frequency, start and end
+    dates of a recurring plan) come from the order only. Raises ``OrderNotPayable`` (message
     for the shopper) and the ``BanqError`` family (banq refused or unreachable; nothing saved).
     Safe to call concurrently for the same order: one banq payment is created. Runs while a
     shopper waits: banq gets no retries and ``BANQ_REQUEST_BUDGET`` seconds in all.
@@ -202,7 +240,7 @@ def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayme
         recheck = True
         while True:
             try:
-                attempt, ready = _reserve(order=order, frequency=frequency, recheck=recheck)
+                attempt, ready = _reserve(order=order, recheck=recheck)
             except _Busy:
                 if time.monotonic() > deadline:
                     raise BanqError(
@@ -222,16 +260,18 @@ def payment_link_generate(*, order: Order, frequency: str = "once") -> BanqPayme
                 order.refresh_from_db()
                 return attempt
             break
-        return _create_at_banq(order=order, placeholder=attempt, frequency=frequency)
+        return _create_at_banq(order=order, placeholder=attempt)
 
 
-def _create_at_banq(*, order: Order, placeholder: BanqPayment, frequency: str) -> BanqPayment:
+def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
     try:
         link = get_banq_client(in_request=True).create_payment_link(
             order_code=order.number,
             funds=placeholder.funds,
             comment=payment_link_comment(order=order),
-            frequency=frequency,
+            frequency=placeholder.frequency,
+            start_date=placeholder.start_date,
+            end_date=placeholder.end_date,
         )
         if len(link.url) > URL_MAX_LENGTH:
             raise BanqPayloadError("banq's payment link is longer than we can store.")

@@ -77,6 +77,7 @@ class BanqSettings:
     sweep_every: timedelta
     sweep_horizon: timedelta
     sweep_max_calls_per_minute: int
+    installment_grace: timedelta
     storefront_url: str
     store_name: str
 
@@ -148,6 +149,9 @@ def _load() -> BanqSettings:
             getattr(settings, "BANQ_SWEEP_HORIZON", "24h"), name="BANQ_SWEEP_HORIZON"
         ),
         sweep_max_calls_per_minute=int(getattr(settings, "BANQ_SWEEP_MAX_CALLS_PER_MINUTE", 60)),
+        installment_grace=parse_duration(
+            getattr(settings, "BANQ_INSTALLMENT_GRACE", "1d"), name="BANQ_INSTALLMENT_GRACE"
+        ),
         storefront_url=_text("STOREFRONT_URL", "http://127.0.0.1:8000").rstrip("/"),
         store_name=_text("STORE_NAME"),
     )

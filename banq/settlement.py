@@ -38,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
+from banq.installments import InstallmentOutcome, installments_apply
 from banq.models import BanqPayment
 from banq.payloads import jsonable
 from banq.settings import banq_settings
@@ -51,7 +52,7 @@ from orders.services import (
 )
 
 if TYPE_CHECKING:
-    from banq.payloads import RemotePayment
+    from banq.payloads import RemotePayment, RemoteTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class PaymentOutcome:
     order: Order | None = None
     attempt: BanqPayment | None = None
     reason: str = ""
+    # A recurring payment's installments recorded by this call (``banq.installments``).
+    installments: tuple[InstallmentOutcome, ...] = ()
 
 
 # --- the evaluator: no writes ----------------------------------------------------------------
@@ -250,12 +253,19 @@ def payment_preview(*, remote: RemotePayment) -> Evaluation:
 # --- the writer ------------------------------------------------------------------------------
 
 
-def payment_apply(*, remote: RemotePayment, source: str = Source.WEBHOOK) -> PaymentOutcome:
+def payment_apply(
+    *,
+    remote: RemotePayment,
+    source: str = Source.WEBHOOK,
+    remote_transaction: RemoteTransaction | None = None,
+) -> PaymentOutcome:
     """Apply banq's re-fetched payment ``remote`` to our order, exactly once (see the module doc).
 
     Safe to call any number of times, concurrently too: the order row is locked and
     ``order_mark_paid`` is a no-op for a paid order. Raises nothing for banq's data; database
-    errors propagate (and roll everything back).
+    errors propagate (and roll everything back). A recurring payment's charges (its
+    ``transactions``, and ``remote_transaction`` when a transaction event was re-fetched) are
+    recorded as the order's installments under the same lock (``banq.installments``).
     """
     # No savepoint: a failure here rolls back the caller's transaction too, as it should.
     with transaction.atomic(savepoint=False):
@@ -281,9 +291,18 @@ def payment_apply(*, remote: RemotePayment, source: str = Source.WEBHOOK) -> Pay
         order, changed = _record(
             order=order, attempt=attempt, remote=remote, evaluation=evaluation, source=source
         )
+        # Hook: a recurring order's installments (none for a one-time order, without a query).
+        installments = installments_apply(
+            order=order, remote=remote, transaction=remote_transaction, source=source
+        )
     _log(order, remote, evaluation, source)
     return PaymentOutcome(
-        evaluation.outcome, changed=changed, order=order, attempt=attempt, reason=evaluation.reason
+        evaluation.outcome,
+        changed=changed,
+        order=order,
+        attempt=attempt,
+        reason=evaluation.reason,
+        installments=installments,
     )
 
 

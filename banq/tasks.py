@@ -6,6 +6,10 @@ open payment attempt (a link banq could still complete) is asked about on its sc
 often), and banq's answer is applied through the same locked service as a webhook. With no webhook
 at all, a payment made in the banq app reaches the order within the first delays of the schedule.
 
+It also expects installments of recurring plans (``banq.installments.installments_sweep``): a
+subscription whose installment is overdue by ``BANQ_INSTALLMENT_GRACE`` gets its payment
+re-fetched, what banq has is recorded, and a missing installment is flagged.
+
 Each run takes at most its share of ``BANQ_SWEEP_MAX_CALLS_PER_MINUTE``. Attempts are claimed
 under a row lock (``skip_locked``) and their next check is moved before banq is called, so several
 workers never ask about the same attempt twice.
@@ -21,6 +25,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from banq.exceptions import BanqError, BanqUnavailable
+from banq.installments import installments_sweep
 from banq.models import BanqPayment
 from banq.services import attempt_next_check
 from banq.settings import banq_settings
@@ -59,9 +64,11 @@ def attempts_claim_due(*, limit: int) -> list[BanqPayment]:
 
 @task()
 def banq_sweep() -> str:
-    """Ask banq about the attempts that are due; returns a summary for the task log."""
+    """Ask banq about the attempts that are due, then (with the calls left) about overdue
+    installments; returns a summary for the task log."""
     checked = errors = 0
-    for attempt in attempts_claim_due(limit=sweep_budget()):
+    budget = sweep_budget()
+    for attempt in attempts_claim_due(limit=budget):
         try:
             outcome = payment_recheck(attempt=attempt, source=OrderEvent.Source.SWEEP)
         except BanqUnavailable as exc:
@@ -81,4 +88,11 @@ def banq_sweep() -> str:
                 outcome.result.value,
                 attempt.banq_payment_id,
             )
-    return f"{checked} checked, {errors} error(s)"
+    summary = f"{checked} checked, {errors} error(s)"
+    installments = installments_sweep(limit=budget - checked - errors)
+    if installments.checked or installments.errors:
+        summary += (
+            f"; installments: {installments.checked} plan(s) checked, {installments.recorded} "
+            f"recorded, {installments.missed} missed, {installments.errors} error(s)"
+        )
+    return summary

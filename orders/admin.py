@@ -8,15 +8,22 @@ app extends ``OrderAdmin`` with the payment attempts and the "re-check with banq
 Statuses are never edited in the form: they change through the actions, which go through
 ``orders.services`` like every other writer. The order page shows its open flags and its history
 (every transition, flag, check with the payment provider, shopper's confirmation and e-mail).
+
+Recurring orders: the order page shows the plan's schedule (every installment's due date, paid
+with its date and transaction, failed with the reason, missed, or expected), and the
+subscriptions have their own list (state, next expected date, installments paid and failed).
+Missed and failed installments are flags, so they are in "needs attention" like any other.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from orders.access import order_signed_url
@@ -28,9 +35,18 @@ from orders.admin_selectors import (
     order_needs_attention_q,
     order_paid_within_q,
 )
-from orders.models import Order, OrderEvent, OrderFlag, OrderItem, Product
+from orders.models import (
+    Installment,
+    Order,
+    OrderEvent,
+    OrderFlag,
+    OrderItem,
+    Product,
+    Subscription,
+)
 from orders.money import format_money
 from orders.notifications import order_status_display
+from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
 
 STATUS_COLOURS: dict[str, str] = {
@@ -54,12 +70,103 @@ def status_badge(order: Order) -> str:
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "price", "currency", "stock", "is_active")
+    list_display = ("name", "slug", "price", "currency", "frequency", "stock", "is_active")
     list_editable = ("is_active", "stock", "price")
-    list_filter = ("is_active",)
+    list_filter = ("is_active", "frequency")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    fields = ("name", "slug", "description", "price", "currency", "stock", "is_active", "image")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "slug",
+                    "description",
+                    "price",
+                    "currency",
+                    "stock",
+                    "is_active",
+                    "image",
+                )
+            },
+        ),
+        (
+            "Recurring plan",
+            {
+                "fields": ("frequency", "periods", "plan_end_date"),
+                "description": "A recurring product is sold as a plan: its price now, then every "
+                "period, for the number of payments or until the last date (or until cancelled "
+                "when both are empty). One order holds one plan and nothing else.",
+            },
+        ),
+    )
+
+
+MAX_SCHEDULE_ROWS = 120
+
+
+def subscription_schedule(subscription: Subscription) -> SafeString:
+    """The plan's schedule as an HTML table: each installment's due date and what became of it
+    (paid with its date and banq transaction, failed with banq's reason, missed, expected), and
+    any charge outside the plan."""
+    plan = subscription.plan
+    rows = list(subscription.installments.all())
+    missed = {
+        flag.reference.split("-")[1]
+        for flag in OrderFlag.objects.filter(
+            order_id=subscription.order_id, kind=OrderFlag.Kind.INSTALLMENT_MISSED
+        )
+        if flag.reference.count("-") >= 2
+    }
+    recorded: dict[int, list[Installment]] = {}
+    for row in rows:
+        recorded.setdefault(row.number, []).append(row)
+    count = plan.count
+    seen = max([*recorded, subscription.next_number or 0])
+    last = count - 1 if count is not None else seen + 2
+    numbers = sorted(set(range(min(last + 1, MAX_SCHEDULE_ROWS))) | set(recorded))
+    lines = []
+    for n in numbers:
+        due = plan.due(n)
+        texts = [_installment_text(row) for row in recorded.get(n, [])]
+        if not texts:
+            if str(n) in missed:
+                texts = ["missed: banq had no charge for it (flagged)"]
+            elif subscription.next_number == n:
+                texts = ["expected next"]
+            elif subscription.state == Subscription.State.ENDED or (
+                subscription.next_number is not None and n < subscription.next_number
+            ):
+                texts = ["not received"]
+            else:
+                texts = ["scheduled"]
+        lines.append((n + 1, day_words(due) if due else "after the plan's end", "; ".join(texts)))
+    table = format_html(
+        '<table class="plan-schedule"><thead><tr><th>payment</th><th>due</th><th>what happened'
+        "</th></tr></thead><tbody>{}</tbody></table>",
+        format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", lines),
+    )
+    return format_html(
+        "<p>{}: {}. {}</p>{}",
+        subscription.product_name,
+        subscription_plan_words(subscription),
+        next_words(subscription) or subscription.get_state_display(),
+        table,
+    )
+
+
+def _installment_text(row: Installment) -> str:
+    what = row.get_status_display().lower()
+    when = day_words(row.occurred_at) if row.occurred_at else ""
+    text = f"{what} on {when}" if when and row.status == Installment.Status.PAID else what
+    if row.amount is not None:
+        text += f", {format_money(row.amount, row.currency)}"
+    if row.fail_reason:
+        text += f": {row.fail_text or row.fail_reason} ({row.fail_reason})"
+    if row.transaction_id:
+        text += f", transaction {row.transaction_id}"
+    return text
 
 
 class OrderItemInline(admin.TabularInline):
@@ -189,9 +296,26 @@ class OrderAdmin(admin.ModelAdmin):
         ),
     )
     # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
-    readonly_fields = tuple(
-        str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")
+    readonly_fields = (
+        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")),
+        "plan_schedule",
     )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.recurring:
+            fieldsets = (*fieldsets, ("Recurring plan", {"fields": ("plan_schedule",)}))
+        return fieldsets
+
+    @admin.display(description="schedule")
+    def plan_schedule(self, order: Order) -> str:
+        subscription = Subscription.objects.filter(order=order).first()
+        if subscription is None:
+            return "-"
+        link = reverse("admin:orders_subscription_change", args=[subscription.pk])
+        return format_html(
+            '{}<p><a href="{}">The subscription</a></p>', subscription_schedule(subscription), link
+        )
 
     @admin.display(description="created", ordering="created_at")
     def created_date(self, order: Order) -> str:
@@ -273,3 +397,83 @@ class OrderAdmin(admin.ModelAdmin):
         actor = request.user.get_username()
         total = sum(order_flags_resolve(order=order, actor=actor) for order in queryset)
         self.message_user(request, f"{total} flag(s) marked as handled.", messages.SUCCESS)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """Each recurring order's plan: its state, the installments paid and failed, the next
+    expected date, and the whole schedule. Read-only: installments come from the payment
+    provider only."""
+
+    list_display = (
+        "order_link",
+        "product_name",
+        "amount_display",
+        "frequency",
+        "state",
+        "next_due_date",
+        "paid_count",
+        "failed_count",
+    )
+    list_filter = ("state", "frequency")
+    search_fields = ("order__number", "order__email", "product_name")
+    list_select_related = ("order",)
+    list_per_page = 50
+    show_full_result_count = False
+    fields = (
+        "order_link",
+        "product_name",
+        "amount_display",
+        "state",
+        "next_number_display",
+        "next_due_date",
+        "provider_checked_at",
+        "schedule",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                paid=Count("installments", filter=Q(installments__status=Installment.Status.PAID)),
+                failed=Count(
+                    "installments", filter=Q(installments__status=Installment.Status.FAILED)
+                ),
+            )
+        )
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, subscription: Subscription) -> str:
+        link = reverse("admin:orders_order_change", args=[subscription.order_id])
+        return format_html('<a href="{}">{}</a>', link, subscription.order.number)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, subscription: Subscription) -> str:
+        return format_money(subscription.amount, subscription.currency)
+
+    @admin.display(description="paid", ordering="paid")
+    def paid_count(self, subscription: Subscription) -> int:
+        return getattr(subscription, "paid", 0)
+
+    @admin.display(description="failed", ordering="failed")
+    def failed_count(self, subscription: Subscription) -> int:
+        return getattr(subscription, "failed", 0)
+
+    @admin.display(description="next installment")
+    def next_number_display(self, subscription: Subscription) -> str:
+        return "-" if subscription.next_number is None else str(subscription.next_number + 1)
+
+    @admin.display(description="schedule")
+    def schedule(self, subscription: Subscription) -> str:
+        return subscription_schedule(subscription)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -35,6 +35,12 @@ def _accessible_order(session, public_id: str, key: str | None) -> Order | None:
 
 
 @database_sync_to_async
+def _payload_of(order: Order) -> dict:
+    # A recurring order's payload reads its plan and installments from the database.
+    return order_status_payload(order)
+
+
+@database_sync_to_async
 def _status_payload(order_pk: int) -> dict | None:
     order = Order.objects.filter(pk=order_pk).first()
     return order_status_payload(order) if order else None
@@ -60,7 +66,8 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
         self.group_name = order_group_name(order)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        await self.send_status(order_status_payload(order), force=True)
+        payload = await _payload_of(order) if order.recurring else order_status_payload(order)
+        await self.send_status(payload, force=True)
         order_watcher().watch(
             order_pk=order.pk, channel_name=self.channel_name, updated_at=order.updated_at
         )

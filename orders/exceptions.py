@@ -39,6 +39,12 @@ class OutOfStock(CartError):
     default_message = "There isn't enough stock for that quantity."
 
 
+class MixedCart(CartError):
+    """One order holds either one-time items or one recurring plan; the message says so."""
+
+    default_message = "One order holds either one-time items or one recurring plan."
+
+
 class CheckoutError(OrderError):
     """The checkout details could not be accepted (bad e-mail, missing name, ...); ``field`` names
     the form field at fault, when there is one."""

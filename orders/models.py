@@ -7,12 +7,16 @@ Statuses change only through ``orders.services`` (``order_set_status`` / ``order
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
+
+from orders.recurring import ONCE, Plan
 
 
 def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa: N802 - a field
@@ -21,6 +25,15 @@ def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa
 
 
 class Product(models.Model):
+    """Something for sale: one-time (``frequency`` once) or a recurring plan (a frequency, plus
+    an optional number of payments or a last date)."""
+
+    class Frequency(models.TextChoices):
+        ONCE = "once", "One-time purchase"
+        WEEKLY = "weekly", "Every week"
+        MONTHLY = "monthly", "Every month"
+        YEARLY = "yearly", "Every year"
+
     name = models.CharField("name", max_length=200)
     slug = models.SlugField("slug", max_length=200, unique=True)
     description = models.TextField("description", blank=True)
@@ -36,6 +49,30 @@ class Product(models.Model):
     stock = models.PositiveIntegerField(
         "stock", null=True, blank=True, help_text="Leave empty for unlimited stock."
     )
+    frequency = models.CharField(
+        "sold",
+        max_length=20,
+        choices=Frequency.choices,
+        default=Frequency.ONCE,
+        blank=True,  # left empty: one-time (clean)
+        help_text="One-time, or a recurring plan: the price is charged at checkout, then again "
+        "every period (the payment provider must accept the frequency: BANQ_FREQUENCIES).",
+    )
+    periods = models.PositiveIntegerField(
+        "number of payments",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Recurring plans only: how many payments in all, the first included. Leave "
+        "empty for no limit (or to end on the date below).",
+    )
+    plan_end_date = models.DateField(
+        "last payment by",
+        null=True,
+        blank=True,
+        help_text="Recurring plans only: no payment is due after this date. Leave empty for no "
+        "end date.",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
 
@@ -49,6 +86,29 @@ class Product(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("orders:product-detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.frequency != ONCE
+
+    def plan(self, *, start: date) -> Plan | None:
+        """The plan a purchase starting on ``start`` gets; None for a one-time product. Raises
+        ``ValueError`` for a plan that can't be (an end date before ``start``)."""
+        if not self.is_recurring:
+            return None
+        return Plan(
+            frequency=self.frequency, start=start, periods=self.periods, end=self.plan_end_date
+        )
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.frequency:
+            self.frequency = self.Frequency.ONCE
+        if not self.is_recurring and (self.periods or self.plan_end_date):
+            raise ValidationError(
+                "A one-time product has no number of payments or last date: choose a frequency, "
+                "or clear them."
+            )
 
 
 class Cart(models.Model):
@@ -134,6 +194,13 @@ class Order(models.Model):
     updated_at = models.DateTimeField("updated", auto_now=True)
     status_changed_at = models.DateTimeField("status changed", null=True, blank=True)
     paid_at = models.DateTimeField("paid at", null=True, blank=True)
+    recurring = models.BooleanField(
+        "recurring plan",
+        default=False,
+        editable=False,
+        help_text="The order holds a recurring plan (its subscription); its payment is the "
+        "plan's first installment.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -206,6 +273,8 @@ class OrderEvent(AppendOnlyModel):
         CLAIM = "claim", "Shopper reported a payment"
         EMAIL = "email", "E-mail sent"
         EMAIL_FAILED = "email_failed", "E-mail not sent"
+        INSTALLMENT = "installment", "Installment recorded"
+        INSTALLMENT_FAILED = "installment_failed", "Installment failed"
         NOTE = "note", "Note"
 
     class Source(models.TextChoices):
@@ -259,6 +328,12 @@ class OrderFlag(models.Model):
             "notification_failed",
             "A payment notification could not be processed",
         )
+        INSTALLMENT_FAILED = "installment_failed", "Installment failed"
+        INSTALLMENT_MISSED = "installment_missed", "Installment missed"
+        INSTALLMENT_UNEXPECTED = (
+            "installment_unexpected",
+            "Installment outside the plan: refund",
+        )
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="flags")
     kind = models.CharField("kind", max_length=32, choices=Kind.choices, db_index=True)
@@ -285,3 +360,123 @@ class OrderFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.note[:60]}"
+
+
+class Subscription(models.Model):
+    """The recurring plan an order holds: one per recurring order, created at checkout.
+
+    The order's own payment is installment 0 (n counts from 0; shoppers read n + 1). Later
+    installments never change the order's status: each is an ``Installment`` row, with a history
+    line on the order. ``next_number`` / ``next_due_date`` say which installment is expected next
+    (empty once the plan has ended); they only move forward. Written only by
+    ``orders.services.subscriptions``, with the order's row locked.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the first payment"
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="subscription")
+    product_name = models.CharField("product", max_length=200)
+    frequency = models.CharField("frequency", max_length=20)
+    start_date = models.DateField("first payment on")
+    periods = models.PositiveIntegerField("number of payments", null=True, blank=True)
+    end_date = models.DateField(
+        "last payment by", null=True, blank=True, help_text="No payment is due after this date."
+    )
+    amount = MoneyField("amount per payment")
+    currency = models.CharField("currency", max_length=3, default="USD")
+    state = models.CharField(
+        "state", max_length=20, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    next_number = models.PositiveIntegerField(
+        "next installment",
+        null=True,
+        blank=True,
+        help_text="The installment expected next (0 is the first payment); empty once the plan "
+        "has ended.",
+    )
+    next_due_date = models.DateField("next expected on", null=True, blank=True, db_index=True)
+    provider_checked_at = models.DateTimeField(
+        "provider asked",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the payment provider was last asked about the overdue installment.",
+    )
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "subscription"
+        verbose_name_plural = "subscriptions"
+
+    def __str__(self) -> str:
+        return f"{self.product_name} ({self.order_id})"
+
+    @property
+    def plan(self) -> Plan:
+        return Plan(
+            frequency=self.frequency, start=self.start_date, periods=self.periods, end=self.end_date
+        )
+
+
+class Installment(models.Model):
+    """One charge of a subscription reported by the payment provider, recorded once per
+    provider transaction (and a paid installment ``number`` once per subscription)."""
+
+    class Status(models.TextChoices):
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        REJECTED = "rejected", "Rejected by verification"
+        DUPLICATE = "duplicate", "Charged twice: refund"
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="installments"
+    )
+    number = models.PositiveIntegerField(
+        "installment", help_text="0 for the first payment (the order's own), then 1, 2, ..."
+    )
+    transaction_id = models.CharField(
+        "banq transaction id",
+        max_length=128,
+        blank=True,
+        help_text="The payment provider's id of this charge (empty for a first payment recorded "
+        "before the provider named its transaction).",
+    )
+    payment_reference = models.CharField("banq payment id", max_length=64, blank=True)
+    status = models.CharField("status", max_length=20, choices=Status.choices, db_index=True)
+    amount = MoneyField("amount", null=True, blank=True)
+    currency = models.CharField("currency", max_length=3, default="USD")
+    due_date = models.DateField("due on", null=True, blank=True)
+    occurred_at = models.DateTimeField("charged at", null=True, blank=True)
+    fail_reason = models.CharField("fail reason", max_length=200, blank=True)
+    fail_text = models.CharField(
+        "fail reason in words", max_length=300, blank=True, help_text="As the shopper reads it."
+    )
+    note = models.TextField("note", blank=True)
+    source = models.CharField("source", max_length=20, blank=True)
+    recorded_at = models.DateTimeField("recorded", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
+
+    class Meta:
+        ordering = ["number", "recorded_at", "pk"]
+        verbose_name = "installment"
+        verbose_name_plural = "installments"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transaction_id"],
+                condition=~models.Q(transaction_id=""),
+                name="installment_unique_transaction",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "number"],
+                condition=models.Q(status="paid"),
+                name="installment_paid_once_per_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"installment {self.number + 1} ({self.status})"

@@ -18,17 +18,29 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from orders.models import Order
+from orders.models import Installment, Order
+from orders.plans import installment_words, next_words, plan_payload, subscription_plan_words
 
 logger = logging.getLogger(__name__)
 
 EMAIL_PAID = "paid"
 EMAIL_REFUND_DUE = "refund_due"
+# Per installment: the kind is "<name>:<installment pk>", so each is sent once (orders.tasks).
+EMAIL_INSTALLMENT_PAID = "installment_paid"
+EMAIL_INSTALLMENT_FAILED = "installment_failed"
 EMAILS = {
     EMAIL_PAID: ("orders/email/order_paid.txt", "payment received for order {number}"),
     EMAIL_REFUND_DUE: (
         "orders/email/order_refund_due.txt",
         "order {number} was cancelled: your payment will be refunded",
+    ),
+    EMAIL_INSTALLMENT_PAID: (
+        "orders/email/installment_paid.txt",
+        "receipt for {payment} of your plan (order {number})",
+    ),
+    EMAIL_INSTALLMENT_FAILED: (
+        "orders/email/installment_failed.txt",
+        "{payment} of your plan did not go through (order {number})",
     ),
 }
 
@@ -71,12 +83,14 @@ def order_status_payload(order: Order) -> dict:
     ``paid`` means money was received; ``refund_due`` that it was received for a cancelled order
     (shown as such, never as a confirmation); ``confirming`` that the shopper's page reported a
     payment that is not confirmed yet; ``payable`` whether the shopper can pay now; ``states`` what
-    the page shows (``order_page_states``).
+    the page shows (``order_page_states``). A recurring order also has ``plan`` (its plan in
+    words and data, what is expected next) and ``installments`` (those paid or failed, oldest
+    first): ``orders.plans.plan_payload``.
     """
     from orders.services.status import order_is_payable
 
     payable = order_is_payable(order=order)
-    return {
+    payload = {
         "order": str(order.public_id),
         "number": order.number,
         "status": order.status,
@@ -94,6 +108,9 @@ def order_status_payload(order: Order) -> dict:
         # Orders pushes that may cross on the way: a page never goes back to an older state.
         "updated": order.updated_at.isoformat() if order.updated_at else "",
     }
+    if order.recurring:
+        payload["plan"], payload["installments"] = plan_payload(order)
+    return payload
 
 
 def _main_loop() -> asyncio.AbstractEventLoop | None:
@@ -135,17 +152,33 @@ def _push_failed(order: Order, done) -> None:
 
 
 def email_render(*, order: Order, kind: str) -> tuple[str, str]:
-    """``(subject, body)`` of the e-mail ``kind`` for ``order``."""
+    """``(subject, body)`` of the e-mail ``kind`` for ``order`` (``"<name>:<installment pk>"``
+    for an installment's e-mail)."""
     from orders.access import order_signed_url
 
-    template, subject = EMAILS[kind]
-    context = {
+    name, _, ref = kind.partition(":")
+    template, subject = EMAILS[name]
+    context: dict = {
         "order": order,
         "items": list(order.items.all()),
         "store_name": settings.STORE_NAME,
         "order_url": order_signed_url(order=order, absolute=True),
     }
-    subject = f"{settings.STORE_NAME}: {subject.format(number=order.number)}"
+    words = {"number": order.number}
+    if ref:
+        installment = Installment.objects.select_related("subscription").get(
+            pk=int(ref), subscription__order=order
+        )
+        subscription = installment.subscription
+        context |= {
+            "installment": installment,
+            "subscription": subscription,
+            "installment_text": installment_words(installment, subscription),
+            "plan_text": subscription_plan_words(subscription),
+            "next_text": next_words(subscription),
+        }
+        words["payment"] = f"payment {installment.number + 1}"
+    subject = f"{settings.STORE_NAME}: {subject.format(**words)}"
     return subject, render_to_string(template, context)
 
 
@@ -153,3 +186,9 @@ def order_changed_task():
     from orders.tasks import order_changed
 
     return order_changed
+
+
+def order_email_task():
+    from orders.tasks import order_email_send
+
+    return order_email_send

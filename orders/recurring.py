@@ -98,10 +98,11 @@ class Plan:
         """``endDate`` for banq's get-paid-link: the last installment's date (None: no end)."""
         return self.last_due
 
-    def describe(self, amount: str) -> str:
+    def describe(self, amount: str, *, today: date | None = None) -> str:
         """In words, e.g. "$9.90 every month, starting 25 Nov 2026, 12 payments, last on 25 Oct
-        2027"."""
-        text = f"{amount} every {PERIOD_WORDS[self.frequency]}, starting {_day(self.start)}"
+        2027"; "starting today" when the plan starts on ``today``."""
+        starting = "today" if today is not None and self.start == today else _day(self.start)
+        text = f"{amount} every {PERIOD_WORDS[self.frequency]}, starting {starting}"
         count = self.count
         if count is None:
             return text + ", until you cancel"

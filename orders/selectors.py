@@ -11,6 +11,7 @@ from django.db.models import QuerySet, Sum
 
 from orders.inputs import ascii_digits
 from orders.models import Cart, CartItem, Product
+from orders.plans import product_plan_words
 from orders.services import PricedLine, cart_price_lines
 
 CartLine = PricedLine
@@ -60,6 +61,16 @@ class CartSummary:
     def has_unavailable(self) -> bool:
         return any(not line.available for line in self.lines)
 
+    @property
+    def plan_line(self) -> PricedLine | None:
+        """The line of a recurring plan, if the cart holds one."""
+        return next((line for line in self.lines if line.product.is_recurring), None)
+
+    @property
+    def is_mixed(self) -> bool:
+        """A plan with other lines: checkout refuses it (one order, one plan or one-time items)."""
+        return self.plan_line is not None and len(self.lines) > 1
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly: amounts as strings so no float ever touches them."""
         return {
@@ -71,6 +82,7 @@ class CartSummary:
                     "unit_price": str(line.unit_price),
                     "line_total": str(line.line_total),
                     "available": line.available,
+                    "plan": product_plan_words(line.product) or None,
                 }
                 for line in self.lines
             ],

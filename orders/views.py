@@ -32,6 +32,7 @@ from orders.forms import CheckoutForm
 from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
 from orders.notifications import order_page_states, order_status_payload
+from orders.plans import plan_payload
 from storefront.http import JsonView, json_error, wants_json
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def _error_code(exc: OrderError) -> str:
         "ProductUnavailable": "product_unavailable",
         "OutOfStock": "out_of_stock",
         "CartEmpty": "cart_empty",
+        "MixedCart": "mixed_cart",
         "CheckoutError": "invalid_checkout",
     }.get(type(exc).__name__, "order_error")
 
@@ -288,6 +290,7 @@ class OrderDetailView(View):
             raise Http404("No such order")
         order_expire_on_sight(order)
         payable = services.order_is_payable(order=order)
+        plan, installments = plan_payload(order)
         context = {
             "order": order,
             "states": order_page_states(order, payable=payable),
@@ -297,6 +300,8 @@ class OrderDetailView(View):
             "status_url": reverse("orders:order-status", kwargs={"public_id": order.public_id}),
             "ws_path": f"/ws/orders/{order.public_id}/",
             "payable": payable,
+            "plan": plan,
+            "installments": installments,
         }
         return render(request, "orders/order_detail.html", context)
 

@@ -448,6 +448,9 @@ BANQ_SWEEP_SCHEDULE = env.list("BANQ_SWEEP_SCHEDULE", default=["10s", "30s", "1m
 BANQ_SWEEP_EVERY = env.str("BANQ_SWEEP_EVERY", default="15m")
 BANQ_SWEEP_HORIZON = env.str("BANQ_SWEEP_HORIZON", default="24h")
 BANQ_SWEEP_MAX_CALLS_PER_MINUTE = env.int("BANQ_SWEEP_MAX_CALLS_PER_MINUTE", default=60)
+# Recurring plans: an installment banq has not reported this long after the end of its due day is
+# looked up at banq by the sweep, and flagged as missed when banq has nothing for it.
+BANQ_INSTALLMENT_GRACE = env.str("BANQ_INSTALLMENT_GRACE", default="1d")
 # Webhook bodies larger than this are refused with 413.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 

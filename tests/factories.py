@@ -25,6 +25,9 @@ def product_create(
     is_active: bool = True,
     image: str = "",
     description: str = "",
+    frequency: str = "once",
+    periods: int | None = None,
+    plan_end_date=None,
 ) -> Product:
     n = next(_seq)
     return Product.objects.create(
@@ -36,6 +39,30 @@ def product_create(
         is_active=is_active,
         image=image,
         description=description,
+        frequency=frequency,
+        periods=periods,
+        plan_end_date=plan_end_date,
+    )
+
+
+def membership_create(
+    *, price: Decimal | str = "9.90", frequency: str = "monthly", periods: int | None = 12, **kw
+) -> Product:
+    """A recurring product: a monthly plan of 12 payments unless told otherwise."""
+    kw.setdefault("name", "Club membership")
+    return product_create(price=price, frequency=frequency, periods=periods, **kw)
+
+
+def recurring_order_create(
+    *, product: Product | None = None, email: str = "shopper@example.com", session_key: str = ""
+) -> Order:
+    """A recurring order placed through checkout (its subscription, its plan from today)."""
+    from orders.services import order_create_from_cart
+
+    product = product or membership_create()
+    cart = cart_with_items(items=[(product, 1)])
+    return order_create_from_cart(
+        cart=cart, email=email, name="Sam Shopper", session_key=session_key
     )
 
 

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqUnavailable
+from banq.installments import installment_results
 from banq.models import BanqPayment
 from banq.payloads import storable_text
 from banq.settlement import PaymentOutcome, Settlement, payment_apply
@@ -32,7 +33,7 @@ from webhooks.models import WebhookEvent, WebhookRefusal
 from webhooks.parsers import parse_webhook_event
 
 if TYPE_CHECKING:
-    from banq.payloads import RemotePayment, WebhookNotification
+    from banq.payloads import RemotePayment, RemoteTransaction, WebhookNotification
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def webhook_refusal_count(*, remote_addr: str = "", banq_like: bool = False) -> 
 class _Fetched:
     remote: RemotePayment
     dedupe_key: str
+    # The re-fetched transaction of a Transaction event (a recurring payment's installment).
+    transaction: RemoteTransaction | None = None
 
 
 class _Park(Exception):
@@ -222,6 +225,7 @@ def _fetch(event: WebhookEvent, notification: WebhookNotification, *, in_request
     from banq.client import get_banq_client
 
     client = get_banq_client(in_request=in_request)
+    tx: RemoteTransaction | None = None
     if notification.resource_type == "payment":
         remote = client.get_payment(notification.resource_id)
     else:
@@ -240,7 +244,7 @@ def _fetch(event: WebhookEvent, notification: WebhookNotification, *, in_request
     key = ":".join(
         (notification.resource_type, notification.resource_id, notification.action, remote.status)
     )
-    return _Fetched(remote=remote, dedupe_key=_clean(key, 255))
+    return _Fetched(remote=remote, dedupe_key=_clean(key, 255), transaction=tx)
 
 
 def _payment_id_by_order_code(code: str | None) -> str:
@@ -280,12 +284,20 @@ def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
             locked = row_lock(WebhookEvent, pk=event.pk, fields=("state",))
             if locked.state in WebhookEvent.FINAL_STATES:  # a concurrent run settled it
                 return WebhookEvent.objects.get(pk=event.pk)
-            outcome = payment_apply(remote=fetched.remote, source=OrderEvent.Source.WEBHOOK)
+            outcome = payment_apply(
+                remote=fetched.remote,
+                source=OrderEvent.Source.WEBHOOK,
+                remote_transaction=fetched.transaction,
+            )
             state = EVENT_STATE_BY_RESULT[outcome.result]
             _fill(event, fetched, outcome)
-            if state in (State.PROCESSED, State.REJECTED):
-                event.processed_key = fetched.dedupe_key
             error = outcome.reason
+            if state == State.DUPLICATE and outcome.installments:
+                # Hook: the payment was applied before, but this event brought installments
+                # (each recorded once by its transaction id, not by processed_key).
+                state, error = State.PROCESSED, installment_results(outcome.installments)
+            elif state in (State.PROCESSED, State.REJECTED):
+                event.processed_key = fetched.dedupe_key
             if state == State.DUPLICATE and not error:
                 error = "Already applied by another event."
             _finish(event, state, error)

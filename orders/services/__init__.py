@@ -1,5 +1,6 @@
 """Writes to orders, by role: ``status`` (the status machine, payable and expiry rules),
-``history`` (the order's history and flags), ``cart`` and ``checkout``. The public names are
+``history`` (the order's history and flags), ``cart``, ``checkout`` and ``subscriptions``
+(recurring plans and their installments). The public names are
 re-exported here: ``from orders.services import order_mark_paid``."""
 
 from orders.inputs import quantity_parse
@@ -10,6 +11,8 @@ from orders.services.cart import (
     cart_price_lines,
     cart_remove_item,
     cart_set_quantity,
+    plan_mix_check,
+    plan_quantity_check,
     stock_check,
 )
 from orders.services.checkout import (
@@ -39,6 +42,16 @@ from orders.services.status import (
     order_stale_q,
     orders_expire_stale,
 )
+from orders.services.subscriptions import (
+    installment_name_transaction,
+    installment_paid_after_failure,
+    installment_record,
+    subscription_create,
+    subscription_get,
+    subscription_installment_missed,
+    subscription_start_today,
+    subscriptions_claim_overdue,
+)
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -54,6 +67,9 @@ __all__ = [
     "checkout_details_clean",
     "checkout_email_clean",
     "checkout_name_clean",
+    "installment_name_transaction",
+    "installment_paid_after_failure",
+    "installment_record",
     "order_can_transition",
     "order_cancel",
     "order_check_payable",
@@ -72,6 +88,13 @@ __all__ = [
     "order_set_status",
     "order_stale_q",
     "orders_expire_stale",
+    "plan_mix_check",
+    "plan_quantity_check",
     "quantity_parse",
     "stock_check",
+    "subscription_create",
+    "subscription_get",
+    "subscription_installment_missed",
+    "subscription_start_today",
+    "subscriptions_claim_overdue",
 ]

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orders.exceptions import InvalidQuantity, OutOfStock, ProductUnavailable
+from orders.exceptions import InvalidQuantity, MixedCart, OutOfStock, ProductUnavailable
 from orders.inputs import quantity_parse
 from orders.models import Cart, CartItem, Product
 from orders.money import quantize_money
@@ -69,11 +69,48 @@ def stock_check(*, product: Product, quantity: int) -> None:
         raise OutOfStock(f"Only {product.stock} of {product.name} left in stock.")
 
 
+PLAN_RULE = "One order holds either one-time items or one recurring plan."
+
+
+def plan_quantity_check(*, product: Product, quantity: int) -> None:
+    """A recurring plan is bought one at a time: ``InvalidQuantity`` for more."""
+    if product.is_recurring and quantity > 1:
+        raise InvalidQuantity(f"{product.name} is a recurring plan: one per order.")
+
+
+def plan_mix_check(*, products: Iterable[Product], adding: Product | None = None) -> None:
+    """Raise ``MixedCart`` (the rule, in words for the shopper) when ``products`` (the cart's),
+    with ``adding``, would mix a recurring plan with anything else."""
+    others = [p for p in products if adding is None or p.pk != adding.pk]
+    if adding is None:
+        plans = [p for p in others if p.is_recurring]
+        if plans and len(others) > 1:
+            raise MixedCart(
+                f"{PLAN_RULE} Your cart holds the plan {plans[0].name} and other items: "
+                f"remove {plans[0].name} or the other items, then check out."
+            )
+        return
+    if not others:
+        return
+    if adding.is_recurring:
+        raise MixedCart(
+            f"{adding.name} is a recurring plan. {PLAN_RULE} Check out the items in your cart "
+            f"first (or remove them), then add {adding.name}."
+        )
+    plan = next((p for p in others if p.is_recurring), None)
+    if plan is not None:
+        raise MixedCart(
+            f"Your cart holds the plan {plan.name}. {PLAN_RULE} Check out {plan.name} first "
+            f"(or remove it), then add {adding.name}."
+        )
+
+
 def cart_add_item(*, cart: Cart, product: Product, quantity: int) -> CartItem:
     """Add ``quantity`` of ``product`` (adding to a line already in the cart).
 
-    Raises ``InvalidQuantity`` (also when the line would exceed the maximum),
-    ``ProductUnavailable`` for an inactive product, ``OutOfStock``.
+    Raises ``InvalidQuantity`` (also when the line would exceed the maximum, or hold more than
+    one of a plan), ``ProductUnavailable`` for an inactive product, ``OutOfStock``, ``MixedCart``
+    when a recurring plan would share the cart with anything else.
     """
     quantity = quantity_parse(quantity)
     if not product.is_active:
@@ -81,6 +118,12 @@ def cart_add_item(*, cart: Cart, product: Product, quantity: int) -> CartItem:
     with transaction.atomic():
         item = CartItem.objects.select_for_update().filter(cart=cart, product=product).first()
         new_quantity = quantity + (item.quantity if item else 0)
+        if item is None:
+            in_cart = Product.objects.filter(
+                pk__in=CartItem.objects.filter(cart=cart).values("product_id")
+            )
+            plan_mix_check(products=list(in_cart), adding=product)
+        plan_quantity_check(product=product, quantity=new_quantity)
         if new_quantity > settings.CART_MAX_QUANTITY:
             raise InvalidQuantity(
                 f"You can have at most {settings.CART_MAX_QUANTITY} of {product.name} in your cart."
@@ -124,6 +167,7 @@ def cart_set_quantity(
         return None
     if not line.product.is_active:
         raise ProductUnavailable(f"{line.product.name} is not available any more.")
+    plan_quantity_check(product=line.product, quantity=quantity)
     stock_check(product=line.product, quantity=quantity)
     line.quantity = quantity
     line.save(update_fields=["quantity"])

@@ -15,8 +15,15 @@ from django.utils import timezone
 from orders.exceptions import CartEmpty, CheckoutError, OrderError, ProductUnavailable
 from orders.inputs import quantity_parse
 from orders.models import CartItem, Order, OrderEvent, OrderItem, Product
-from orders.services.cart import cart_price_lines, stock_check
+from orders.plans import subscription_plan_words
+from orders.services.cart import (
+    cart_price_lines,
+    plan_mix_check,
+    plan_quantity_check,
+    stock_check,
+)
 from orders.services.history import order_history_add
+from orders.services.subscriptions import subscription_create
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +77,10 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
 
     Prices and totals are recomputed here from the current products (``cart_price_lines``, never
     from the request); lines snapshot name and unit price. Stock, when tracked, is checked under a
-    row lock and decremented. Raises ``CartEmpty``, ``ProductUnavailable``, ``OutOfStock``,
-    ``CheckoutError``; on any of them nothing is written.
+    row lock and decremented. A cart holding a recurring plan (alone: ``MixedCart`` otherwise)
+    becomes a recurring order with its ``Subscription`` (the plan from today; the order's total
+    is the first installment). Raises ``CartEmpty``, ``ProductUnavailable``, ``OutOfStock``,
+    ``MixedCart``, ``InvalidQuantity``, ``CheckoutError``; on any of them nothing is written.
     """
     email, name = checkout_details_clean(email=email, name=name)
     with transaction.atomic():
@@ -95,7 +104,10 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
             if product.currency != currency:
                 raise ProductUnavailable(f"{product.name} can't be bought in {currency}.")
             quantity_parse(line.quantity)
+            plan_quantity_check(product=product, quantity=line.quantity)
             stock_check(product=product, quantity=line.quantity)
+        plan_mix_check(products=[line.product for line in lines])
+        plan_line = next((line for line in lines if line.product.is_recurring), None)
         order = _order_insert(
             email=email,
             name=name,
@@ -103,6 +115,7 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
             subtotal=subtotal,
             total=subtotal,
             session_key=session_key or "",
+            recurring=plan_line is not None,
         )
         OrderItem.objects.bulk_create(
             [
@@ -121,12 +134,21 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
             if line.product.stock is not None:
                 Product.objects.filter(pk=line.product.pk).update(stock=F("stock") - line.quantity)
         CartItem.objects.filter(cart=cart).delete()
+        placed = f"Placed for {order.total} {currency}."
+        if plan_line is not None:
+            subscription = subscription_create(
+                order=order, product=plan_line.product, amount=plan_line.line_total
+            )
+            placed = (
+                f"Placed for {order.total} {currency}, the first payment of a plan: "
+                f"{subscription_plan_words(subscription)}."
+            )
         order_history_add(
             order=order,
             kind=OrderEvent.Kind.CREATED,
             source=OrderEvent.Source.CHECKOUT,
             to_status=order.status,
-            message=f"Placed for {order.total} {currency}.",
+            message=placed,
         )
     logger.info(
         "Order %s: created as %s, total %s %s", order.public_id, order.number, order.total, currency

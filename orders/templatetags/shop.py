@@ -1,8 +1,11 @@
-"""Template helpers of the shop: ``{{ amount|money:currency }}``."""
+"""Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``
+and ``{{ product|plan_words }}``."""
 
 from django import template
 
 from orders.money import format_money
+from orders.plans import product_plan_words
+from orders.recurring import PERIOD_WORDS
 
 register = template.Library()
 
@@ -15,3 +18,18 @@ def money(amount, currency="USD"):
         return format_money(amount, currency or "USD")
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter
+def price_words(product):
+    """``$19.90``, or ``$9.90 every month`` for a recurring plan."""
+    price = money(product.price, product.currency)
+    if not product.is_recurring:
+        return price
+    return f"{price} every {PERIOD_WORDS.get(product.frequency, product.frequency)}"
+
+
+@register.filter
+def plan_words(product):
+    """The plan of a recurring product bought today, in words; empty for a one-time product."""
+    return product_plan_words(product)

@@ -13,6 +13,12 @@
  * [data-payment-error] (with [data-payment-error-text]), [data-payment-retry], [data-field=NAME]
  * slots filled from the status payload, and [data-when="word ..."] blocks shown while the
  * payload's `states` hold one of those words.
+ *
+ * A recurring order's page also has #order-plan (templates/orders/_plan.html, with
+ * data-plan-live, [data-plan-field=NAME] slots, the [data-installments] list,
+ * [data-installments-empty] and the [data-plan-announce] live region), kept current from the
+ * payload's `plan` and `installments`. While the plan is live (installments still expected) the
+ * page keeps listening after the order is paid.
  */
 (function () {
   "use strict";
@@ -33,6 +39,8 @@
   var errorBox = root.querySelector("[data-payment-error]");
   var errorText = root.querySelector("[data-payment-error-text]");
   var retryButton = root.querySelector("[data-payment-retry]");
+  var planBox = document.getElementById("order-plan");
+  var planLive = Boolean(planBox && planBox.dataset.planLive === "true");
 
   // Delays (ms) between the page's requests to confirm a payment the widget reported.
   var CONFIRM_DELAYS = [1000, 2000, 4000, 8000, 15000, 30000, 60000];
@@ -109,6 +117,40 @@
 
   function has(word) { return state.states.indexOf(word) !== -1; }
 
+  // The plan block: its words, and the installments list rebuilt from the payload (text only).
+  function renderPlan(plan, installments) {
+    if (!planBox || !plan) { return; }
+    planLive = Boolean(plan.live);
+    planBox.dataset.planLive = planLive ? "true" : "false";
+    planBox.querySelectorAll("[data-plan-field]").forEach(function (el) {
+      var value = plan[el.getAttribute("data-plan-field")];
+      el.textContent = value || "";
+      el.hidden = !value;
+    });
+    var list = planBox.querySelector("[data-installments]");
+    var empty = planBox.querySelector("[data-installments-empty]");
+    var announce = planBox.querySelector("[data-plan-announce]");
+    if (!list || !Array.isArray(installments)) { return; }
+    var before = list.children.length;
+    var items = installments.map(function (installment) {
+      var item = document.createElement("li");
+      item.className = "installment installment-" + installment.status;
+      item.setAttribute("data-installment", String(installment.number));
+      item.textContent = installment.text;
+      return item;
+    });
+    var same = items.length === before && items.every(function (item, index) {
+      return list.children[index].textContent === item.textContent;
+    });
+    if (!same) {
+      list.replaceChildren.apply(list, items);
+      if (announce && items.length > before) {
+        announce.textContent = items[items.length - 1].textContent;
+      }
+    }
+    if (empty) { empty.hidden = items.length > 0; }
+  }
+
   function render(payload) {
     if (!payload || !payload.status) { return; }
     var before = state.states.join(" ");
@@ -120,6 +162,7 @@
     root.dataset.paid = state.paid ? "true" : "false";
     root.dataset.states = state.states.join(" ");
     fill(payload);
+    if (payload.plan) { renderPlan(payload.plan, payload.installments); }
     root.querySelectorAll("[data-when]").forEach(function (el) {
       var words = el.getAttribute("data-when").split(/\s+/);
       el.hidden = !words.some(has);
@@ -149,7 +192,8 @@
       showError("");
       showWaiting(false);
       if (app) { try { app.destroyWidget(); } catch (e) { /* already gone */ } app = null; }
-      stop();
+      // A live plan's installments still arrive over the same socket (or polling).
+      if (!planLive) { stop(); }
     }
   }
 

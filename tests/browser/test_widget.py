@@ -22,7 +22,7 @@ PAID_AT_RE = re.compile(
 def test_a_shopper_pays_in_the_modal_and_the_merchant_sees_it_paid(shop, shopper, new_page, check):
     page = shopper.page
     shopper.catalog()
-    expect(page.locator(".product-card")).to_have_count(6)
+    expect(page.locator(".product-card")).to_have_count(7)
     snap(page, "catalog")
 
     # One product from its own page, two from the catalog.

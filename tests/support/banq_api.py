@@ -129,6 +129,75 @@ def transaction_payload(
     }
 
 
+def installment_item(
+    *,
+    guid: str,
+    number: int,
+    scheduled_date: str,
+    status: str = "completed",
+    funds: Decimal | str = Decimal("9.90"),
+    fail_reason: str | None = None,
+    completed_at: str = "2026-11-25T09:05:00Z",
+) -> dict[str, Any]:
+    """One item of a recurring payment's ``transactions`` (the emulator's canonical shape)."""
+    return {
+        "guid": guid,
+        "status": status,
+        "funds": Decimal(funds),
+        "failReason": fail_reason,
+        "installment": number,
+        "scheduledDate": scheduled_date,
+        "completedAt": completed_at,
+    }
+
+
+def recurring_payment_payload(
+    *,
+    payment_id: str = PAYMENT_ID,
+    external_order_code: str = "SF-0001",
+    funds: Decimal | str = Decimal("9.90"),
+    frequency: str = "monthly",
+    start_date: str = "2026-11-25",
+    end_date: str | None = "2027-10-25",
+    transactions: list[dict[str, Any]] | None = None,
+    next_installment_date: str | None = None,
+    status: str = "completed",
+    destination_guid: str | None = None,
+) -> dict[str, Any]:
+    """A recurring payment as banq (the emulator) answers it: ``recurrence`` with the plan, its
+    ``transactions`` (oldest first) and ``nextInstallmentDate``."""
+    return payment_payload(
+        payment_id=payment_id,
+        status=status,
+        funds=funds,
+        external_order_code=external_order_code,
+        destination_guid=destination_guid,
+        recurrence={"frequency": frequency, "startDate": start_date, "endDate": end_date},
+        transactions=list(transactions or []),
+        nextInstallmentDate=next_installment_date,
+    )
+
+
+def installment_transaction_payload(
+    item: dict[str, Any], *, payment_id: str = PAYMENT_ID, external_order_code: str = "SF-0001"
+) -> dict[str, Any]:
+    """``GET /transactions/{guid}`` of a recurring payment's charge (``item`` from
+    ``installment_item``)."""
+    return {
+        "data": {
+            "guid": item["guid"],
+            "paymentGuid": payment_id,
+            "externalOrderCode": external_order_code,
+            "status": item["status"],
+            "funds": item["funds"],
+            "failReason": item["failReason"],
+            "installment": item["installment"],
+            "scheduledDate": item["scheduledDate"],
+            "completedAt": item["completedAt"],
+        }
+    }
+
+
 def webhook_config_payload(
     *,
     url: str = "https://shop.example/webhooks/banq/token/payment-status/",

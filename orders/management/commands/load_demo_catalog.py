@@ -57,7 +57,21 @@ DEMO_PRODUCTS = [
         "stock": 5,
         "description": "A light steel city bike with three gears and mudguards.",
     },
+    {
+        "slug": "banq-club-membership",
+        "name": "banq club membership",
+        "price": Decimal("9.90"),
+        "image": "orders/products/membership.svg",
+        "stock": None,
+        "description": "Members' prices and a small surprise in the post every month. Paid "
+        "monthly with banq: the first payment today, then every month, 12 payments in all.",
+        "frequency": "monthly",
+        "periods": 12,
+        "plan_end_date": None,
+    },
 ]
+# One-time products ship without a plan; --reset puts that back too.
+PLAN_FIELDS = {"frequency": "once", "periods": None, "plan_end_date": None}
 
 
 class Command(BaseCommand):
@@ -92,6 +106,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             for data in DEMO_PRODUCTS:
                 fields = {
+                    **PLAN_FIELDS,
                     **{k: v for k, v in data.items() if k != "slug"},
                     "currency": "USD",
                     "is_active": True,
@@ -120,8 +135,11 @@ def _edited_demo_products() -> list[str]:
     for product in Product.objects.filter(slug__in=shipped):
         data = shipped[product.slug]
         changed = not product.is_active or product.currency != "USD"
+        shipped_fields = {**PLAN_FIELDS, **data}
         changed = changed or any(
-            getattr(product, name) != value for name, value in data.items() if name != "slug"
+            getattr(product, name) != value
+            for name, value in shipped_fields.items()
+            if name != "slug"
         )
         if changed:
             edited.append(product.slug)

@@ -1,0 +1,515 @@
+"""Installments of recurring payments: the one evaluator, the writer the settlement service calls,
+and the sweep's check for installments that are overdue.
+
+banq charges a recurring payment again every period; each charge is a transaction of that
+payment (``banq.payloads.RemoteInstallment``: from the payment's ``transactions`` list, or a
+transaction fetched on its own). The order's own payment is installment 0.
+
+``installment_evaluate`` decides what one charge means for the order's subscription, and writes
+nothing: recorded as paid (with a receipt e-mail) or failed (banq's reason, a flag, an e-mail to
+the shopper), rejected (its order code, amount or destination don't check out: flagged like a
+one-time mismatch), a second charge of an installment already paid or one outside the plan
+(flagged: refund), or known already (a redelivery: nothing to do). ``installments_apply`` runs it
+for every charge banq reports, inside ``banq.settlement.payment_apply`` (the one locked service:
+the order's row is locked, so duplicate and out-of-order events, the sweep and a webhook at the
+same moment record each transaction once; the database's unique constraints say so as well).
+
+``installments_sweep`` (the worker's ``banq_sweep``): an active subscription whose expected
+installment is overdue by ``BANQ_INSTALLMENT_GRACE`` after its due day gets its payment re-fetched
+from banq (the payment carries its transactions) and applied the same way; when banq still has
+nothing for it, the order is flagged "installment missed" (once per installment and due date) and
+the next one is expected. Nothing is expected after the plan's end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils import timezone
+
+from banq.fail_reasons import fail_reason_text
+from banq.settings import banq_settings
+from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
+from orders.services import (
+    installment_name_transaction,
+    installment_paid_after_failure,
+    installment_record,
+    order_flag_raise,
+    subscription_get,
+    subscription_installment_missed,
+    subscriptions_claim_overdue,
+)
+from orders.services.subscriptions import EMAIL_INSTALLMENT_FAILED, EMAIL_INSTALLMENT_PAID
+
+if TYPE_CHECKING:
+    from banq.payloads import RemoteInstallment, RemotePayment, RemoteTransaction
+
+logger = logging.getLogger(__name__)
+
+Flag = OrderFlag.Kind
+Status = Installment.Status
+
+
+class InstallmentResult(models.TextChoices):
+    FIRST = "first", "First payment recorded as installment 1"
+    NAMED = "named", "First payment's transaction named"
+    PAID = "paid", "Installment paid"
+    FAILED = "failed", "Installment failed"
+    PAID_AFTER_FAILURE = "paid_after_failure", "Installment paid after failing"
+    REJECTED = "rejected", "Rejected by verification"
+    PAID_TWICE = "paid_twice", "Installment charged twice: refund one"
+    OUTSIDE_PLAN = "outside_plan", "Charged outside the plan: refund"
+    CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
+    KNOWN = "known", "Recorded before"
+    OPEN = "open", "Not charged yet"
+    NOT_OURS = "not_ours", "Not a charge of this order's plan"
+
+
+# The results that write something (the others change nothing).
+WRITING = frozenset(
+    {
+        InstallmentResult.FIRST,
+        InstallmentResult.NAMED,
+        InstallmentResult.PAID,
+        InstallmentResult.FAILED,
+        InstallmentResult.PAID_AFTER_FAILURE,
+        InstallmentResult.REJECTED,
+        InstallmentResult.PAID_TWICE,
+        InstallmentResult.OUTSIDE_PLAN,
+        InstallmentResult.CONTRADICTION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class InstallmentEvaluation:
+    result: InstallmentResult
+    reason: str = ""
+    status: str = ""  # the Installment.Status to record, when a row is written
+    flag: str = ""  # an OrderFlag.Kind to raise, if any
+    email: str = ""  # the e-mail to the shopper, if any
+    counts: bool = True  # it is banq's word on the plan's installment: the expectation moves
+
+
+@dataclass(frozen=True)
+class InstallmentOutcome:
+    """What ``installments_apply`` did with one charge."""
+
+    result: InstallmentResult
+    number: int | None
+    transaction_id: str
+    reason: str = ""
+
+
+# --- the evaluator: no writes ----------------------------------------------------------------
+
+
+def installment_evaluate(
+    *,
+    order: Order,
+    subscription: Subscription,
+    remote: RemotePayment,
+    item: RemoteInstallment,
+    known: Installment | None,
+    paid: Installment | None,
+) -> InstallmentEvaluation:
+    """What banq's charge ``item`` of payment ``remote`` means for ``order``'s ``subscription``.
+    Pure: reads nothing, writes nothing.
+
+    ``known`` is what we recorded for the same transaction id, if anything; ``paid`` the
+    installment already recorded as paid under the same number, if any.
+    """
+    n = item.number
+    label = f"Installment {n + 1}" if n is not None else "A charge"
+    tx = item.guid or "(no id)"
+    if order.paid_at is None or order.payment_reference != remote.id[:64]:
+        if item.is_completed and n and order.paid_at is not None:
+            return InstallmentEvaluation(
+                InstallmentResult.OUTSIDE_PLAN,
+                f"banq payment {remote.id}, which did not pay this order, charged {label.lower()} "
+                f"(transaction {tx}): refund it and stop that payment at banq.",
+                Status.DUPLICATE,
+                Flag.INSTALLMENT_UNEXPECTED,
+                counts=False,
+            )
+        return InstallmentEvaluation(
+            InstallmentResult.NOT_OURS,
+            f"banq payment {remote.id} is not the payment of this order's plan.",
+        )
+    if known is not None:
+        if known.status == Status.FAILED and item.is_completed:
+            return InstallmentEvaluation(
+                InstallmentResult.PAID_AFTER_FAILURE,
+                f"{label}: transaction {tx}, reported failed before, is now completed.",
+                Status.PAID,
+                email=EMAIL_INSTALLMENT_PAID,
+            )
+        if known.status == Status.PAID and item.is_failed:
+            return InstallmentEvaluation(
+                InstallmentResult.CONTRADICTION,
+                f"banq now reports paid transaction {tx} ({label.lower()}) as failed "
+                f"({item.fail_reason or 'unknown'}); nothing changed.",
+                flag=Flag.PAYMENT_CONTRADICTION,
+            )
+        return InstallmentEvaluation(InstallmentResult.KNOWN, f"Transaction {tx} recorded before.")
+    if not (item.is_completed or item.is_failed):
+        return InstallmentEvaluation(
+            InstallmentResult.OPEN, f"banq reports transaction {tx} as {item.status or 'unknown'}."
+        )
+    if n is None:
+        return InstallmentEvaluation(
+            InstallmentResult.NOT_OURS, f"banq gave no installment number for transaction {tx}."
+        )
+    flag, problem = _verify(order=order, subscription=subscription, remote=remote, item=item)
+    if problem:
+        return InstallmentEvaluation(InstallmentResult.REJECTED, problem, Status.REJECTED, flag)
+    if n == 0:
+        if item.is_failed:  # the order's own payment failing is the payment's business
+            return InstallmentEvaluation(
+                InstallmentResult.NOT_OURS, "The first payment's failure is the order's own."
+            )
+        if paid is None:
+            # Paid after the order was cancelled: recorded (money received; the order is
+            # flagged for a refund), but the plan never starts.
+            cancelled = order.status == Order.Status.CANCELLED
+            return InstallmentEvaluation(
+                InstallmentResult.FIRST, "", Status.PAID, counts=not cancelled
+            )
+        if not paid.transaction_id:
+            return InstallmentEvaluation(
+                InstallmentResult.NAMED, f"The first payment is transaction {tx}."
+            )
+        return InstallmentEvaluation(
+            InstallmentResult.PAID_TWICE,
+            f"{label} was charged twice: transactions {paid.transaction_id} and {tx}: refund one.",
+            Status.DUPLICATE,
+            Flag.DUPLICATE_PAYMENT,
+        )
+    if subscription.plan.due(n) is None:
+        if item.is_completed:
+            status = Status.PAID if paid is None else Status.DUPLICATE
+            what = "was charged: refund it, and stop the payment at banq"
+        else:
+            status, what = Status.FAILED, "was attempted (it failed): stop the payment at banq"
+        return InstallmentEvaluation(
+            InstallmentResult.OUTSIDE_PLAN,
+            f"{label} (transaction {tx}) is after the plan's end and {what}.",
+            status,
+            Flag.INSTALLMENT_UNEXPECTED,
+        )
+    if item.is_failed:
+        return InstallmentEvaluation(
+            InstallmentResult.FAILED,
+            f"{label} failed at banq: {item.fail_reason or 'no reason given'} (transaction {tx}).",
+            Status.FAILED,
+            Flag.INSTALLMENT_FAILED,
+            EMAIL_INSTALLMENT_FAILED,
+        )
+    if paid is not None:
+        return InstallmentEvaluation(
+            InstallmentResult.PAID_TWICE,
+            f"{label} was charged twice: transactions {paid.transaction_id or '(first)'} and "
+            f"{tx}: refund one.",
+            Status.DUPLICATE,
+            Flag.DUPLICATE_PAYMENT,
+        )
+    if order.status == Order.Status.CANCELLED:
+        return InstallmentEvaluation(
+            InstallmentResult.OUTSIDE_PLAN,
+            f"{label} (transaction {tx}) was charged for a cancelled order: refund it, and stop "
+            "the payment at banq.",
+            Status.PAID,
+            Flag.INSTALLMENT_UNEXPECTED,
+        )
+    return InstallmentEvaluation(
+        InstallmentResult.PAID, "", Status.PAID, email=EMAIL_INSTALLMENT_PAID
+    )
+
+
+def _verify(
+    *, order: Order, subscription: Subscription, remote: RemotePayment, item: RemoteInstallment
+) -> tuple[str, str]:
+    """``(flag, problem)`` for a charge that does not check out, like a one-time payment: its
+    order code is the order's, its amount the plan's (for a completed charge), its payment's
+    destination our ``BANQ_MERCHANT_GUID``."""
+    tx = item.guid or "(no id)"
+    code = item.external_order_code or remote.external_order_code or ""
+    if code != order.number or (remote.external_order_code or code) != order.number:
+        return (
+            Flag.ORDER_CODE_MISMATCH,
+            f"Order code mismatch: banq transaction {tx} is for {code or 'no order'}, not "
+            f"{order.number}.",
+        )
+    if item.is_completed and (item.funds is None or item.funds != subscription.amount):
+        return (
+            Flag.AMOUNT_MISMATCH,
+            f"Amount mismatch: banq transaction {tx} is "
+            f"{item.funds if item.funds is not None else 'without an amount'}, the plan's "
+            f"installment is {subscription.amount} {subscription.currency}.",
+        )
+    ours = banq_settings().merchant_guid.lower()
+    theirs = (remote.destination_guid or "").strip().lower()
+    if not ours or theirs != ours:
+        return (
+            Flag.DESTINATION_MISMATCH,
+            f"Foreign destination: banq transaction {tx} went to another banq account "
+            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
+        )
+    return "", ""
+
+
+# --- the writer: inside payment_apply, with the order locked ----------------------------------
+
+
+def _charges(
+    *, order: Order, remote: RemotePayment, transaction: RemoteTransaction | None
+) -> list[RemoteInstallment]:
+    """Every charge banq reports for ``remote``: its ``transactions``, the fetched
+    ``transaction`` (its own order code wins over the list's), and, when banq lists none for
+    installment 0 and the payment paid the order, the payment itself as installment 0."""
+    from banq.payloads import RemoteInstallment
+
+    charges = {c.guid: c for c in remote.installments if c.guid}
+    fetched = transaction.as_installment() if transaction is not None else None
+    if fetched is not None and (fetched.payment_guid in (None, remote.id)):
+        listed = charges.get(fetched.guid)
+        charges[fetched.guid] = (
+            fetched
+            if listed is None
+            else replace(
+                listed,
+                external_order_code=fetched.external_order_code or listed.external_order_code,
+            )
+        )
+    found = sorted(charges.values(), key=lambda c: (c.number is None, c.number or 0))
+    if (
+        remote.is_completed
+        and order.payment_reference == remote.id[:64]
+        and not any(c.number == 0 for c in found)
+    ):
+        found.insert(
+            0,
+            RemoteInstallment(
+                guid="",
+                status=remote.status,
+                funds=remote.funds,
+                fail_reason=None,
+                number=0,
+                scheduled_date=remote.start_date,
+                completed_at=remote.completed_at,
+                external_order_code=remote.external_order_code,
+                payment_guid=remote.id,
+            ),
+        )
+    return found
+
+
+def installments_apply(
+    *,
+    order: Order,
+    remote: RemotePayment,
+    transaction: RemoteTransaction | None = None,
+    source: str,
+) -> tuple[InstallmentOutcome, ...]:
+    """Record every charge of ``remote`` that ``order``'s subscription doesn't have yet, as
+    ``installment_evaluate`` decides. Called by ``banq.settlement.payment_apply`` with the order
+    locked (and read under the lock). Nothing for a one-time order (no query). Returns what was
+    written."""
+    if not order.recurring:
+        return ()
+    subscription = subscription_get(order=order)
+    if subscription is None:
+        return ()
+    charges = _charges(order=order, remote=remote, transaction=transaction)
+    if not charges:
+        return ()
+    rows = list(subscription.installments.all())
+    by_tx = {row.transaction_id: row for row in rows if row.transaction_id}
+    paid_by_number = {row.number: row for row in rows if row.status == Status.PAID}
+    done: list[InstallmentOutcome] = []
+    for item in charges:
+        known = by_tx.get(item.guid) if item.guid else None
+        paid = paid_by_number.get(item.number) if item.number is not None else None
+        evaluation = installment_evaluate(
+            order=order,
+            subscription=subscription,
+            remote=remote,
+            item=item,
+            known=known,
+            paid=paid,
+        )
+        if evaluation.result not in WRITING:
+            continue
+        row = _write(
+            order=order,
+            subscription=subscription,
+            remote=remote,
+            item=item,
+            evaluation=evaluation,
+            known=known,
+            paid=paid,
+            source=source,
+        )
+        if row is not None:
+            if row.transaction_id:
+                by_tx[row.transaction_id] = row
+            if row.status == Status.PAID:
+                paid_by_number[row.number] = row
+        done.append(
+            InstallmentOutcome(evaluation.result, item.number, item.guid, evaluation.reason)
+        )
+        logger.log(
+            logging.WARNING if evaluation.flag else logging.INFO,
+            "Order %s: banq payment %s installment %s: %s (%s)%s",
+            order.public_id,
+            remote.id,
+            item.number,
+            evaluation.result.value,
+            source,
+            f": {evaluation.reason}" if evaluation.reason else "",
+            extra={"order": order.number},
+        )
+    return tuple(done)
+
+
+def _write(
+    *,
+    order: Order,
+    subscription: Subscription,
+    remote: RemotePayment,
+    item: RemoteInstallment,
+    evaluation: InstallmentEvaluation,
+    known: Installment | None,
+    paid: Installment | None,
+    source: str,
+) -> Installment | None:
+    result = evaluation.result
+    if result == InstallmentResult.NAMED and paid is not None:
+        installment_name_transaction(installment=paid, transaction_id=item.guid)
+        return paid
+    if result == InstallmentResult.PAID_AFTER_FAILURE and known is not None:
+        return installment_paid_after_failure(
+            order=order, installment=known, occurred_at=item.completed_at, source=source
+        )
+    if result == InstallmentResult.CONTRADICTION:
+        order_flag_raise(
+            order=order,
+            kind=evaluation.flag,
+            note=evaluation.reason,
+            reference=item.guid,
+            source=source,
+        )
+        return None
+    return installment_record(
+        order=order,
+        subscription=subscription,
+        number=item.number if item.number is not None else 0,
+        status=evaluation.status,
+        transaction_id=item.guid,
+        payment_reference=remote.id,
+        amount=item.funds,
+        due_date=item.scheduled_date or subscription.plan.due(item.number or 0),
+        occurred_at=item.completed_at if item.is_completed else None,
+        source=source,
+        fail_reason=(item.fail_reason or "unknown") if item.is_failed else "",
+        fail_text=fail_reason_text(item.fail_reason) if item.is_failed else "",
+        note=evaluation.reason if evaluation.flag else "",
+        flag=evaluation.flag,
+        flag_note=evaluation.reason,
+        email=evaluation.email,
+        expect=evaluation.counts,
+    )
+
+
+# --- the sweep: overdue installments ------------------------------------------------------------
+
+
+def installment_overdue_since(*, due: date, grace: timedelta) -> datetime:
+    """When an installment due on ``due`` (a local date) is overdue: the end of its due day plus
+    ``grace``."""
+    end_of_day = datetime.combine(due + timedelta(days=1), datetime.min.time())
+    return timezone.make_aware(end_of_day) + grace
+
+
+def installment_is_overdue(*, subscription: Subscription, now: datetime, grace: timedelta) -> bool:
+    """Whether ``subscription``'s expected installment is overdue at ``now``. Pure."""
+    if subscription.state != Subscription.State.ACTIVE or subscription.next_due_date is None:
+        return False
+    return now >= installment_overdue_since(due=subscription.next_due_date, grace=grace)
+
+
+def _overdue_cutoff(*, now: datetime, grace: timedelta) -> date:
+    """Installments due on or before this local date are overdue at ``now``."""
+    return timezone.localdate(now - grace) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    checked: int = 0
+    recorded: int = 0
+    missed: int = 0
+    errors: int = 0
+
+
+def installments_sweep(*, limit: int, now: datetime | None = None) -> SweepResult:
+    """Ask banq about at most ``limit`` subscriptions whose expected installment is overdue
+    (``BANQ_INSTALLMENT_GRACE`` after its due day), record what banq has, and flag the expected
+    installment as missed when banq has nothing for it. A subscription banq couldn't be asked
+    about is asked again after ``BANQ_SWEEP_EVERY``."""
+    from banq.client import get_banq_client
+    from banq.exceptions import BanqError, BanqUnavailable
+    from banq.settlement import payment_apply
+
+    if limit <= 0:
+        return SweepResult()
+    config = banq_settings()
+    now = now or timezone.now()
+    claimed = subscriptions_claim_overdue(
+        due_on_or_before=_overdue_cutoff(now=now, grace=config.installment_grace),
+        asked_before=now - config.sweep_every,
+        limit=limit,
+        now=now,
+    )
+    checked = recorded = missed = errors = 0
+    for subscription in claimed:
+        order = subscription.order
+        expected = subscription.next_number
+        if expected is None or not order.payment_reference:
+            continue
+        try:
+            remote = get_banq_client().get_payment(order.payment_reference)
+        except BanqUnavailable as exc:
+            logger.warning("Sweep: banq unavailable (%s); installments later", exc)
+            errors += 1
+            break
+        except BanqError as exc:
+            logger.warning("Sweep: order %s installments: %s", order.public_id, exc)
+            errors += 1
+            continue
+        checked += 1
+        outcome = payment_apply(remote=remote, source=OrderEvent.Source.SWEEP)
+        recorded += len(outcome.installments)
+        subscription.refresh_from_db()
+        if subscription.next_number == expected and installment_is_overdue(
+            subscription=subscription, now=now, grace=config.installment_grace
+        ):
+            missed += int(
+                subscription_installment_missed(
+                    subscription=subscription, number=expected, source=OrderEvent.Source.SWEEP
+                )
+            )
+    return SweepResult(checked=checked, recorded=recorded, missed=missed, errors=errors)
+
+
+def installment_results(outcomes: Iterable[InstallmentOutcome]) -> str:
+    """A short summary for a log line or a webhook event's note."""
+    return "; ".join(
+        f"installment {o.number + 1 if o.number is not None else '?'}: {o.result.label.lower()}"
+        + (f" ({o.reason})" if o.reason else "")
+        for o in outcomes
+    )
