@@ -48,7 +48,12 @@ from orders.locks import order_lock
 from orders.models import Order, OrderEvent
 from orders.payments import ProviderVerdict
 from orders.recurring import ONCE
-from orders.services import order_check_payable, order_set_status, subscription_start_today
+from orders.services import (
+    order_check_payable,
+    order_copy_status,
+    order_set_status,
+    subscription_start_today,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +124,15 @@ class _Stale(Exception):
         self.attempt = attempt
 
 
-def _move_to_awaiting(order: Order) -> None:
-    if order.status != Order.Status.AWAITING_PAYMENT:
+def _move_to_awaiting(locked: Order) -> None:
+    """``locked``: read under its row lock in the caller's transaction."""
+    if locked.status != Order.Status.AWAITING_PAYMENT:
         order_set_status(
-            order=order,
+            order=locked,
             status=Order.Status.AWAITING_PAYMENT,
             source=Source.SHOPPER,
             message="Payment link handed out.",
+            locked=True,
         )
 
 
@@ -200,6 +207,7 @@ def _reserve(*, order: Order, recheck: bool) -> tuple[BanqPayment, bool]:
             if not fresh and recheck and reusable.banq_payment_id:
                 raise _Stale(reusable)
             _move_to_awaiting(locked)
+            order_copy_status(target=order, source=locked)
             logger.info(
                 "Order %s: reusing payment link, banq id %s",
                 locked.public_id,
@@ -257,7 +265,6 @@ def payment_link_generate(*, order: Order) -> BanqPayment:
                 continue
             if ready:
                 attempt_schedule_restart(attempt=attempt)
-                order.refresh_from_db()
                 return attempt
             break
         return _create_at_banq(order=order, placeholder=attempt)
@@ -306,7 +313,7 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
     logger.info(
         "Order %s: payment link created, banq id %s", order.public_id, link.payment_id or "-"
     )
-    order.refresh_from_db()
+    order_copy_status(target=order, source=locked)
     return placeholder
 
 

@@ -3,9 +3,10 @@
 Every transaction that locks more than one kind of row takes them in this order, so two writers
 can never wait for each other in a circle:
 
-    1. the webhook event (webhooks)
-    2. the order (orders)
-    3. the payment attempt (banq)
+    1. the order (orders)
+    2. the payment attempt (banq)
+    3. the webhook event (webhooks): written last, by a conditional update that finds whether
+       another run settled it meanwhile (``webhooks.services``), never locked before the order
 
 Each app locks its own rows through ``row_lock``; the order is locked with ``order_lock``. Both
 must run inside ``transaction.atomic()`` (``select_for_update`` refuses otherwise).
@@ -32,5 +33,5 @@ def row_lock(model: type[M], *, fields: tuple[str, ...] = (), **lookup: Any) -> 
 
 
 def order_lock(*, pk: int) -> Order:
-    """The order, locked (lock order: after the webhook event, before the payment attempt)."""
+    """The order, locked (lock order: first, before the payment attempt and the webhook event)."""
     return row_lock(Order, pk=pk)

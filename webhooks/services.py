@@ -85,22 +85,22 @@ def webhook_event_record(
     error: str = "",
     attempting: bool = False,
 ) -> WebhookEvent:
-    """Store a delivery as received (or, with ``error``, as invalid), committed on its own.
-    ``attempting``: it is processed right away, so its first attempt is counted now."""
+    """Store a delivery as received (or, with ``error``, as invalid), committed on its own (one
+    INSERT in autocommit). ``attempting``: it is processed right away, so its first attempt is
+    counted now."""
     now = timezone.now()
-    with transaction.atomic():
-        return WebhookEvent.objects.create(
-            attempts=int(attempting),
-            last_attempt_at=now if attempting else None,
-            raw_body=bytes(body),
-            body_size=len(body) if body_size is None else body_size,
-            body_truncated=truncated,
-            content_type=_clean(content_type, 255),
-            headers=webhook_headers_select(headers or {}),
-            remote_addr=_clean(remote_addr, 64),
-            state=State.INVALID if error else State.RECEIVED,
-            error=error,
-        )
+    return WebhookEvent.objects.create(
+        attempts=int(attempting),
+        last_attempt_at=now if attempting else None,
+        raw_body=bytes(body),
+        body_size=len(body) if body_size is None else body_size,
+        body_truncated=truncated,
+        content_type=_clean(content_type, 255),
+        headers=webhook_headers_select(headers or {}),
+        remote_addr=_clean(remote_addr, 64),
+        state=State.INVALID if error else State.RECEIVED,
+        error=error,
+    )
 
 
 def webhook_looks_like_banq(body: bytes) -> bool:
@@ -278,12 +278,11 @@ EVENT_RESULT_FIELDS = [
 def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
     """Apply the re-fetched payment and settle the event, in one transaction. The unique
     ``processed_key`` decides which of two events for the same change applied it; the other
-    becomes a duplicate (its work rolled back)."""
+    becomes a duplicate (its work rolled back). The event is written last, only if no other run
+    settled it meanwhile (a conditional update; else everything here is rolled back), so it needs
+    no lock of its own before the order's."""
     try:
         with transaction.atomic():
-            locked = row_lock(WebhookEvent, pk=event.pk, fields=("state",))
-            if locked.state in WebhookEvent.FINAL_STATES:  # a concurrent run settled it
-                return WebhookEvent.objects.get(pk=event.pk)
             outcome = payment_apply(
                 remote=fetched.remote,
                 source=OrderEvent.Source.WEBHOOK,
@@ -301,7 +300,11 @@ def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
             if state == State.DUPLICATE and not error:
                 error = "Already applied by another event."
             _finish(event, state, error)
-            event.save(update_fields=EVENT_RESULT_FIELDS)
+            if not _save_unless_settled(event):
+                raise _SettledElsewhere
+    except _SettledElsewhere:
+        _forget_rolled_back(event)
+        return WebhookEvent.objects.get(pk=event.pk)
     except IntegrityError:
         # Another event took the processed_key first: we are the repeat, and everything we did
         # in the block was rolled back.
@@ -316,6 +319,21 @@ def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
         return _settle(event, State.FAILED, f"{type(exc).__name__} while applying the payment.")
     _log_outcome(event, outcome)
     return event
+
+
+class _SettledElsewhere(Exception):
+    """Another run settled the event while this one applied it: roll this one back."""
+
+
+def _save_unless_settled(event: WebhookEvent) -> bool:
+    """Write the event's result unless it is settled already; False when another run got there
+    first (the row is then left as that run wrote it)."""
+    values = {name: getattr(event, name) for name in EVENT_RESULT_FIELDS}
+    return bool(
+        WebhookEvent.objects.filter(pk=event.pk)
+        .exclude(state__in=WebhookEvent.FINAL_STATES)
+        .update(**values)
+    )
 
 
 def _forget_rolled_back(event: WebhookEvent) -> None:

@@ -118,42 +118,57 @@ def order_is_payable(*, order: Order, now: datetime | None = None) -> bool:
 
 
 def order_set_status(
-    *, order: Order, status: str, source: str, actor: str = "", message: str = ""
+    *,
+    order: Order,
+    status: str,
+    source: str,
+    actor: str = "",
+    message: str = "",
+    locked: bool = False,
 ) -> Order:
     """Move ``order`` to ``status`` if the table allows it.
 
     A move to the current status is a no-op. Raises ``InvalidOrderTransition`` otherwise; nothing is
     written then. ``paid`` is refused here: use ``order_mark_paid``. Returns the fresh order.
+    ``locked``: the caller's transaction holds ``order``'s row lock and read it under the lock
+    (the change is then part of that transaction, with no lock or savepoint of its own).
     """
     if status == S.PAID:
         raise InvalidOrderTransition(order.status, status)
+    if locked:
+        return _set_status(order, status=status, source=source, actor=actor, message=message)
     with transaction.atomic():
-        locked = order_lock(pk=order.pk)
-        if locked.status == status:
-            _copy_into(order, locked)
-            return locked
-        if not order_can_transition(current=locked.status, target=status):
-            raise InvalidOrderTransition(locked.status, status)
-        previous = locked.status
-        locked.status = status
-        locked.status_changed_at = timezone.now()
-        fields = ["status", "status_changed_at", "updated_at"]
-        if status == S.AWAITING_PAYMENT and locked.payment_error:
-            locked.payment_error = ""  # a new attempt starts clean
-            fields.append("payment_error")
-        locked.save(update_fields=fields)
-        order_history_add(
-            order=locked,
-            kind=Kind.STATUS,
-            source=source,
-            actor=actor,
-            from_status=previous,
-            to_status=status,
-            message=message,
+        fresh = _set_status(
+            order_lock(pk=order.pk), status=status, source=source, actor=actor, message=message
         )
-        logger.info("Order %s: %s -> %s (%s)", locked.public_id, previous, status, source)
-        _status_effects(locked, previous)
-    _copy_into(order, locked)
+    order_copy_status(target=order, source=fresh)
+    return fresh
+
+
+def _set_status(locked: Order, *, status: str, source: str, actor: str, message: str) -> Order:
+    if locked.status == status:
+        return locked
+    if not order_can_transition(current=locked.status, target=status):
+        raise InvalidOrderTransition(locked.status, status)
+    previous = locked.status
+    locked.status = status
+    locked.status_changed_at = timezone.now()
+    fields = ["status", "status_changed_at", "updated_at"]
+    if status == S.AWAITING_PAYMENT and locked.payment_error:
+        locked.payment_error = ""  # a new attempt starts clean
+        fields.append("payment_error")
+    locked.save(update_fields=fields)
+    order_history_add(
+        order=locked,
+        kind=Kind.STATUS,
+        source=source,
+        actor=actor,
+        from_status=previous,
+        to_status=status,
+        message=message,
+    )
+    logger.info("Order %s: %s -> %s (%s)", locked.public_id, previous, status, source)
+    _status_effects(locked, previous)
     return locked
 
 
@@ -340,7 +355,9 @@ def _end(
         if locked.paid_at is not None or locked.status not in allowed:
             _copy_into(order, locked)
             return EndResult.PAID if locked.paid_at is not None else EndResult.NOT_ALLOWED
-        order_set_status(order=locked, status=target, source=source, actor=actor, message=message)
+        order_set_status(
+            order=locked, status=target, source=source, actor=actor, message=message, locked=True
+        )
     _copy_into(order, locked)
     return EndResult.DONE
 
@@ -411,8 +428,13 @@ def _status_effects(order: Order, previous: str, *, email: str = "") -> None:
     transaction.on_commit(lambda: notifications.push_status(order=order))
 
 
+def order_copy_status(*, target: Order, source: Order) -> None:
+    """Refresh the caller's instance ``target`` in place from ``source`` (the same order, read
+    under its lock), so it doesn't keep a stale status; no query."""
+    _copy_into(target, source)
+
+
 def _copy_into(target: Order, source: Order) -> None:
-    """Refresh the caller's instance in place so it doesn't keep a stale status."""
     if target is source:
         return
     for field in (

@@ -77,3 +77,41 @@ def test_twenty_concurrent_deliveries_apply_the_payment_once(banq_api, mailoutbo
     assert len(mailoutbox) == 1
     assert signals == [order.pk]
     assert [m["status"] for m in listener.messages()] == ["paid"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_settled_by_another_run_meanwhile_keeps_that_runs_answer(
+    banq_api, monkeypatch, run_tasks, mailoutbox
+):
+    """Between this run's re-fetch and its write, another run (the worker, the admin) settled the
+    event: this run's work is rolled back and the other run's answer stands."""
+    from webhooks import services
+
+    order, _ = order_with_attempt()
+    add_payment(
+        banq_api,
+        payment_payload(status="completed", funds=order.total, external_order_code=order.number),
+    )
+    fetch = services._fetch
+
+    def fetch_then_another_run_settles(event, notification, **kwargs):
+        fetched = fetch(event, notification, **kwargs)
+        WebhookEvent.objects.filter(pk=event.pk).update(
+            state=WebhookEvent.State.DUPLICATE, error="Settled by the other run."
+        )
+        return fetched
+
+    monkeypatch.setattr(services, "_fetch", fetch_then_another_run_settles)
+
+    response = post_event(Client(), webhook_notification_payload(event_id="evt-raced"))
+
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert (event.state, event.error) == (WebhookEvent.State.DUPLICATE, "Settled by the other run.")
+    assert event.processed_key is None
+    assert event.order_id is None
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT  # this run's payment was rolled back
+    assert not order.history.filter(kind="paid").exists()
+    assert run_tasks() == 0
+    assert mailoutbox == []
