@@ -26,6 +26,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds
     statuses: Counter = field(default_factory=Counter)
     errors: int = 0
+    db_cpu: float = 0.0  # CPU seconds PostgreSQL's processes used meanwhile (0 with SQLite)
 
     @property
     def rate(self) -> float:

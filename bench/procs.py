@@ -95,6 +95,23 @@ def database_url(kind: str) -> str:
     return PG_URL.format(name=name)
 
 
+def database_cpu() -> float:
+    """CPU seconds (user + system) used so far by PostgreSQL's processes on this machine (its
+    backends serve the store and the probe alike; the figure is taken around one path's load)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(") ")
+        if name.rsplit("(", 1)[-1] != "postgres":
+            continue
+        fields = rest.split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 def production_services_missing() -> str:
     """Why the PostgreSQL + Redis profile can't run here, or "" when both answer."""
     try:

@@ -44,6 +44,7 @@ class Figure:
     name: str
     rate: float  # requests per second
     cpu_ms: float  # server CPU per request
+    db_cpu_ms: float  # PostgreSQL's CPU per request (0 with SQLite, which runs in the server)
     p50_ms: float
     p99_ms: float
     requests: int
@@ -54,7 +55,7 @@ class Figure:
         return [
             self.name,
             f"{self.rate:,.0f}/s",
-            f"{self.cpu_ms:.1f} ms",
+            f"{self.cpu_ms:.1f} ms" + (f" +{self.db_cpu_ms:.1f} DB" if self.db_cpu_ms else ""),
             f"{self.p50_ms:.1f} ms",
             f"{self.p99_ms:.0f} ms",
             f"{self.non_2xx} {self.statuses}".strip(),
@@ -75,6 +76,7 @@ def measure(
     """Send ``requests`` spread over ``servers``; returns the load result and the servers' CPU
     seconds used meanwhile."""
     before = sum(s.cpu() for s in servers)
+    db_before = procs.database_cpu()
 
     async def all_servers() -> LoadResult:
         share = max(1, concurrency // len(servers))
@@ -95,6 +97,7 @@ def measure(
         return merged
 
     result = asyncio.run(all_servers())
+    result.db_cpu = procs.database_cpu() - db_before
     return result, sum(s.cpu() for s in servers) - before
 
 
@@ -106,6 +109,7 @@ def figure(name: str, rounds: list[tuple[LoadResult, float]]) -> Figure:
         name=name,
         rate=result.rate,
         cpu_ms=cpu / max(1, result.requests) * 1000,
+        db_cpu_ms=result.db_cpu / max(1, result.requests) * 1000,
         p50_ms=result.p50 * 1000,
         p99_ms=result.p99 * 1000,
         requests=result.requests,
