@@ -220,7 +220,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "storefront.channel_layers.RedisChannelLayer",
             # A socket timeout above channels_redis's 5 s blocking read: redis-py 6+ times a read
             # out after 5 s by default, which closes every idle WebSocket with 1011 after ~5 s.
             "CONFIG": {
