@@ -165,6 +165,7 @@ class Bench:
         self.quick = quick
         self.db = db
         self.workers = workers
+        procs.MEASURE_DATABASE_CPU = db == "postgres"
         self.out: list[str] = []
         self.results: dict = {"db": db, "workers": workers, "quick": quick}
         self.stack = ExitStack()
