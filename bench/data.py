@@ -45,13 +45,7 @@ class Emulator:
         self.http = requests.Session()
         self.token = self.http.post(
             f"{url}/oauth/token",
-            json={
-                "client_id": defaults.OPEN_API_CLIENT_ID,
-                "username": defaults.OPEN_API_USERNAME,
-                "password": defaults.OPEN_API_PASSWORD,
-                "audience": defaults.OPEN_API_AUDIENCE,
-                "grant_type": "password",
-            },
+            json=defaults.OPEN_API_TOKEN_REQUEST,
             timeout=10,
         ).json()["access_token"]
         self.merchant = defaults.MERCHANT_BANQ_GUID

@@ -12,6 +12,14 @@ OPEN_API_CLIENT_ID = "emulator-client-id"
 OPEN_API_USERNAME = "api-user@emulator.banq.test"
 OPEN_API_PASSWORD = "emulator-password"
 OPEN_API_AUDIENCE = "https://banq.com/open/api/"
+# What a client of the emulator posts to /oauth/token for an Open API token.
+OPEN_API_TOKEN_REQUEST = {
+    "client_id": OPEN_API_CLIENT_ID,
+    "username": OPEN_API_USERNAME,
+    "password": OPEN_API_PASSWORD,
+    "audience": OPEN_API_AUDIENCE,
+    "grant_type": "password",
+}
 
 # Merchant-user flow (users/me): banq's fixed public client id from the integration guide.
 MERCHANT_CLIENT_ID = "kFLEhEsxxBWCf0X19hAIjbzYaSyn2cim"

@@ -51,13 +51,7 @@ def _start() -> tuple[subprocess.Popen[str], str]:
 def _payment(url: str) -> tuple[str, str]:
     token = requests.post(
         f"{url}/oauth/token",
-        json={
-            "client_id": defaults.OPEN_API_CLIENT_ID,
-            "username": defaults.OPEN_API_USERNAME,
-            "password": defaults.OPEN_API_PASSWORD,
-            "audience": defaults.OPEN_API_AUDIENCE,
-            "grant_type": "password",
-        },
+        json=defaults.OPEN_API_TOKEN_REQUEST,
         timeout=10,
     ).json()["access_token"]
     created = requests.post(
