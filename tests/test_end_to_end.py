@@ -18,23 +18,14 @@ import websockets
 
 from orders.models import Order
 from tests.factories import product_create
-from tests.support.live_store import emulator_store_env
 from tests.support.shopper import Shopper, next_status, open_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-TOKEN = "end-to-end-webhook-token-0f1e2d3c4b5a69788796"
-
 
 @pytest.fixture
-def live_store_env(banq_emulator, emulator_settings):
-    return emulator_store_env(banq_emulator, emulator_settings, TOKEN)
-
-
-@pytest.fixture
-def store(banq_emulator, live_store):
-    banq_emulator.set_webhook_config(f"{live_store.url}/webhooks/banq/{TOKEN}/payment-status/")
-    return live_store
+def store(emulator_store):
+    return emulator_store
 
 
 def test_qr_path_pushes_the_paid_status_to_the_open_page(store, banq_emulator):

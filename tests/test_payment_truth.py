@@ -25,29 +25,20 @@ from orders.access import order_signed_url
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import EndResult, order_cancel
 from tests.factories import order_create, product_create
-from tests.support.live_store import emulator_store_env
 from tests.support.shopper import Shopper, next_status, open_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-TOKEN = "payment-truth-webhook-token-00112233445566778899"
-
 
 @pytest.fixture
-def live_store_env(banq_emulator, emulator_settings):
-    return emulator_store_env(banq_emulator, emulator_settings, TOKEN)
-
-
-@pytest.fixture
-def store(banq_emulator, live_store):
-    banq_emulator.set_webhook_config(f"{live_store.url}/webhooks/banq/{TOKEN}/payment-status/")
+def store(emulator_store, banq_emulator):
     banq_emulator.set_faults(drop_deliveries=1.0)
-    return live_store
+    return emulator_store
 
 
 @pytest.fixture
-def worker(live_worker_factory, live_store_env, store):
-    return live_worker_factory({**live_store_env, "STOREFRONT_URL": store.url})
+def worker(emulator_worker):
+    return emulator_worker
 
 
 def _code(url: str) -> str:
@@ -240,10 +231,15 @@ def test_dry_run_and_real_run_agree_on_a_mismatch(store, banq_emulator, emulator
 
 
 def test_kill_9_during_a_burst_loses_no_e_mail_and_sends_none_twice(
-    store, banq_emulator, emulator_settings, live_store_factory, live_worker_factory, live_store_env
+    store,
+    banq_emulator,
+    emulator_settings,
+    live_store_factory,
+    live_worker_factory,
+    emulator_store_env,
 ):
     mails = Path(tempfile.mkdtemp(prefix="truth-mails-"))
-    email_env = {**live_store_env, "EMAIL_URL": f"filemail:///{mails}"}
+    email_env = {**emulator_store_env, "EMAIL_URL": f"filemail:///{mails}"}
     live_worker_factory({**email_env, "STOREFRONT_URL": store.url})
     banq_emulator.set_faults(drop_deliveries=0.0)
     orders = []
@@ -256,7 +252,7 @@ def test_kill_9_during_a_burst_loses_no_e_mail_and_sends_none_twice(
         banq_emulator.complete(attempt.banq_payment_id)
         if n == 12:
             store.kill()  # mid-burst: requests in flight are cut short
-            store = live_store_factory(live_store_env, port=store.port)
+            store = live_store_factory(emulator_store_env, port=store.port)
 
     deadline = time.monotonic() + 120
     numbers = {order.number for order, _ in orders}

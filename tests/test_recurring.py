@@ -17,28 +17,19 @@ from django.utils import timezone
 
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
 from tests.factories import membership_create
-from tests.support.live_store import emulator_store_env
 from tests.support.shopper import Shopper, open_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-TOKEN = "recurring-webhook-token-00112233445566778899"
+
+@pytest.fixture
+def store(emulator_store):
+    return emulator_store
 
 
 @pytest.fixture
-def live_store_env(banq_emulator, emulator_settings):
-    return emulator_store_env(banq_emulator, emulator_settings, TOKEN)
-
-
-@pytest.fixture
-def store(banq_emulator, live_store):
-    banq_emulator.set_webhook_config(f"{live_store.url}/webhooks/banq/{TOKEN}/payment-status/")
-    return live_store
-
-
-@pytest.fixture
-def worker(live_worker_factory, live_store_env, store):
-    return live_worker_factory({**live_store_env, "STOREFRONT_URL": store.url})
+def worker(emulator_worker):
+    return emulator_worker
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float, what: str) -> object:

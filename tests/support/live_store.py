@@ -13,6 +13,10 @@ API
 ``live_store_factory`` (function-scoped, uses ``transactional_db``): ``start(extra_env=None)``
 returns another running ``LiveStore``; every store started is stopped at teardown.
 
+``emulator_store`` / ``emulator_worker``: the store and the task worker against
+``banq_emulator``, the store's webhook URL registered there (token ``EMULATOR_WEBHOOK_TOKEN``,
+also set in this process's settings); ``emulator_store_env`` is their environment.
+
 The server sees the test database (``DATABASE_URL`` built from the test connection),
 ``DJANGO_READ_DOT_ENV=false``, ``STOREFRONT_URL`` = its own URL, ``REDIS_URL`` unchanged from
 this process's environment, and then ``extra_env`` on top. Data the test writes is committed
@@ -198,6 +202,9 @@ def live_store(live_store_factory, live_store_env) -> LiveStore:
     return live_store_factory(live_store_env)
 
 
+EMULATOR_WEBHOOK_TOKEN = "live-store-webhook-token-00112233445566778899"
+
+
 def emulator_store_env(banq_emulator, emulator_settings, token: str) -> dict[str, str]:
     """Environment for a live store that talks to ``banq_emulator`` and accepts ``token``.
 
@@ -209,3 +216,22 @@ def emulator_store_env(banq_emulator, emulator_settings, token: str) -> dict[str
         "BANQ_EMULATOR_URL": banq_emulator.url,
         "BANQ_WEBHOOK_TOKEN": token,
     }
+
+
+@pytest.fixture(name="emulator_store_env")
+def emulator_store_env_fixture(banq_emulator, emulator_settings) -> dict[str, str]:
+    return emulator_store_env(banq_emulator, emulator_settings, EMULATOR_WEBHOOK_TOKEN)
+
+
+@pytest.fixture
+def emulator_store(banq_emulator, live_store_factory, emulator_store_env) -> LiveStore:
+    store = live_store_factory(emulator_store_env)
+    banq_emulator.set_webhook_config(
+        f"{store.url}/webhooks/banq/{EMULATOR_WEBHOOK_TOKEN}/payment-status/"
+    )
+    return store
+
+
+@pytest.fixture
+def emulator_worker(live_worker_factory, emulator_store_env, emulator_store):
+    return live_worker_factory({**emulator_store_env, "STOREFRONT_URL": emulator_store.url})
