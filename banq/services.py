@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -54,6 +56,7 @@ from orders.services import (
     order_set_status,
     subscription_start_today,
 )
+from storefront.logs import bind_order
 
 logger = logging.getLogger(__name__)
 
@@ -168,15 +171,17 @@ def _attempt_recurrence(attempt: BanqPayment) -> Recurrence:
     return Recurrence(attempt.frequency, attempt.start_date, attempt.end_date)
 
 
-def _reserve(*, order: Order, recheck: bool) -> tuple[BanqPayment, bool]:
-    """Step 1. Returns ``(attempt, ready)``: a reusable attempt (ready) or our new placeholder.
+def _reserve(*, lookup: dict[str, Any], recheck: bool) -> tuple[Order, BanqPayment, bool]:
+    """Step 1. Returns ``(order, attempt, ready)``: the order as read under its lock (``lookup``:
+    its ``pk`` or ``public_id``), and a reusable attempt (ready) or our new placeholder.
 
     Raises ``_Busy`` when another click's placeholder is in flight, ``_Stale`` when the reusable
-    link must be re-checked with banq first (only when ``recheck``).
+    link must be re-checked with banq first (only when ``recheck``), ``Order.DoesNotExist``.
     """
     config = banq_settings()
     with transaction.atomic():
-        locked = order_lock(pk=order.pk)
+        locked = order_lock(**lookup)
+        bind_order(locked.number)
         order_check_payable(order=locked)
         recurrence = payment_recurrence(order=locked)
         now = timezone.now()
@@ -207,13 +212,12 @@ def _reserve(*, order: Order, recheck: bool) -> tuple[BanqPayment, bool]:
             if not fresh and recheck and reusable.banq_payment_id:
                 raise _Stale(reusable)
             _move_to_awaiting(locked)
-            order_copy_status(target=order, source=locked)
             logger.info(
                 "Order %s: reusing payment link, banq id %s",
                 locked.public_id,
                 reusable.banq_payment_id,
             )
-            return reusable, True
+            return locked, reusable, True
         if busy:
             raise _Busy
         placeholder = BanqPayment.objects.create(
@@ -225,7 +229,7 @@ def _reserve(*, order: Order, recheck: bool) -> tuple[BanqPayment, bool]:
             end_date=recurrence.end_date,
             status=BanqPayment.Status.CREATED,
         )
-        return placeholder, False
+        return locked, placeholder, False
 
 
 def _drop_placeholder(placeholder: BanqPayment) -> None:
@@ -242,13 +246,26 @@ def payment_link_generate(*, order: Order) -> BanqPayment:
     Safe to call concurrently for the same order: one banq payment is created. Runs while a
     shopper waits: banq gets no retries and ``BANQ_REQUEST_BUDGET`` seconds in all.
     """
+    locked, attempt = _link(lookup={"pk": order.pk})
+    order_copy_status(target=order, source=locked)
+    return attempt
+
+
+def payment_link_generate_by_public_id(*, public_id: uuid.UUID) -> tuple[Order, BanqPayment]:
+    """``payment_link_generate`` for the order with ``public_id``, which is read only under its
+    lock: for a caller that has checked access by the id alone (the shopper's session owns it).
+    Returns the order as last read and the attempt. Raises ``Order.DoesNotExist`` besides."""
+    return _link(lookup={"public_id": public_id})
+
+
+def _link(*, lookup: dict[str, Any]) -> tuple[Order, BanqPayment]:
     config = banq_settings()
     with banq_budget(config.request_budget):
         deadline = time.monotonic() + config.placeholder_window.total_seconds()
         recheck = True
         while True:
             try:
-                attempt, ready = _reserve(order=order, recheck=recheck)
+                order, attempt, ready = _reserve(lookup=lookup, recheck=recheck)
             except _Busy:
                 if time.monotonic() > deadline:
                     raise BanqError(
@@ -265,9 +282,9 @@ def payment_link_generate(*, order: Order) -> BanqPayment:
                 continue
             if ready:
                 attempt_schedule_restart(attempt=attempt)
-                return attempt
+                return order, attempt
             break
-        return _create_at_banq(order=order, placeholder=attempt)
+        return order, _create_at_banq(order=order, placeholder=attempt)
 
 
 def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -28,10 +29,15 @@ from banq.client import banq_budget
 from banq.exceptions import BanqError
 from banq.models import BanqPayment
 from banq.ratelimit import Bucket, rate_limit_hit
-from banq.services import payment_link_generate
+from banq.services import payment_link_generate_by_public_id
 from banq.settings import banq_settings
 from banq.settlement import attempt_claim_check, payment_recheck
-from orders.access import ACCESS_PARAM, order_get_accessible
+from orders.access import (
+    ACCESS_PARAM,
+    order_get_accessible,
+    parse_public_id,
+    session_owns_public_id,
+)
 from orders.exceptions import OrderNotPayable
 from orders.models import Order, OrderEvent
 from orders.services import order_payment_claim
@@ -58,33 +64,31 @@ class GeneratePaymentLinkView(JsonView):
     max_body_bytes = MAX_BODY_BYTES
 
     def post(self, request: HttpRequest) -> JsonResponse:
-        retry_after = self._rate_limited(request)
+        order_id, problem = self._order_id(request)
+        public_id = parse_public_id(order_id) if not problem else None
+        # Only the session that owns the order may pay it, and that needs no read of the order:
+        # the order is read once, under its lock, by the service.
+        owned = public_id is not None and session_owns_public_id(
+            session=request.session, public_id=public_id
+        )
+        # One round trip counts the session's and the IP's calls and, only for a caller who may
+        # pay the order, the order's: nobody else can use up its calls.
+        retry_after = self._rate_limited(request, order_public_id=public_id if owned else None)
         if retry_after is not None:
             return _too_many(retry_after)
-
-        order_id, problem = self._order_id(request)
         if problem:
             return json_error("bad_request", problem, 400)
-
-        order = order_get_accessible(session=request.session, public_id=order_id)
-        if order is None:
+        if public_id is None or not owned:
             return json_error("not_found", NOT_FOUND_MESSAGE, 404)
-        bind_order(order.number)
-        # Counted only for a caller who may pay the order: nobody else can use up its calls.
-        config = banq_settings()
-        retry_after = rate_limit_hit(
-            Bucket("link-order", str(order.public_id), config.link_rate_limit),
-            window=config.link_rate_window,
-        )
-        if retry_after is not None:
-            return _too_many(retry_after)
 
         try:
-            attempt = payment_link_generate(order=order)
+            _, attempt = payment_link_generate_by_public_id(public_id=public_id)
+        except Order.DoesNotExist:
+            return json_error("not_found", NOT_FOUND_MESSAGE, 404)
         except OrderNotPayable as exc:
             return json_error("order_not_payable", str(exc), 409)
         except BanqError as exc:
-            logger.error("Order %s: payment link failed: %s", order.public_id, exc)
+            logger.error("Order %s: payment link failed: %s", public_id, exc)
             return json_error("payment_unavailable", PAYMENT_FAILED_MESSAGE, 502)
 
         response = JsonResponse({"data": {"url": attempt.url}})
@@ -113,17 +117,18 @@ class GeneratePaymentLinkView(JsonView):
         return order_id.strip(), None
 
     @staticmethod
-    def _rate_limited(request: HttpRequest) -> int | None:
+    def _rate_limited(request: HttpRequest, *, order_public_id: uuid.UUID | None) -> int | None:
         """Seconds to wait, or None. Limits the browser session (``BANQ_LINK_RATE_LIMIT`` per
-        window) and, as a wide backstop against a script without cookies, the client's IP
-        (``BANQ_LINK_RATE_LIMIT_IP``): shoppers behind one address don't share one small bucket.
-        ``REMOTE_ADDR`` is the client's own address behind trusted proxies (``storefront.edge``).
-        The order's own bucket is counted once the caller is known to own it (``post``)."""
+        window), the order (the same limit, counted only for its owner), and, as a wide backstop
+        against a script without cookies, the client's IP (``BANQ_LINK_RATE_LIMIT_IP``):
+        shoppers behind one address don't share one small bucket. ``REMOTE_ADDR`` is the
+        client's own address behind trusted proxies (``storefront.edge``)."""
         config = banq_settings()
         session_key = request.session.session_key if hasattr(request, "session") else None
         return rate_limit_hit(
             Bucket("link-session", session_key or "", config.link_rate_limit),
             Bucket("link-ip", request.META.get("REMOTE_ADDR", ""), config.link_rate_limit_ip),
+            Bucket("link-order", str(order_public_id or ""), config.link_rate_limit),
             window=config.link_rate_window,
         )
 

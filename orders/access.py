@@ -61,9 +61,15 @@ def session_grant_order(*, session: Any, order: Order) -> None:
 
 
 def session_owns_order(*, session: Any, order: Order) -> bool:
+    return session_owns_public_id(session=session, public_id=order.public_id)
+
+
+def session_owns_public_id(*, session: Any, public_id: uuid.UUID) -> bool:
+    """Whether this session placed (or was granted) the order with ``public_id``; reads no order,
+    so a caller that then locks the order reads it once."""
     if session is None:
         return False
-    return str(order.public_id) in session.get(SESSION_KEY, [])
+    return str(public_id) in session.get(SESSION_KEY, [])
 
 
 def parse_public_id(value: Any) -> uuid.UUID | None:

@@ -14,6 +14,7 @@ must run inside ``transaction.atomic()`` (``select_for_update`` refuses otherwis
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypeVar
 
 from django.db import models
@@ -32,6 +33,11 @@ def row_lock(model: type[M], *, fields: tuple[str, ...] = (), **lookup: Any) -> 
     return query.get(**lookup)
 
 
-def order_lock(*, pk: int) -> Order:
-    """The order, locked (lock order: first, before the payment attempt and the webhook event)."""
-    return row_lock(Order, pk=pk)
+def order_lock(*, pk: int | None = None, public_id: uuid.UUID | None = None) -> Order:
+    """The order with ``pk`` (or ``public_id``), locked (lock order: first, before the payment
+    attempt and the webhook event). Raises ``Order.DoesNotExist``."""
+    if pk is not None:
+        return row_lock(Order, pk=pk)
+    if public_id is None:
+        raise TypeError("order_lock needs pk or public_id")
+    return row_lock(Order, public_id=public_id)

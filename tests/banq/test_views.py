@@ -6,8 +6,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -135,6 +137,35 @@ def test_unknown_and_foreign_orders_are_the_same_404(banq_api):
     assert unknown.status_code == foreign.status_code == garbage.status_code == 404
     assert error_of(unknown) == error_of(foreign) == error_of(garbage)
     assert api_calls(banq_api) == []
+
+
+def test_a_session_that_owns_an_order_that_is_gone_gets_the_same_404(banq_api):
+    order = order_create()
+    client = owner_client(order)
+    Order.objects.filter(pk=order.pk).delete()
+
+    response = post(client, {"orderId": str(order.public_id)})
+
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+    assert api_calls(banq_api) == []
+
+
+def test_the_link_reads_the_order_once_under_its_lock_and_a_stranger_not_at_all(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    owner, stranger = owner_client(order), Client()
+
+    with CaptureQueriesContext(connection) as by_stranger:
+        refused = post(stranger, {"orderId": str(order.public_id)})
+    with CaptureQueriesContext(connection) as by_owner:
+        answer = post(owner, {"orderId": str(order.public_id)})
+
+    assert (refused.status_code, answer.status_code) == (404, 200)
+    assert not [q for q in by_stranger if 'FROM "orders_order"' in q["sql"]]
+    reads = [q["sql"] for q in by_owner if q["sql"].startswith('SELECT "orders_order"')]
+    assert len(reads) == 2  # locked before the banq call, and again to save the link
+    assert all("FOR UPDATE" in sql for sql in reads) or connection.vendor == "sqlite"
 
 
 @pytest.mark.parametrize(
