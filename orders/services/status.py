@@ -28,6 +28,7 @@ from orders.models import Order, OrderEvent, OrderFlag
 from orders.outbox import outbox_enqueue
 from orders.payments import ProviderVerdict, order_payments_check
 from orders.services.history import order_flag_raise, order_history_add
+from orders.signals import order_status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -423,8 +424,13 @@ def orders_expire_stale(
 
 def _status_effects(order: Order, previous: str, *, email: str = "") -> None:
     """In the transaction: the signals and the e-mail, as one task, to the outbox; after commit:
-    the browser push. ``email`` names the e-mail to send (a payment was recorded), if any."""
-    outbox_enqueue(notifications.order_changed_task(), order.pk, previous, order.status, email)
+    the browser push. ``email`` names the e-mail to send (a payment was recorded), if any.
+
+    A change with no e-mail and no receiver of ``order_status_changed`` (connected in an app's
+    ``ready()``, so the same in every process) enqueues nothing: a task for nobody would cost a
+    row and a worker run per change (every payment link moves its order)."""
+    if email or (previous != order.status and order_status_changed.has_listeners(Order)):
+        outbox_enqueue(notifications.order_changed_task(), order.pk, previous, order.status, email)
     transaction.on_commit(lambda: notifications.push_status(order=order))
 
 

@@ -197,3 +197,37 @@ def test_history_is_append_only():
         line.save()
     with pytest.raises(TypeError):
         line.delete()
+
+
+@pytest.mark.django_db
+def test_a_status_change_reaches_an_order_status_changed_receiver_through_the_worker(run_tasks):
+    from orders.signals import order_status_changed
+
+    heard = []
+
+    def receiver(sender, order, previous, status, **kwargs):
+        heard.append((order.pk, previous, status))
+
+    order = order_create(status=S.PENDING)
+    order_status_changed.connect(receiver)
+    try:
+        order_set_status(order=order, status=S.AWAITING_PAYMENT, source=ADMIN)
+        assert heard == []  # not in the request: the worker sends it
+        run_tasks()
+    finally:
+        order_status_changed.disconnect(receiver)
+    assert heard == [(order.pk, S.PENDING, S.AWAITING_PAYMENT)]
+
+
+@pytest.mark.django_db
+def test_a_status_change_nobody_listens_to_and_that_sends_no_email_leaves_no_task(
+    run_tasks, mailoutbox
+):
+    order = order_create(status=S.PENDING)
+
+    order_set_status(order=order, status=S.AWAITING_PAYMENT, source=ADMIN)
+    order_set_status(order=order, status=S.CANCELLED, source=ADMIN)
+
+    assert run_tasks() == 0
+    assert mailoutbox == []
+    assert order.history.count() == 2
