@@ -359,7 +359,8 @@ class Bench:
         n = self.size(1000, 120)
         self.say(f"Preparing {n * ROUNDS * 2} fresh orders ...")
         token = csrf_token()
-        store_orders = [order_batch(n) for _ in range(ROUNDS)]
+        # Pending, as checkout leaves them: the link moves each to awaiting_payment.
+        store_orders = [order_batch(n, status="pending") for _ in range(ROUNDS)]
         store_sessions = [owner_sessions(batch) for batch in store_orders]
         probe_orders = [order_batch(n) for _ in range(ROUNDS)]
 
@@ -387,7 +388,7 @@ class Bench:
         )
         store, probe = figures["payment link, the store"], figures["payment link, minimal probe"]
         # Unloaded: the store's link against the emulator's own get-paid-link, one at a time.
-        solo_orders = order_batch(40)
+        solo_orders = order_batch(40, status="pending")
         solo_sessions = owner_sessions(solo_orders)
         solo, _ = measure(
             self.stores[:1],
