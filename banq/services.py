@@ -64,6 +64,17 @@ Source = OrderEvent.Source
 PLACEHOLDER_POLL = 0.2  # seconds between looks at another click's placeholder
 COMMENT_MAX = 120
 URL_MAX_LENGTH = 500  # BanqPayment.url
+# What banq's answer fills in on the placeholder (one UPDATE of these, not of the whole row).
+LINK_FIELDS = (
+    "banq_payment_id",
+    "url",
+    "last_payload",
+    "banq_status",
+    "checked_at",
+    "check_anchor_at",
+    "check_count",
+    "next_check_at",
+)
 
 
 def payment_link_comment(*, order: Order) -> str:
@@ -314,11 +325,15 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
     placeholder.check_anchor_at = now
     placeholder.check_count = 0
     placeholder.next_check_at = attempt_next_check(attempt=placeholder, now=now)
+    placeholder.updated_at = now
     try:
         with transaction.atomic():
             locked = order_lock(pk=order.pk)
             _move_to_awaiting(locked)
-            placeholder.save()
+            filled = {name: getattr(placeholder, name) for name in LINK_FIELDS}
+            if not BanqPayment.objects.filter(pk=placeholder.pk).update(**filled, updated_at=now):
+                # Dropped meanwhile as a dead click's placeholder: keep the record of banq's link.
+                placeholder.save(force_insert=True)
     except InvalidOrderTransition:
         # The order was paid, cancelled or expired while banq answered: keep the record of the
         # link banq made (the sweep still watches it), but never hand it out.

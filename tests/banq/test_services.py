@@ -220,6 +220,24 @@ def test_banq_refusal_raises_request_error(banq_api):
     assert not BanqPayment.objects.filter(order=order).exists()
 
 
+def test_a_link_whose_placeholder_was_dropped_while_banq_answered_is_still_recorded(banq_api):
+    order = order_create(total="19.99")
+
+    def answer(request):
+        # Another click took the placeholder for a dead worker's and dropped it meanwhile.
+        BanqPayment.objects.filter(order=order, url="").delete()
+        return (201, {"Content-Type": "application/json"}, json.dumps(paid_link_payload()))
+
+    banq_api.add_callback("POST", banq_api_url("/payments/get-paid-link"), callback=answer)
+
+    attempt = payment_link_generate(order=order)
+
+    stored = BanqPayment.objects.get(order=order)
+    assert (stored.pk, stored.url, stored.banq_payment_id) == (attempt.pk, attempt.url, PAYMENT_ID)
+    assert stored.status == BanqPayment.Status.CREATED
+    assert stored.next_check_at is not None
+
+
 def test_a_stale_placeholder_from_a_dead_worker_is_ignored(banq_api):
     order = order_create(total="19.99")
     stale = BanqPayment.objects.create(order=order, funds=Decimal("19.99"))
