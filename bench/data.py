@@ -104,9 +104,13 @@ def paid_at_banq(emulator: Emulator, n: int, *, complete: bool = True) -> list[t
 
 def owner_sessions(orders) -> list[str]:
     """A browser session owning each order (what checkout leaves behind); their keys."""
-    from django.contrib.sessions.backends.db import SessionStore
+    from importlib import import_module
+
+    from django.conf import settings
 
     from orders.access import session_grant_order
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore  # noqa: N806
 
     keys = []
     for order in orders:

@@ -278,7 +278,14 @@ WORKER_PERIODIC_TASKS = {
 }
 
 # --- Sessions, security ---
-SESSION_ENGINE = "django.contrib.sessions.backends.db"  # carts survive a restart
+# Sessions live in the database, so carts survive a restart. With Redis they are also cached
+# there (Django's cached_db: written to both, read from Redis, from the database on a miss): a
+# request reads no session row, and a flushed Redis loses nothing.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
