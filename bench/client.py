@@ -27,6 +27,7 @@ class LoadResult:
     statuses: Counter = field(default_factory=Counter)
     errors: int = 0
     db_cpu: float = 0.0  # CPU seconds PostgreSQL's processes used meanwhile (0 with SQLite)
+    machine_busy: float = 0.0  # share of all the machine's cores busy meanwhile (0 to 1)
 
     @property
     def rate(self) -> float:

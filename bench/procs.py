@@ -100,6 +100,14 @@ def database_url(kind: str) -> str:
 MEASURE_DATABASE_CPU = False
 
 
+def machine_cpu() -> tuple[float, float]:
+    """``(busy, total)`` CPU seconds of the whole machine so far, all cores (``/proc/stat``;
+    idle and I/O wait are not busy)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    total = sum(fields)
+    return (total - fields[3] - fields[4]) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
 def database_cpu() -> float:
     """CPU seconds (user + system) used so far by PostgreSQL's processes on this machine (its
     backends serve the store and the probe alike; the figure is taken around one path's load)."""

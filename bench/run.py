@@ -50,6 +50,7 @@ class Figure:
     requests: int
     non_2xx: int
     statuses: str = ""  # the non-2xx answers by status, when there were any
+    machine_busy: float = 0.0  # share of the machine's cores busy during the round
 
     def row(self) -> list[str]:
         return [
@@ -77,6 +78,7 @@ def measure(
     seconds used meanwhile."""
     before = sum(s.cpu() for s in servers)
     db_before = procs.database_cpu()
+    busy_before, total_before = procs.machine_cpu()
 
     async def all_servers() -> LoadResult:
         share = max(1, concurrency // len(servers))
@@ -98,6 +100,8 @@ def measure(
 
     result = asyncio.run(all_servers())
     result.db_cpu = procs.database_cpu() - db_before
+    busy, total = procs.machine_cpu()
+    result.machine_busy = (busy - busy_before) / max(1e-9, total - total_before)
     return result, sum(s.cpu() for s in servers) - before
 
 
@@ -113,6 +117,7 @@ def figure(name: str, rounds: list[tuple[LoadResult, float]]) -> Figure:
         p50_ms=result.p50 * 1000,
         p99_ms=result.p99 * 1000,
         requests=result.requests,
+        machine_busy=result.machine_busy,
         non_2xx=sum(r.non_2xx for r, _ in rounds),
         statuses=" ".join(
             f"({status}: {n})"
@@ -286,7 +291,10 @@ class Bench:
                 self.stores[:1],
                 lambda r: [json_post(hook, webhook_body(pid)) for _, pid in one_sets[r]],
             )
+        worker_cpu = self.worker.cpu()
         figures = interleave(paths)
+        # The task worker sends each paid order's e-mail meanwhile, on the same cores.
+        worker_ms = (self.worker.cpu() - worker_cpu) / (n * ROUNDS * (2 if two else 1)) * 1000
         store, probe = figures["webhook, the store"], figures["webhook, minimal probe"]
         from orders.models import Order
 
@@ -326,11 +334,17 @@ class Bench:
         )
         if two:
             one = figures["webhook, the store, one worker"]
-            self.say(f"  two store workers / one: {ratio(store.rate, one.rate)} (target >= 1.7x)")
+            self.say(
+                f"  two store workers / one: {ratio(store.rate, one.rate)} (target >= 1.7x); "
+                f"the machine's {os.cpu_count()} cores were {one.machine_busy:.0%} busy with one "
+                f"store worker, {store.machine_busy:.0%} with two"
+            )
         self.say(
             f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
             f"CPU {ratio(store.cpu_ms, probe.cpu_ms)} (<= 1.2x), "
-            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 1.5x)"
+            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 1.5x); the machine's cores were "
+            f"{store.machine_busy:.0%} busy during the store's round, {probe.machine_busy:.0%} "
+            f"during the probe's; the task worker used {worker_ms:.1f} ms of CPU per paid order"
         )
         self.say(
             f"  unloaded acknowledgement p50 {solo.p50 * 1000:.1f} ms (target <= 15 ms); "
@@ -347,6 +361,7 @@ class Bench:
             "probe_duplicates": vars(probe_dup),
             "one_worker": vars(one) if one else None,
             "unloaded_p50_ms": solo.p50 * 1000,
+            "worker_cpu_ms_per_paid_order": worker_ms,
             "paid": paid,
             # Every delivery the store answered under load, and how many were not 2xx.
             "deliveries": n * ROUNDS * (2 if one else 1) + dup_n,
