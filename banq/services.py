@@ -74,6 +74,7 @@ LINK_FIELDS = (
     "check_anchor_at",
     "check_count",
     "next_check_at",
+    "updated_at",
 )
 
 
@@ -331,7 +332,7 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
             locked = order_lock(pk=order.pk)
             _move_to_awaiting(locked)
             filled = {name: getattr(placeholder, name) for name in LINK_FIELDS}
-            if not BanqPayment.objects.filter(pk=placeholder.pk).update(**filled, updated_at=now):
+            if not BanqPayment.objects.filter(pk=placeholder.pk).update(**filled):
                 # Dropped meanwhile as a dead click's placeholder: keep the record of banq's link.
                 placeholder.save(force_insert=True)
     except InvalidOrderTransition:
