@@ -52,6 +52,14 @@ class LoadResult:
     def non_2xx(self) -> int:
         return sum(n for status, n in self.statuses.items() if not 200 <= status < 300)
 
+    def add(self, other: LoadResult, *, seconds: float) -> None:
+        """Count ``other``'s requests in this result, which then took ``seconds`` in all."""
+        self.requests += other.requests
+        self.latencies += other.latencies
+        self.statuses.update(other.statuses)
+        self.errors += other.errors
+        self.seconds = seconds
+
 
 class Connection:
     def __init__(self, host: str, port: int) -> None:

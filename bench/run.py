@@ -90,12 +90,8 @@ def measure(
             )
         )
         merged = LoadResult()
-        for r in results:
-            merged.requests += r.requests
-            merged.latencies += r.latencies
-            merged.statuses.update(r.statuses)
-            merged.errors += r.errors
-        merged.seconds = max(r.seconds for r in results)
+        for r in results:  # the servers were loaded at the same time
+            merged.add(r, seconds=max(merged.seconds, r.seconds))
         return merged
 
     result = asyncio.run(all_servers())
@@ -137,6 +133,43 @@ def interleave(
         for name, (servers, build) in paths.items():
             collected[name].append(measure(servers, build(n)))
     return {name: figure(name, r) for name, r in collected.items()}
+
+
+def settle(*, quiet: float = 0.25, timeout: float = 30.0) -> None:
+    """Wait until the task worker has caught up (no task ready to run) and the machine's cores
+    are mostly idle over half a second (below ``quiet``), at most ``timeout`` seconds. An
+    unloaded figure taken while the worker still sends the e-mails of a loaded round measures
+    that round, not the path."""
+    from django_tasks_db.models import DBTaskResult
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = DBTaskResult.objects.ready().exists()
+        busy_before, total_before = procs.machine_cpu()
+        time.sleep(0.5)
+        busy_after, total_after = procs.machine_cpu()
+        if not waiting and (busy_after - busy_before) / (total_after - total_before) < quiet:
+            return
+
+
+def unloaded(
+    sides: dict[str, tuple[list[procs.Proc], list[Request]]], *, blocks: int = 4
+) -> dict[str, LoadResult]:
+    """One request at a time on each side, after ``settle``, in ``blocks`` interleaved blocks
+    (side A, side B, side A, ...), so that a slow second of the machine hits every side; returns
+    each side's requests merged, with how busy the machine's cores were meanwhile."""
+    settle()
+    merged = {name: LoadResult() for name in sides}
+    busy = {name: 0.0 for name in sides}
+    for block in range(blocks):
+        for name, (servers, requests) in sides.items():
+            result, _ = measure(servers, requests[block::blocks], concurrency=1)
+            busy[name] += result.machine_busy * result.seconds
+            # The blocks ran one after another: their times add up.
+            merged[name].add(result, seconds=merged[name].seconds + result.seconds)
+    for name, result in merged.items():
+        result.machine_busy = busy[name] / max(1e-9, result.seconds)
+    return merged
 
 
 def ratio(a: float, b: float) -> str:
@@ -315,13 +348,11 @@ class Bench:
             "the same event, probe",
             [measure([self.probe], [json_post("/probe/webhook", probe_dup_body)] * dup_n)],
         )
-        # Unloaded acknowledgement: one client, fresh events.
-        solo_set = paid_at_banq(self.banq, 50)
-        solo, _ = measure(
-            self.stores[:1],
-            [json_post(hook, webhook_body(pid)) for _, pid in solo_set],
-            concurrency=1,
-        )
+        # Unloaded acknowledgement: one client, fresh events, once the machine is quiet.
+        solo_set = paid_at_banq(self.banq, self.size(200, 60))
+        solo = unloaded(
+            {"store": (self.stores[:1], [json_post(hook, webhook_body(p)) for _, p in solo_set])}
+        )["store"]
         shown = [store, probe, dup, probe_dup]
         if two:
             shown.insert(1, figures["webhook, the store, one worker"])
@@ -347,7 +378,8 @@ class Bench:
             f"during the probe's; the task worker used {worker_ms:.1f} ms of CPU per paid order"
         )
         self.say(
-            f"  unloaded acknowledgement p50 {solo.p50 * 1000:.1f} ms (target <= 15 ms); "
+            f"  unloaded acknowledgement p50 {solo.p50 * 1000:.1f} ms (target <= 15 ms; "
+            f"{len(solo.latencies)} one at a time, cores {solo.machine_busy:.0%} busy); "
             f"{paid} of {n * ROUNDS} orders paid, duplicates answered "
             f"{dict(dup_status(dup))}"
         )
@@ -402,38 +434,43 @@ class Bench:
             }
         )
         store, probe = figures["payment link, the store"], figures["payment link, minimal probe"]
-        # Unloaded: the store's link against the emulator's own get-paid-link, one at a time.
-        solo_orders = order_batch(40, status="pending")
+        # Unloaded: the store's link against the emulator's own get-paid-link, one at a time,
+        # in interleaved blocks once the machine is quiet.
+        solo_n = self.size(200, 60)
+        solo_orders = order_batch(solo_n, status="pending")
         solo_sessions = owner_sessions(solo_orders)
-        solo, _ = measure(
-            self.stores[:1],
-            [
-                json_post(
-                    "/generate-payment-link",
-                    {"orderId": str(o.public_id)},
-                    {"Cookie": f"sessionid={k}; csrftoken={token}", "X-CSRFToken": token},
-                )
-                for o, k in zip(solo_orders, solo_sessions, strict=True)
-            ],
-            concurrency=1,
+        direct_orders = order_batch(solo_n)
+        quiet = unloaded(
+            {
+                "store": (
+                    self.stores[:1],
+                    [
+                        json_post(
+                            "/generate-payment-link",
+                            {"orderId": str(o.public_id)},
+                            {"Cookie": f"sessionid={k}; csrftoken={token}", "X-CSRFToken": token},
+                        )
+                        for o, k in zip(solo_orders, solo_sessions, strict=True)
+                    ],
+                ),
+                "direct": (
+                    [self.emulator],
+                    [
+                        (
+                            "POST",
+                            "/api/v1/payments/get-paid-link",
+                            {
+                                "Authorization": f"Bearer {self.banq.token}",
+                                "Content-Type": "application/json",
+                            },
+                            self.banq.link_body(o).encode(),
+                        )
+                        for o in direct_orders
+                    ],
+                ),
+            }
         )
-        direct_orders = order_batch(40)
-        direct, _ = measure(
-            [self.emulator],
-            [
-                (
-                    "POST",
-                    "/api/v1/payments/get-paid-link",
-                    {
-                        "Authorization": f"Bearer {self.banq.token}",
-                        "Content-Type": "application/json",
-                    },
-                    self.banq.link_body(o).encode(),
-                )
-                for o in direct_orders
-            ],
-            concurrency=1,
-        )
+        solo, direct = quiet["store"], quiet["direct"]
         tokens = self.store_tokens()
         self.say(
             table(
@@ -446,7 +483,8 @@ class Bench:
         self.say(
             f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
             f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 2x); unloaded overhead over the direct "
-            f"emulator call p50 {overhead:.1f} ms (<= 6 ms)"
+            f"emulator call p50 {overhead:.1f} ms (<= 6 ms; {len(solo.latencies)} one at a "
+            f"time, interleaved with as many direct calls, cores {solo.machine_busy:.0%} busy)"
         )
         self.say(
             f"  the emulator's own get-paid-link, unloaded: p50 {direct.p50 * 1000:.1f} ms "
