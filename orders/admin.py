@@ -18,7 +18,7 @@ Missed and failed installments are flags, so they are in "needs attention" like 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -32,6 +32,7 @@ from orders.admin_selectors import (
     COMPUTED_REASONS,
     PAID_TODAY,
     PAID_WEEK,
+    installment_received_within_q,
     order_needs_attention_q,
     order_paid_within_q,
 )
@@ -215,6 +216,26 @@ class PaidWithinFilter(admin.SimpleListFilter):
         value = self.value()
         if value in (PAID_TODAY, PAID_WEEK):
             return queryset.filter(order_paid_within_q(period=value))
+        return queryset
+
+
+class InstallmentReceivedFilter(admin.SimpleListFilter):
+    """Plans with a later installment received today / this week: the list the admin index's
+    "Installments received" lines open."""
+
+    title = "installment received"
+    parameter_name = "installment"
+
+    def lookups(self, request, model_admin):
+        return [(PAID_TODAY, "Today"), (PAID_WEEK, "This week")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in (PAID_TODAY, PAID_WEEK):
+            received = Installment.objects.filter(
+                installment_received_within_q(period=value), subscription=OuterRef("pk")
+            )
+            return queryset.filter(Exists(received))
         return queryset
 
 
@@ -415,7 +436,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "paid_count",
         "failed_count",
     )
-    list_filter = ("state", "frequency")
+    list_filter = ("state", "frequency", InstallmentReceivedFilter)
     search_fields = ("order__number", "order__email", "product_name")
     list_select_related = ("order",)
     list_per_page = 50

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from orders.admin_selectors import order_admin_summary
-from orders.models import Order
-from tests.factories import order_create
+from orders.models import Installment, Order
+from tests.factories import order_create, recurring_order_create
 from webhooks.models import WebhookEvent, WebhookRefusal
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +86,48 @@ def test_refused_probes_are_counted_without_an_alarm(admin_client):
 
     assert "<td>9</td>" in summary
     assert "stale URL" not in summary
+
+
+def test_installments_of_recurring_plans_count_as_money_received(admin_client):
+    """The first payment of a plan is its order's; the later ones are counted beside the orders,
+    each once, by banq's charge time, and the link opens the plans they belong to."""
+    now = timezone.now()
+    order_create(status=Order.Status.PAID, total="10.10", paid_at=now)
+    plan_order = recurring_order_create()
+    Order.objects.filter(pk=plan_order.pk).update(status=Order.Status.PAID, paid_at=now)
+    subscription = plan_order.subscription
+    other_order = recurring_order_create(email="other@example.com")
+    Order.objects.filter(pk=other_order.pk).update(
+        status=Order.Status.PAID, paid_at=now - timedelta(days=40)
+    )
+
+    def installment(subscription, number, status="paid", at=now, amount="9.90"):
+        return Installment.objects.create(
+            subscription=subscription,
+            number=number,
+            transaction_id=f"t-{subscription.pk}-{number}-{status}",
+            status=status,
+            amount=Decimal(amount),
+            occurred_at=at,
+        )
+
+    installment(subscription, 0)  # the order's own first payment: already in "Paid today"
+    installment(subscription, 1)
+    installment(subscription, 2, status="failed")
+    installment(other_order.subscription, 1, at=now - timedelta(days=40))  # long ago
+    installment(other_order.subscription, 2, at=None)  # no charge time: counted as recorded
+
+    summary = order_admin_summary(now=now)
+    html = _summary_html(admin_client.get("/admin/"))
+    received = admin_client.get("/admin/orders/subscription/", {"installment": "today"})
+
+    assert (summary.paid_today_count, summary.paid_today[0].total) == (2, Decimal("20.00"))
+    assert summary.installments_today_count == 2
+    assert summary.installments_today[0].total == Decimal("19.80")
+    assert "2 · $19.80" in html
+    assert "/admin/orders/subscription/?installment=today" in html
+    assert "/admin/orders/subscription/?installment=week" in html
+    assert {s.pk for s in received.context["cl"].result_list} == {
+        subscription.pk,
+        other_order.subscription.pk,
+    }

@@ -1,9 +1,10 @@
 """``{% storefront_admin_summary as summary %}``: the numbers on the admin index.
 
-Paid today and this week, orders needing attention, webhook events waiting (pending, unmatched,
-failed), webhook events given up on (dead: they failed on every attempt) and webhook calls refused
-for a wrong token in the last 7 days, each with the link to the filtered changelist. A handful of
-aggregate queries whatever the size of the shop."""
+Paid today and this week (orders, and the later installments of recurring plans), orders needing
+attention, webhook events waiting (pending, unmatched, failed), webhook events given up on (dead:
+they failed on every attempt) and webhook calls refused for a wrong token in the last 7 days, each
+with the link to the filtered changelist. A handful of aggregate queries whatever the size of the
+shop."""
 
 from __future__ import annotations
 
@@ -70,6 +71,16 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
             "Paid this week",
             f"{orders.paid_week_count} · {_money(orders.paid_week)}",
             _changelist(order_list, paid=PAID_WEEK),
+        ),
+        SummaryLine(
+            "Installments received today",
+            f"{orders.installments_today_count} · {_money(orders.installments_today)}",
+            _changelist("orders_subscription", installment=PAID_TODAY),
+        ),
+        SummaryLine(
+            "Installments received this week",
+            f"{orders.installments_week_count} · {_money(orders.installments_week)}",
+            _changelist("orders_subscription", installment=PAID_WEEK),
         ),
         SummaryLine(
             "Orders needing attention",
