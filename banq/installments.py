@@ -106,6 +106,12 @@ class InstallmentOutcome:
     reason: str = ""
 
 
+def result_writes_row(result: InstallmentResult) -> bool:
+    """Whether recording ``result`` (one of ``WRITING``) leaves an installment row: banq
+    contradicting itself only raises a flag."""
+    return result != InstallmentResult.CONTRADICTION
+
+
 # --- the evaluator: no writes ----------------------------------------------------------------
 
 
@@ -320,6 +326,20 @@ def installments_apply(
     ``installment_evaluate`` decides. Called by ``banq.settlement.payment_apply`` with the order
     locked (and read under the lock). Nothing for a one-time order (no query). Returns what was
     written."""
+    return _walk(order=order, remote=remote, transaction=transaction, source=source)
+
+
+def installments_preview(*, order: Order, remote: RemotePayment) -> tuple[InstallmentOutcome, ...]:
+    """What ``installments_apply`` would record for ``order`` (as it will be once banq's payment
+    is applied) now; writes nothing (``banq_reconcile --dry-run``)."""
+    return _walk(order=order, remote=remote, transaction=None, source="")
+
+
+def _walk(
+    *, order: Order, remote: RemotePayment, transaction: RemoteTransaction | None, source: str
+) -> tuple[InstallmentOutcome, ...]:
+    """The charges ``installment_evaluate`` says to record, in banq's order, each seeing the ones
+    before it; written when ``source`` names who applies them, else only counted (a preview)."""
     if not order.recurring:
         return ()
     subscription = subscription_get(order=order)
@@ -345,16 +365,23 @@ def installments_apply(
         )
         if evaluation.result not in WRITING:
             continue
-        row = _write(
-            order=order,
-            subscription=subscription,
-            remote=remote,
-            item=item,
-            evaluation=evaluation,
-            known=known,
-            paid=paid,
-            source=source,
-        )
+        if source:
+            row = _write(
+                order=order,
+                subscription=subscription,
+                remote=remote,
+                item=item,
+                evaluation=evaluation,
+                known=known,
+                paid=paid,
+                source=source,
+            )
+        elif result_writes_row(evaluation.result):  # what would be written, for those after it
+            row = Installment(
+                number=item.number or 0, transaction_id=item.guid, status=evaluation.status
+            )
+        else:
+            row = None
         if row is not None:
             if row.transaction_id:
                 by_tx[row.transaction_id] = row
@@ -363,17 +390,18 @@ def installments_apply(
         done.append(
             InstallmentOutcome(evaluation.result, item.number, item.guid, evaluation.reason)
         )
-        logger.log(
-            logging.WARNING if evaluation.flag else logging.INFO,
-            "Order %s: banq payment %s installment %s: %s (%s)%s",
-            order.public_id,
-            remote.id,
-            item.number,
-            evaluation.result.value,
-            source,
-            f": {evaluation.reason}" if evaluation.reason else "",
-            extra={"order": order.number},
-        )
+        if source:
+            logger.log(
+                logging.WARNING if evaluation.flag else logging.INFO,
+                "Order %s: banq payment %s installment %s: %s (%s)%s",
+                order.public_id,
+                remote.id,
+                item.number,
+                evaluation.result.value,
+                source,
+                f": {evaluation.reason}" if evaluation.reason else "",
+                extra={"order": order.number},
+            )
     return tuple(done)
 
 
@@ -396,7 +424,7 @@ def _write(
         return installment_paid_after_failure(
             order=order, installment=known, occurred_at=item.completed_at, source=source
         )
-    if result == InstallmentResult.CONTRADICTION:
+    if not result_writes_row(result):
         order_flag_raise(
             order=order,
             kind=evaluation.flag,

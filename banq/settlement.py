@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
-from banq.installments import InstallmentOutcome, installments_apply
+from banq.installments import InstallmentOutcome, installments_apply, installments_preview
 from banq.models import BanqPayment
 from banq.payloads import jsonable
 from banq.settings import banq_settings
@@ -239,14 +239,29 @@ def _order_id_by_code(code: str | None) -> int | None:
     return Order.objects.filter(number=code).values_list("pk", flat=True).first()
 
 
-def payment_preview(*, remote: RemotePayment) -> Evaluation:
-    """What ``payment_apply(remote=...)`` would decide now; writes nothing (dry runs)."""
+def payment_preview(*, remote: RemotePayment) -> PaymentOutcome:
+    """What ``payment_apply(remote=...)`` would decide now, with the installments of a recurring
+    payment it would record; writes nothing (dry runs)."""
     attempt = _find_attempt(remote)
     order_id = attempt.order_id if attempt else _order_id_by_code(remote.external_order_code)
     order = Order.objects.filter(pk=order_id).first() if order_id else None
     live = attempt_live(order=order) if order else None
-    return payment_evaluate(
+    evaluation = payment_evaluate(
         order=order, attempt=attempt, remote=remote, live_attempt_id=live.pk if live else None
+    )
+    installments: tuple[InstallmentOutcome, ...] = ()
+    if order is not None:
+        if evaluation.outcome == Settlement.PAID:
+            # The order as recording banq's payment leaves it (``_record``): paid by it.
+            order.paid_at = remote.completed_at or timezone.now()
+            order.payment_reference = remote.id[:64]
+        installments = installments_preview(order=order, remote=remote)
+    return PaymentOutcome(
+        evaluation.outcome,
+        order=order,
+        attempt=attempt,
+        reason=evaluation.reason,
+        installments=installments,
     )
 
 

@@ -18,12 +18,13 @@ from banq.installments import (
 )
 from banq.models import BanqPayment
 from banq.payloads import parse_payment
-from banq.settlement import payment_apply
+from banq.settlement import Settlement, payment_apply, payment_preview
 from banq.tasks import banq_sweep
 from orders.access import order_signed_url
 from orders.admin_selectors import order_needs_attention_q
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
 from orders.notifications import order_status_payload
+from tests.commands.conftest import run_command
 from tests.factories import membership_create, recurring_order_create
 from tests.support.banq_api import (
     PAYMENT_ID,
@@ -603,3 +604,55 @@ def test_charges_of_another_payment_never_move_the_plan(banq_api, deliver):
     assert [o.result for o in outcome.installments] == [InstallmentResult.OUTSIDE_PLAN]
     assert order.flags.filter(kind=OrderFlag.Kind.DUPLICATE_PAYMENT).exists()  # paid twice
     assert order.flags.get(kind=OrderFlag.Kind.INSTALLMENT_UNEXPECTED).reference == T[8]
+
+
+# --- banq_reconcile: the operator's look at one plan ---------------------------------------------
+
+
+def test_reconcile_dry_run_lists_the_installments_a_real_run_then_records(banq_api, deliver):
+    order, subscription = plan_order()
+    paid_first(banq_api, deliver, order, subscription)
+    answer(
+        banq_api,
+        order,
+        subscription,
+        item(subscription, 0),
+        item(subscription, 1),
+        item(subscription, 2, status="failed", fail_reason="InsufficientBalance"),
+    )
+
+    dry = run_command("banq_reconcile", order=order.number, dry_run=True)
+    recorded_after_dry_run = installments(order)
+    real = run_command("banq_reconcile", order=order.number)
+    again = run_command("banq_reconcile", order=order.number, dry_run=True)
+
+    assert dry.code == real.code == again.code == 0
+    paid, failed = (f"installment {n + 1} (banq transaction {T[n]})" for n in (1, 2))
+    assert f"{paid}: installment paid, would be recorded" in dry.out
+    assert f"{failed}: installment failed, would be recorded" in dry.out
+    assert "installments to record 2" in dry.out
+    assert recorded_after_dry_run == [(0, "paid", T[0])]
+    assert f"{paid}: installment paid, recorded" in real.out
+    assert "installments recorded 2" in real.out
+    assert installments(order) == [(0, "paid", T[0]), (1, "paid", T[1]), (2, "failed", T[2])]
+    assert "installment" not in again.out.replace("installments", "")
+
+
+def test_the_preview_of_an_unpaid_plan_agrees_with_applying_it(banq_api):
+    """banq's payment pays the order and carries two charges: the preview sees the order as
+    paying it would leave it, so it names the installments applying records."""
+    order, subscription = plan_order()
+    remote = parse_payment(
+        payment(order, subscription, item(subscription, 0), item(subscription, 1))
+    )
+
+    preview = payment_preview(remote=remote)
+    nothing_written = installments(order)
+    applied = payment_apply(remote=remote, source="reconcile")
+
+    assert nothing_written == []
+    assert preview.result == applied.result == Settlement.PAID
+    assert [(i.result, i.number, i.transaction_id) for i in preview.installments] == [
+        (i.result, i.number, i.transaction_id) for i in applied.installments
+    ]
+    assert len(applied.installments) == 2

@@ -420,5 +420,5 @@ def test_preview_and_apply_agree(change, expected):
     preview = payment_preview(remote=banq_says)
     applied = payment_apply(remote=banq_says)
 
-    assert preview.outcome == applied.result == expected
+    assert preview.result == applied.result == expected
     assert preview.reason == applied.reason

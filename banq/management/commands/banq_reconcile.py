@@ -84,7 +84,7 @@ class Command(BaseCommand):
             raise CommandError(f"No order {number}.")
         counts: Counter[str] = Counter()
         not_reconcilable = [c for c in candidates if not c.attempts]
-        checked = skipped = 0
+        checked = skipped = installments = 0
         unreachable: str | None = None
         for candidate in candidates:
             if not candidate.attempts or unreachable:
@@ -111,16 +111,25 @@ class Command(BaseCommand):
                     self.stderr.write(f"{where}: {exc}")
                     continue
                 if dry_run:
-                    evaluation = payment_preview(remote=remote)
-                    result, reason = evaluation.outcome, evaluation.reason
+                    outcome = payment_preview(remote=remote)
                 else:
                     outcome = payment_apply(remote=remote, source=OrderEvent.Source.RECONCILE)
-                    result, reason = outcome.result, outcome.reason
+                result, reason = outcome.result, outcome.reason
                 counts[COUNT_BY_RESULT.get(result, "other")] += 1
                 text = f"{where}: {'would be ' if dry_run else ''}{result.label.lower()}"
                 if reason:
                     text += f" ({reason})"
                 self.stdout.write(text)
+                # A recurring payment's charges banq reports that the order had not recorded.
+                for charge in outcome.installments:
+                    installments += 1
+                    ordinal = "?" if charge.number is None else charge.number + 1
+                    line = (
+                        f"  installment {ordinal} (banq transaction {charge.transaction_id or '-'}"
+                        f"): {charge.result.label.lower()}, "
+                        f"{'would be recorded' if dry_run else 'recorded'}"
+                    )
+                    self.stdout.write(line + (f" ({charge.reason})" if charge.reason else ""))
                 if result in PAID_OUTCOMES:
                     break  # the order is paid: its other attempts don't matter now
 
@@ -132,6 +141,11 @@ class Command(BaseCommand):
             ("Dry run, nothing applied. " if dry_run else "")
             + f"Checked {checked} order(s): {summary}; "
             f"not reconcilable {len(not_reconcilable)}"
+            + (
+                f"; installments {'to record' if dry_run else 'recorded'} {installments}"
+                if installments
+                else ""
+            )
             + (f"; skipped {skipped} (asked about a moment ago)" if skipped else "")
             + "."
         )
