@@ -6,19 +6,26 @@ On connect the current status is sent at once, after joining the group, so a pay
 before the socket opened is not missed and none completed during the handshake is lost. Changes
 made by other processes reach the socket through its group (a shared channel layer) and through
 this process's watcher (``orders.watch``), which sends ``order.status`` messages like a push.
+
+The page's socket carries its signed key, which signs the order's id alone: access is checked
+before the order is read, and the reads of pages opening at the same moment go together in one
+query (``OrderReads``). Without a valid key, the session is asked, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import uuid
+import weakref
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from orders.access import order_get_accessible
+from orders.access import order_get_accessible, parse_public_id, public_id_key_valid
 from orders.models import Order
 from orders.notifications import order_group_name, order_status_payload
 from orders.watch import order_watcher
@@ -32,6 +39,62 @@ REFUSED = 4404  # close code for "no such order for you"
 def _accessible_order(session, public_id: str, key: str | None) -> Order | None:
     # The session is only read here: no access is granted from the socket.
     return order_get_accessible(session=session, public_id=public_id, key=key)
+
+
+class OrderReads:
+    """The sockets' reads of orders by public id, coalesced: a read starts at once when none is
+    running, and the ids asked for meanwhile are read together, in one query, when it ends. A
+    burst of pages opening costs a few queries and thread hops instead of one of each per page
+    (each hop to the database thread and back also waits for the GIL while the event loop is
+    busy with the other handshakes), and a lone page waits for nothing. One per event loop."""
+
+    _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderReads] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self) -> None:
+        self.waiting: dict[uuid.UUID, list[asyncio.Future]] = {}
+        self.reading = False
+
+    @classmethod
+    def for_this_loop(cls) -> OrderReads:
+        loop = asyncio.get_running_loop()
+        reads = cls._per_loop.get(loop)
+        if reads is None:
+            reads = cls._per_loop[loop] = cls()
+        return reads
+
+    async def get(self, public_id: uuid.UUID) -> Order | None:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(public_id, []).append(future)
+        if not self.reading:
+            self.reading = True
+            asyncio.ensure_future(self._read_while_asked())
+        return await future
+
+    async def _read_while_asked(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, {}
+                try:
+                    found = await _orders_by_public_id(list(batch))
+                except Exception as exc:  # every page waiting on this read hears of it
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for public_id, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(found.get(public_id))
+        finally:
+            self.reading = False
+
+
+@database_sync_to_async
+def _orders_by_public_id(public_ids: list[uuid.UUID]) -> dict[uuid.UUID, Order]:
+    return Order.objects.in_bulk(public_ids, field_name="public_id")
 
 
 @database_sync_to_async
@@ -58,7 +121,13 @@ class OrderStatusConsumer(AsyncJsonWebsocketConsumer):
         public_id = self.scope["url_route"]["kwargs"].get("public_id", "")
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         key = (query.get("key") or [None])[0]
-        order = await _accessible_order(self.scope.get("session"), public_id, key)
+        parsed = parse_public_id(public_id)
+        if parsed is not None and public_id_key_valid(public_id=parsed, key=key):
+            # The page's own socket carries its signed key: access is settled without the order,
+            # which is read with the other pages opening meanwhile.
+            order = await OrderReads.for_this_loop().get(parsed)
+        else:  # no key, or not this order's: the session may still own it
+            order = await _accessible_order(self.scope.get("session"), public_id, None)
         if order is None:
             await self.close(code=REFUSED)
             return

@@ -1,5 +1,6 @@
 """The order status socket: who may join, what it sends on connect and on change."""
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
+from orders import consumers
 from orders.access import order_access_key, session_grant_order
 from orders.models import Order
 from orders.routing import websocket_urlpatterns
@@ -104,6 +106,81 @@ async def test_signed_key_in_query_admits_without_session():
     forged = communicator(order, query=f"key={key[:-2]}xx")
     connected, _ = await forged.connect()
     assert connected is False
+
+
+async def test_a_key_that_does_not_fit_still_lets_the_owners_session_in():
+    order = await sync(make_order, "SF-11")
+    other = await sync(make_order, "SF-12")
+    others_key = await sync(order_access_key, order=other)
+    owner = communicator(order, await sync(session_for, order), query=f"key={others_key}")
+    stranger = communicator(order, query=f"key={others_key}")
+
+    owner_connected, _ = await owner.connect()
+    stranger_connected, code = await stranger.connect()
+
+    assert owner_connected
+    assert (await owner.receive_json_from(timeout=2))["number"] == "SF-11"
+    assert (stranger_connected, code) == (False, 4404)
+    await owner.disconnect()
+
+
+async def test_a_valid_key_of_an_order_that_is_gone_is_refused_like_an_unknown_id():
+    order = await sync(make_order, "SF-13")
+    key = await sync(order_access_key, order=order)
+    await sync(Order.objects.filter(pk=order.pk).delete)
+
+    connected, code = await communicator(order, query=f"key={key}").connect()
+
+    assert (connected, code) == (False, 4404)
+
+
+async def test_pages_opening_together_share_their_order_reads(monkeypatch):
+    orders = [await sync(make_order, f"SF-2{n}") for n in range(8)]
+    keys = [await sync(order_access_key, order=o) for o in orders]
+    batches = []
+    read = consumers._orders_by_public_id
+
+    async def counted(public_ids):
+        batches.append(len(public_ids))
+        return await read(public_ids)
+
+    monkeypatch.setattr(consumers, "_orders_by_public_id", counted)
+    pages = [communicator(o, query=f"key={k}") for o, k in zip(orders, keys, strict=True)]
+
+    results = await asyncio.gather(*(page.connect() for page in pages))
+    numbers = [(await page.receive_json_from(timeout=2))["number"] for page in pages]
+
+    assert [connected for connected, _ in results] == [True] * 8
+    assert numbers == [o.number for o in orders]
+    assert sum(batches) == 8
+    assert len(batches) < 8  # read together, not one query per page
+    for page in pages:
+        await page.disconnect()
+
+
+async def test_a_failed_read_reaches_every_page_waiting_and_the_next_read_works(monkeypatch):
+    orders = [await sync(make_order, f"SF-3{n}") for n in range(3)]
+    reads = consumers.OrderReads()
+    real = consumers._orders_by_public_id
+    failing = True
+
+    async def flaky(public_ids):
+        await asyncio.sleep(0)
+        if failing:
+            raise ConnectionError("database gone")
+        return await real(public_ids)
+
+    monkeypatch.setattr(consumers, "_orders_by_public_id", flaky)
+
+    outcomes = await asyncio.gather(
+        *(reads.get(o.public_id) for o in orders), return_exceptions=True
+    )
+    failing = False
+    again = await reads.get(orders[0].public_id)
+
+    assert [type(x) for x in outcomes] == [ConnectionError] * 3
+    assert again.pk == orders[0].pk
+    assert reads.reading is False
 
 
 async def test_payment_completed_before_connect_is_not_missed():
