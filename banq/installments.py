@@ -396,7 +396,7 @@ def _walk(
                 "Order %s: banq payment %s installment %s: %s (%s)%s",
                 order.public_id,
                 remote.id,
-                item.number,
+                installment_ordinal(item.number),
                 evaluation.result.value,
                 source,
                 f": {evaluation.reason}" if evaluation.reason else "",
@@ -534,10 +534,15 @@ def installments_sweep(*, limit: int, now: datetime | None = None) -> SweepResul
     return SweepResult(checked=checked, recorded=recorded, missed=missed, errors=errors)
 
 
+def installment_ordinal(number: int | None) -> str:
+    """How people count installments (the first payment is 1; banq and our rows count from 0)."""
+    return "?" if number is None else str(number + 1)
+
+
 def installment_results(outcomes: Iterable[InstallmentOutcome]) -> str:
     """A short summary for a log line or a webhook event's note."""
     return "; ".join(
-        f"installment {o.number + 1 if o.number is not None else '?'}: {o.result.label.lower()}"
+        f"installment {installment_ordinal(o.number)}: {o.result.label.lower()}"
         + (f" ({o.reason})" if o.reason else "")
         for o in outcomes
     )

@@ -225,7 +225,11 @@ def installment_record(
         _expect_after(subscription, number)
     _touch(order)
     logger.info(
-        "Order %s: installment %s %s (%s)", order.public_id, number, status, transaction_id or "-"
+        "Order %s: %s %s (%s)",
+        order.public_id,
+        _label(subscription, number),
+        status,
+        transaction_id or "-",
     )
     return installment
 
@@ -285,7 +289,7 @@ def subscription_installment_missed(
         )
         _expect_after(fresh, number)
         _touch(order)
-    logger.warning("Order %s: installment %s missed", order.public_id, number)
+    logger.warning("Order %s: %s missed", order.public_id, label)
     subscription.refresh_from_db()
     return True
 

@@ -656,3 +656,20 @@ def test_the_preview_of_an_unpaid_plan_agrees_with_applying_it(banq_api):
         (i.result, i.number, i.transaction_id) for i in applied.installments
     ]
     assert len(applied.installments) == 2
+
+
+def test_log_lines_count_installments_as_people_do(banq_api, deliver, caplog):
+    """The first payment is installment 1 on the shopper's page, in the admin and in the command's
+    output; the log lines say the same (the rows count from 0)."""
+    order, subscription = plan_order()
+    paid_first(banq_api, deliver, order, subscription)
+    answer(banq_api, order, subscription, item(subscription, 0), item(subscription, 1))
+
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        deliver(payment_event())
+
+    lines = [r.getMessage() for r in caplog.records if "nstallment" in r.getMessage()]
+    assert any("Installment 2 of 12 paid" in line for line in lines), lines
+    assert any(f"banq payment {PAYMENT_ID} installment 2: paid" in line for line in lines), lines
+    assert not any("installment 1:" in line or "Installment 1 " in line for line in lines), lines

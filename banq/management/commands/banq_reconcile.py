@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from banq.client import get_banq_client
 from banq.exceptions import BanqAuthError, BanqConfigError, BanqError, BanqUnavailable
+from banq.installments import installment_ordinal
 from banq.selectors import orders_to_reconcile
 from banq.settings import banq_settings, parse_duration
 from banq.settlement import (
@@ -123,9 +124,9 @@ class Command(BaseCommand):
                 # A recurring payment's charges banq reports that the order had not recorded.
                 for charge in outcome.installments:
                     installments += 1
-                    ordinal = "?" if charge.number is None else charge.number + 1
                     line = (
-                        f"  installment {ordinal} (banq transaction {charge.transaction_id or '-'}"
+                        f"  installment {installment_ordinal(charge.number)} "
+                        f"(banq transaction {charge.transaction_id or '-'}"
                         f"): {charge.result.label.lower()}, "
                         f"{'would be recorded' if dry_run else 'recorded'}"
                     )
