@@ -55,6 +55,7 @@ class OrderReads:
     def __init__(self) -> None:
         self.waiting: dict[uuid.UUID, list[asyncio.Future]] = {}
         self.reading = False
+        self.reader: asyncio.Task | None = None  # held: the loop keeps only a weak reference
 
     @classmethod
     def for_this_loop(cls) -> OrderReads:
@@ -69,7 +70,7 @@ class OrderReads:
         self.waiting.setdefault(public_id, []).append(future)
         if not self.reading:
             self.reading = True
-            asyncio.ensure_future(self._read_while_asked())
+            self.reader = asyncio.ensure_future(self._read_while_asked())
         return await future
 
     async def _read_while_asked(self) -> None:
