@@ -205,9 +205,8 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
-class PaidWithinFilter(admin.SimpleListFilter):
-    title = "paid"
-    parameter_name = "paid"
+class PeriodFilter(admin.SimpleListFilter):
+    """Today / this week (``orders.admin_selectors.paid_since``): ``within`` says what falls in."""
 
     def lookups(self, request, model_admin):
         return [(PAID_TODAY, "Today"), (PAID_WEEK, "This week")]
@@ -215,28 +214,34 @@ class PaidWithinFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value in (PAID_TODAY, PAID_WEEK):
-            return queryset.filter(order_paid_within_q(period=value))
+            return queryset.filter(self.within(value))
         return queryset
 
+    def within(self, period: str) -> Q | Exists:
+        raise NotImplementedError
 
-class InstallmentReceivedFilter(admin.SimpleListFilter):
+
+class PaidWithinFilter(PeriodFilter):
+    title = "paid"
+    parameter_name = "paid"
+
+    def within(self, period: str) -> Q:
+        return order_paid_within_q(period=period)
+
+
+class InstallmentReceivedFilter(PeriodFilter):
     """Plans with a later installment received today / this week: the list the admin index's
     "Installments received" lines open."""
 
     title = "installment received"
     parameter_name = "installment"
 
-    def lookups(self, request, model_admin):
-        return [(PAID_TODAY, "Today"), (PAID_WEEK, "This week")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value in (PAID_TODAY, PAID_WEEK):
-            received = Installment.objects.filter(
-                installment_received_within_q(period=value), subscription=OuterRef("pk")
+    def within(self, period: str) -> Exists:
+        return Exists(
+            Installment.objects.filter(
+                installment_received_within_q(period=period), subscription=OuterRef("pk")
             )
-            return queryset.filter(Exists(received))
-        return queryset
+        )
 
 
 class OrderFlagInline(admin.TabularInline):
