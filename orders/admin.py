@@ -17,8 +17,10 @@ Missed and failed installments are flags, so they are in "needs attention" like 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -32,9 +34,9 @@ from orders.admin_selectors import (
     COMPUTED_REASONS,
     PAID_TODAY,
     PAID_WEEK,
-    installment_received_within_q,
     order_needs_attention_q,
     order_paid_within_q,
+    subscription_installment_received_within,
 )
 from orders.models import (
     Installment,
@@ -206,7 +208,10 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 
 class PeriodFilter(admin.SimpleListFilter):
-    """Today / this week (``orders.admin_selectors.paid_since``): ``within`` says what falls in."""
+    """Today / this week (``orders.admin_selectors.paid_since``); ``within(period=...)``, the
+    selector of what falls in, is set by each filter."""
+
+    within: Callable[..., Q | Exists]
 
     def lookups(self, request, model_admin):
         return [(PAID_TODAY, "Today"), (PAID_WEEK, "This week")]
@@ -214,19 +219,14 @@ class PeriodFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value in (PAID_TODAY, PAID_WEEK):
-            return queryset.filter(self.within(value))
+            return queryset.filter(self.within(period=value))
         return queryset
-
-    def within(self, period: str) -> Q | Exists:
-        raise NotImplementedError
 
 
 class PaidWithinFilter(PeriodFilter):
     title = "paid"
     parameter_name = "paid"
-
-    def within(self, period: str) -> Q:
-        return order_paid_within_q(period=period)
+    within = staticmethod(order_paid_within_q)
 
 
 class InstallmentReceivedFilter(PeriodFilter):
@@ -235,13 +235,7 @@ class InstallmentReceivedFilter(PeriodFilter):
 
     title = "installment received"
     parameter_name = "installment"
-
-    def within(self, period: str) -> Exists:
-        return Exists(
-            Installment.objects.filter(
-                installment_received_within_q(period=period), subscription=OuterRef("pk")
-            )
-        )
+    within = staticmethod(subscription_installment_received_within)
 
 
 class OrderFlagInline(admin.TabularInline):

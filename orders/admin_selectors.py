@@ -85,6 +85,15 @@ def installment_received_within_q(*, period: str, now: datetime | None = None) -
     )
 
 
+def subscription_installment_received_within(*, period: str, now: datetime | None = None) -> Exists:
+    """Subscriptions with a later installment received in ``period``."""
+    return Exists(
+        Installment.objects.filter(
+            installment_received_within_q(period=period, now=now), subscription=OuterRef("pk")
+        )
+    )
+
+
 @dataclass(frozen=True)
 class PaidTotal:
     currency: str
@@ -93,31 +102,26 @@ class PaidTotal:
 
 
 @dataclass(frozen=True)
+class Received:
+    """Money received in a period: a count and an exact sum per currency."""
+
+    totals: list[PaidTotal]
+
+    @property
+    def count(self) -> int:
+        return sum(t.count for t in self.totals)
+
+
+@dataclass(frozen=True)
 class OrderSummary:
-    paid_today: list[PaidTotal]
-    paid_week: list[PaidTotal]
+    paid_today: Received
+    paid_week: Received
     needs_attention: int
-    installments_today: list[PaidTotal]
-    installments_week: list[PaidTotal]
-
-    @property
-    def paid_today_count(self) -> int:
-        return sum(p.count for p in self.paid_today)
-
-    @property
-    def paid_week_count(self) -> int:
-        return sum(p.count for p in self.paid_week)
-
-    @property
-    def installments_today_count(self) -> int:
-        return sum(p.count for p in self.installments_today)
-
-    @property
-    def installments_week_count(self) -> int:
-        return sum(p.count for p in self.installments_week)
+    installments_today: Received
+    installments_week: Received
 
 
-def _totals(queryset, *, amount: str, today: Q) -> tuple[list[PaidTotal], list[PaidTotal]]:
+def _totals(queryset, *, amount: str, today: Q) -> tuple[Received, Received]:
     """``(today, week)`` counts and Decimal sums per currency of ``queryset`` (the week's rows),
     ``today`` picking the day's among them: one query."""
     rows = (
@@ -143,7 +147,7 @@ def _totals(queryset, *, amount: str, today: Q) -> tuple[list[PaidTotal], list[P
                     row["currency"], row["today_count"], quantize_money(row["today_total"] or 0)
                 )
             )
-    return paid_today, paid_week
+    return Received(paid_today), Received(paid_week)
 
 
 def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:

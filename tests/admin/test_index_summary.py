@@ -60,8 +60,8 @@ def test_summary_links_open_lists_that_match_the_counts(admin_client):
     paid_list = admin_client.get("/admin/orders/order/", {"paid": "today"})
     attention_list = admin_client.get("/admin/orders/order/", {"needs_attention": "any"})
 
-    assert summary.paid_today_count == 1
-    assert summary.paid_today[0].total == Decimal(today.total)
+    assert summary.paid_today.count == 1
+    assert summary.paid_today.totals[0].total == Decimal(today.total)
     assert {o.number for o in paid_list.context["cl"].result_list} == {today.number}
     assert summary.needs_attention == 1
     assert {o.number for o in attention_list.context["cl"].result_list} == {flagged.number}
@@ -121,9 +121,9 @@ def test_installments_of_recurring_plans_count_as_money_received(admin_client):
     html = _summary_html(admin_client.get("/admin/"))
     received = admin_client.get("/admin/orders/subscription/", {"installment": "today"})
 
-    assert (summary.paid_today_count, summary.paid_today[0].total) == (2, Decimal("20.00"))
-    assert summary.installments_today_count == 2
-    assert summary.installments_today[0].total == Decimal("19.80")
+    assert (summary.paid_today.count, summary.paid_today.totals[0].total) == (2, Decimal("20.00"))
+    assert summary.installments_today.count == 2
+    assert summary.installments_today.totals[0].total == Decimal("19.80")
     assert "2 · $19.80" in html
     assert "/admin/orders/subscription/?installment=today" in html
     assert "/admin/orders/subscription/?installment=week" in html

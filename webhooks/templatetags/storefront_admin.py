@@ -46,8 +46,10 @@ def _changelist(name: str, **params: str) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
-def _money(totals) -> str:
-    return ", ".join(format_money(t.total, t.currency) for t in totals) or format_money(Decimal(0))
+def _received(received) -> str:
+    """``2 · $10.30`` (each currency's sum, or $0.00)."""
+    money = ", ".join(format_money(t.total, t.currency) for t in received.totals)
+    return f"{received.count} · {money or format_money(Decimal(0))}"
 
 
 def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
@@ -64,22 +66,22 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
     lines = [
         SummaryLine(
             "Paid today",
-            f"{orders.paid_today_count} · {_money(orders.paid_today)}",
+            _received(orders.paid_today),
             _changelist(order_list, paid=PAID_TODAY),
         ),
         SummaryLine(
             "Paid this week",
-            f"{orders.paid_week_count} · {_money(orders.paid_week)}",
+            _received(orders.paid_week),
             _changelist(order_list, paid=PAID_WEEK),
         ),
         SummaryLine(
             "Installments received today",
-            f"{orders.installments_today_count} · {_money(orders.installments_today)}",
+            _received(orders.installments_today),
             _changelist("orders_subscription", installment=PAID_TODAY),
         ),
         SummaryLine(
             "Installments received this week",
-            f"{orders.installments_week_count} · {_money(orders.installments_week)}",
+            _received(orders.installments_week),
             _changelist("orders_subscription", installment=PAID_WEEK),
         ),
         SummaryLine(
