@@ -1,4 +1,4 @@
-"""Project-wide tables: the periodic schedule of the task worker."""
+"""Project-wide tables: the periodic schedule of the task worker, and the workers' heartbeats."""
 
 from __future__ import annotations
 
@@ -20,3 +20,21 @@ class PeriodicSlot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """A running task worker says it is alive: its thread moves ``seen_at`` on every
+    ``WORKER_HEARTBEAT_SECONDS``, also while a task runs (a long task keeps its lease). A worker
+    whose ``seen_at`` is older than ``WORKER_LEASE_SECONDS`` is dead: the tasks it claimed go back
+    to the queue, and the readiness check says so. A worker that stops cleanly deletes its row."""
+
+    worker_id = models.CharField("worker", max_length=64, unique=True)
+    started_at = models.DateTimeField("started")
+    seen_at = models.DateTimeField("last seen", db_index=True)
+
+    class Meta:
+        verbose_name = "worker heartbeat"
+        verbose_name_plural = "worker heartbeats"
+
+    def __str__(self) -> str:
+        return self.worker_id

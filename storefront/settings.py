@@ -269,6 +269,9 @@ TASKS = {
 }
 # Seconds an idle worker waits before looking for tasks again.
 WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
+# Every running worker records a heartbeat this often; one silent for WORKER_LEASE_SECONDS is dead.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+WORKER_LEASE_SECONDS = env.float("WORKER_LEASE_SECONDS", default=60.0)
 # The periodic work the worker enqueues (task path: every so many seconds), once across workers.
 WORKER_PERIODIC_TASKS = {
     "banq.tasks.banq_sweep": 5,  # ask banq about open payments that are due a check

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
@@ -24,7 +24,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from storefront.logs import REQUEST_ID, log_scope
-from storefront.models import PeriodicSlot
+from storefront.models import PeriodicSlot, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,53 @@ class Scheduler(threading.Thread):
             except Exception:  # a database hiccup must not stop the schedule for good
                 logger.exception("Scheduler: could not enqueue periodic tasks")
             self.stopping.wait(SCHEDULER_TICK)
+        close_old_connections()
+
+
+def worker_heartbeat_beat(*, worker_id: str) -> None:
+    """Record that ``worker_id`` is alive now (one upsert)."""
+    now = timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        worker_id=worker_id,
+        defaults={"seen_at": now},
+        create_defaults={"started_at": now, "seen_at": now},
+    )
+
+
+def worker_heartbeat_forget(*, worker_id: str) -> None:
+    """A worker that stops cleanly leaves no heartbeat behind."""
+    WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
+
+
+def worker_heartbeat_age(*, now: datetime | None = None) -> float | None:
+    """Seconds since the newest heartbeat of any worker; None when no worker ever beat."""
+    seen = WorkerHeartbeat.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
+    if seen is None:
+        return None
+    return max(0.0, ((now or timezone.now()) - seen).total_seconds())
+
+
+class Heartbeat(threading.Thread):
+    """Moves the worker's ``WorkerHeartbeat`` on every ``WORKER_HEARTBEAT_SECONDS``, whatever the
+    worker's own thread is doing (a long task keeps its lease while the process lives)."""
+
+    def __init__(self, *, worker_id: str) -> None:
+        super().__init__(name="worker-heartbeat", daemon=True)
+        self.worker_id = worker_id
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                close_old_connections()
+                worker_heartbeat_beat(worker_id=self.worker_id)
+            except Exception:  # a database hiccup: beat again next time, the lease is longer
+                logger.exception("Worker %s: could not record its heartbeat", self.worker_id)
+            self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS)
+        try:
+            worker_heartbeat_forget(worker_id=self.worker_id)
+        except Exception:
+            logger.exception("Worker %s: could not remove its heartbeat", self.worker_id)
         close_old_connections()
 
 

@@ -13,7 +13,7 @@ from django.utils.crypto import get_random_string
 from django_tasks import task_backends
 from django_tasks_db import DatabaseBackend
 
-from storefront.worker import Scheduler, tasks_run_ready, worker_create
+from storefront.worker import Heartbeat, Scheduler, tasks_run_ready, worker_create
 
 logger = logging.getLogger("storefront.worker")
 
@@ -76,6 +76,8 @@ class Command(BaseCommand):
         scheduler = None if options["no_schedule"] else Scheduler()
         worker = worker_create(worker_id=worker_id, interval=interval)
         worker.configure_signals()
+        heartbeat = Heartbeat(worker_id=worker_id)
+        heartbeat.start()
         if scheduler is not None:
             scheduler.start()
         logger.info(
@@ -88,6 +90,8 @@ class Command(BaseCommand):
         finally:
             if scheduler is not None:
                 scheduler.stopping.set()
+            heartbeat.stopping.set()
+            heartbeat.join(timeout=5)
             logger.info("Worker %s stopped", worker_id)
 
     def _schedule_only(self) -> None:
