@@ -176,7 +176,7 @@ def base_env(*, database: str, redis: bool, emulator_url: str, store_url: str) -
 def start_emulator() -> Proc:
     port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "banq.emulator", "--port", str(port)],
+        [sys.executable, "-m", "banq_emulator", "--port", str(port)],
         cwd=BASE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

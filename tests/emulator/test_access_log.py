@@ -28,5 +28,5 @@ def test_no_webhook_config_yet_is_logged_in_words_not_as_a_bare_404(banq_emulato
 
     assert answer.status_code == 404  # what banq answers
     assert answer.json()["error"]["code"] == "not_found"
-    log = _logged(banq_emulator, f"banq.emulator.access: GET {path}: no webhook config registered")
+    log = _logged(banq_emulator, f"banq_emulator.access: GET {path}: no webhook config registered")
     assert f"GET {path} 404" not in log

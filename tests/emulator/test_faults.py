@@ -189,13 +189,12 @@ def test_faults_given_at_start_up_apply_and_survive_reset():
 
 def test_bad_faults_at_start_up_exit_with_a_message():
     import subprocess
-    import sys
 
-    from tests.support.emulator import REPO_ROOT
+    from storefront import processes
 
     result = subprocess.run(
-        [sys.executable, "-m", "banq.emulator", "--port", "0", "--faults", '{"nope": 1}'],
-        cwd=REPO_ROOT,
+        processes.emulator_command(port=0, options=["--faults", '{"nope": 1}']),
+        cwd=processes.BASE_DIR,
         capture_output=True,
         text=True,
         timeout=20,

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 import requests
 
-from banq.emulator.schedule import installment_date
+from banq_emulator.schedule import installment_date
 from tests.emulator.conftest import auth, create_link, get_token
 from tests.support.emulator import EmulatorHandle, start_emulator, stop_emulator
 

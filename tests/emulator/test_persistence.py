@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +11,9 @@ from contextlib import contextmanager
 import pytest
 import requests
 
+from storefront import processes
 from tests.emulator.conftest import auth, create_link, get_token
-from tests.support.emulator import REPO_ROOT, EmulatorHandle, start_emulator, stop_emulator
+from tests.support.emulator import EmulatorHandle, start_emulator, stop_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -186,8 +186,8 @@ def test_an_unusable_path_is_one_line_and_the_emulator_still_serves(tmp_path):
 
 def test_fresh_without_a_state_file_is_refused():
     result = subprocess.run(
-        [sys.executable, "-m", "banq.emulator", "--port", "0", "--fresh"],
-        cwd=REPO_ROOT,
+        processes.emulator_command(port=0, options=["--fresh"]),
+        cwd=processes.BASE_DIR,
         capture_output=True,
         text=True,
         timeout=20,

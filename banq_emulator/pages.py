@@ -19,9 +19,9 @@ from typing import Any
 
 import segno
 
-from banq.emulator import defaults
-from banq.emulator.redact import mask_text
-from banq.emulator.state import Payment
+from banq_emulator import defaults
+from banq_emulator.redact import mask_text
+from banq_emulator.state import Payment
 
 CSS = """
 *{box-sizing:border-box}
@@ -500,7 +500,8 @@ def dashboard(
     stored = state.get("stateFile")
     body = (
         "<h1>banq emulator</h1>"
-        f"<p class='muted'>Not banq: a local stand-in with the shapes of banq-api.md. "
+        "<p class='muted'>Not banq: a local stand-in with the shapes the store assumes "
+        "(docs/banq-api.md). "
         f"API <code>{_e(state['apiUrl'])}</code>, token <code>{_e(state['tokenUrl'])}</code>, "
         f"widget <code>{_e(state['widgetUrl'])}</code>. Merchant {_e(merchant['name'])}, "
         f"space <code>{_e(merchant['accountSpaceId'])}</code>, banq "
