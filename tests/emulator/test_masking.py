@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 
 import pytest
 import requests
 
 from banq_emulator.redact import mask_text
 from tests.emulator.conftest import ACCOUNT_SPACE_ID, auth
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,11 +31,11 @@ def _hook(base: str, token: str) -> str:
 
 def _logged(emulator, needle: str, timeout: float = 5.0) -> str:
     """The emulator's log once it holds needle (lines are written just after the answers)."""
-    deadline = time.monotonic() + timeout
-    while needle not in (log := emulator.log()):
-        assert time.monotonic() < deadline, f"never logged: {needle}"
-        time.sleep(0.01)
-    return log
+    return wait_for(
+        lambda: needle in (log := emulator.log()) and log,
+        timeout=timeout,
+        what=f"logged: {needle}",
+    )
 
 
 def test_mask_text_keeps_four_characters_and_an_ellipsis():

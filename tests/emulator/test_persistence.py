@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,6 +13,7 @@ import requests
 from storefront import processes
 from tests.emulator.conftest import auth, create_link, get_token
 from tests.support.emulator import EmulatorHandle, start_emulator, stop_emulator
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +26,6 @@ def running(*args: str) -> Iterator[EmulatorHandle]:
     finally:
         stop_emulator(process)
     assert process.returncode == 0, EmulatorHandle(url, process).log()
-
-
-def _wait(condition, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _get(emulator, token: str, path: str) -> requests.Response:
@@ -204,15 +194,17 @@ def test_a_delivery_pending_at_shutdown_is_sent_after_the_restart(tmp_path, rece
         first.set_webhook_config(receiver.url, retry_count=5, types=("payment",))
         link = create_link(first, get_token(first)).json()["data"]
         first.complete(link["id"])
-        (pending,) = _wait(
+        (pending,) = wait_for(
             lambda: [d for d in first.deliveries() if len(d["attempts"]) == 1],
+            timeout=5,
             what="the first failed attempt",
         )
     assert pending["status"] == "pending"
 
     with running("--state-file", str(state_file), "--retry-backoff", "0.05") as second:
-        (delivered,) = _wait(
+        (delivered,) = wait_for(
             lambda: [d for d in second.deliveries() if d["status"] == "delivered"],
+            timeout=5,
             what="the re-sent delivery",
         )
         log = second.log()

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from storefront import processes
+from tests.support.wait import wait_for
 
 START_TIMEOUT = 20.0
 
@@ -92,16 +92,22 @@ class EmulatorHandle:
     ) -> list[dict[str, Any]]:
         """Wait until at least n deliveries exist and (by default) none is still pending.
         Returns them; raises AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
         found: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            found = self.deliveries()
+
+        def settled_deliveries() -> list[dict[str, Any]]:
+            found[:] = self.deliveries()
             if len(found) >= n and (not settled or all(d["status"] != "pending" for d in found)):
                 return found
-            time.sleep(0.02)
-        raise AssertionError(
-            f"expected {n} settled deliveries within {timeout}s, got: "
-            + ", ".join(f"{d['resourceType']}:{d['status']}" for d in found)
+            return []
+
+        return wait_for(
+            settled_deliveries,
+            timeout=timeout,
+            interval=0.02,
+            what=lambda: (
+                f"{n} settled deliveries, got: "
+                + ", ".join(f"{d['resourceType']}:{d['status']}" for d in found)
+            ),
         )
 
     def next_installment(
