@@ -1,8 +1,8 @@
 """The merchant's admin for products and orders.
 
-Imports point one way (STYLE.md "Layout"): this module knows nothing of banq or webhooks. The banq
-app extends ``OrderAdmin`` with the payment attempts and the "re-check with banq" action
-(``banq/admin.py``), and the webhooks app with the order's webhook events
+Imports point one way (docs/development.md, "Layers"): this module knows nothing of banq or
+webhooks. The banq app extends ``OrderAdmin`` with the payment attempts and the "re-check with
+banq" action (``banq/admin.py``), and the webhooks app with the order's webhook events
 (``webhooks/admin.py``); each re-registers ``Order`` with its subclass.
 
 Statuses are never edited in the form: they change through the actions, which go through

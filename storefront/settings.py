@@ -1,6 +1,6 @@
 """Settings for banq storefront.
 
-This module is the only reader of the environment (STYLE.md "Settings"): every other module reads
+This module is the only reader of the environment (docs/configuration.md): every other module reads
 ``django.conf.settings``. Values come from the process environment and, when it exists, a ``.env``
 file beside ``manage.py``; ``.env.example`` lists every variable.
 """

@@ -1,6 +1,6 @@
 """Writes of the webhooks app: record a delivery, process it, count refused calls.
 
-The flow (STYLE.md "How a request flows"): the view stores the raw event first
+The flow (docs/development.md, "A webhook"): the view stores the raw event first
 (``webhook_event_record``, its own committed transaction), then calls ``webhook_event_process``,
 which parses the stored body, re-fetches the payment from banq (the body is only a hint) and hands
 banq's answer to ``banq.settlement.payment_apply``. The event's new state is saved in the same
