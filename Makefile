@@ -40,18 +40,18 @@ run: install
 
 ## The banq emulator alone.
 emulator: install
-	$(BIN)/python -m banq.emulator --host $(HOST) --port $(BANQ_EMULATOR_PORT)
+	$(BIN)/python -m banq_emulator --host $(HOST) --port $(BANQ_EMULATOR_PORT)
 
-## Lint, migrations check, type check (banq, webhooks) and the whole test suite. The browser
-## suite (tests/browser) runs when Chromium is installed (apt-get install -y chromium), else it is
-## skipped and the first line below says why.
+## Lint, migrations check, type check (banq, webhooks, the emulator) and the whole test suite.
+## The browser suite (tests/browser) runs when Chromium is installed (apt-get install -y
+## chromium), else it is skipped and the first line below says why.
 test: install-dev
 	@$(BIN)/python -c "from tests.support.browser import browser_suite_report; print(browser_suite_report())"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_READ_DOT_ENV=false $(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/lint-imports
-	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks
+	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks banq_emulator
 	DJANGO_READ_DOT_ENV=false $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks of the hot paths against minimal probes (docs/benchmarks.md): SQLite, then

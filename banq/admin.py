@@ -22,6 +22,7 @@ from banq.selectors import attempt_latest_checkable
 from banq.settlement import PaymentOutcome, Settlement, payment_recheck
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderEvent
+from storefront.admin_mixins import ReadOnlyAdminMixin
 
 PAYLOAD_MAX_CHARS = 20_000
 ATTEMPT_FIELDS = (
@@ -79,40 +80,24 @@ class _AttemptDisplay:
         return pretty_json(attempt.last_payload)
 
 
-class BanqPaymentInline(_AttemptDisplay, admin.StackedInline):
+class BanqPaymentInline(ReadOnlyAdminMixin, _AttemptDisplay, admin.StackedInline):
     model = BanqPayment
     extra = 0
-    can_delete = False
     fields = ATTEMPT_FIELDS
     readonly_fields = ATTEMPT_FIELDS
     show_change_link = True
     verbose_name = "payment attempt"
     verbose_name_plural = "payment attempts"
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(BanqPayment)
-class BanqPaymentAdmin(_AttemptDisplay, admin.ModelAdmin):
+class BanqPaymentAdmin(ReadOnlyAdminMixin, _AttemptDisplay, admin.ModelAdmin):
     list_display = ("banq_payment_id", "order", "status", "banq_status", "funds", "created_at")
     list_filter = ("status",)
     list_select_related = ("order",)
     search_fields = ("banq_payment_id", "order__number", "url")
     fields = ("order", *ATTEMPT_FIELDS)
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class BanqOrderAdmin(OrderAdmin):

@@ -13,6 +13,32 @@ from banq.settings import ENVIRONMENTS, REQUIRED_CREDENTIALS, TOKEN_FIELD_STYLES
 MIN_WEBHOOK_TOKEN_LENGTH = 24
 
 
+def _credential_errors(config) -> list:
+    """What sandbox and production need that the emulator's defaults give otherwise."""
+    environment = config.environment
+    messages = [
+        Error(
+            f"{name} is not set (required when BANQ_ENVIRONMENT={environment}).",
+            hint=f"Set {name} to the value banq gave you.",
+            id="banq.E002",
+        )
+        for name in config.missing(REQUIRED_CREDENTIALS)
+    ]
+    for name in config.missing(("BANQ_TOKEN_URL", "BANQ_API_URL")):
+        messages.append(Error(f"{name} is not set.", id="banq.E002"))
+    if environment == "production" and not config.widget_url:
+        messages.append(
+            Error(
+                "BANQ_WIDGET_URL is not set (required in production: banq publishes no "
+                "production widget URL).",
+                hint="Ask banq for the production ecommerce.js URL.",
+                id="banq.E003",
+            )
+        )
+    # DJANGO_SECRET_KEY and DJANGO_DEBUG: storefront/checks.py (banq.E004 moved there).
+    return messages
+
+
 @register(Tags.security, deploy=False)
 def banq_settings_check(app_configs=None, **kwargs) -> list:
     messages: list = []
@@ -32,27 +58,7 @@ def banq_settings_check(app_configs=None, **kwargs) -> list:
         return messages
 
     if environment != "emulator":
-        for name in config.missing(REQUIRED_CREDENTIALS):
-            messages.append(
-                Error(
-                    f"{name} is not set (required when BANQ_ENVIRONMENT={environment}).",
-                    hint=f"Set {name} to the value banq gave you.",
-                    id="banq.E002",
-                )
-            )
-        for name in config.missing(("BANQ_TOKEN_URL", "BANQ_API_URL")):
-            messages.append(Error(f"{name} is not set.", id="banq.E002"))
-        if environment == "production" and not config.widget_url:
-            messages.append(
-                Error(
-                    "BANQ_WIDGET_URL is not set (required in production: banq publishes no "
-                    "production widget URL).",
-                    hint="Ask banq for the production ecommerce.js URL.",
-                    id="banq.E003",
-                )
-            )
-        # DJANGO_SECRET_KEY and DJANGO_DEBUG: storefront/checks.py (banq.E004 moved there).
-
+        messages += _credential_errors(config)
     webhook_token = config.webhook_token
     if webhook_token and len(webhook_token) < MIN_WEBHOOK_TOKEN_LENGTH:
         messages.append(

@@ -1,4 +1,5 @@
-"""banq's payment fail reasons (banq-api-facts.md section 6) in words a shopper can act on."""
+"""banq's payment fail reasons (the ones banq documents: docs/banq-api.md) in words a shopper can
+act on."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The one module that knows the shapes of banq's answers and webhook bodies.
 
-banq's API reference is not public (see shared/banq-api.md), so parsing is tolerant where the known
+banq's API reference is not public (docs/banq-api.md), so parsing is tolerant where the known
 sources allow several shapes (a bare object or one under ``data``; ``id``/``guid``/``paymentGuid``;
 the link at ``data.url``/``url``/``link``/``data.link`` or a ``Location`` header) and strict about
 money: amounts are ``Decimal`` read from the JSON text (never through ``float``), with at most two

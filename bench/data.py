@@ -39,7 +39,7 @@ class Emulator:
     """Makes payments at the emulator directly (its API and control API)."""
 
     def __init__(self, url: str) -> None:
-        from banq.emulator import defaults
+        from banq_emulator import defaults
 
         self.url = url
         self.http = requests.Session()

@@ -5,29 +5,21 @@ database (SQLite as `make run` sets it up, or PostgreSQL)."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from storefront import processes
+from storefront.processes import BASE_DIR, free_port
+
 RESULTS = BASE_DIR / "bench" / "results"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 WEBHOOK_TOKEN = "bench-webhook-token-0123456789abcdefghijkl"
 PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/{db}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -52,29 +44,14 @@ class Proc:
         return pages * PAGE_SIZE
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
+        processes.stop(self.popen, timeout=15)
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
-        try:
-            with urlopen(url, timeout=2):
-                return
-        except URLError as exc:
-            if getattr(exc, "code", None):
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
+    if processes.wait_until(lambda: processes.answers(url), proc, timeout=timeout):
+        return
+    if proc.poll() is not None:
+        raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
@@ -175,9 +152,8 @@ def base_env(*, database: str, redis: bool, emulator_url: str, store_url: str) -
 
 def start_emulator() -> Proc:
     port = free_port()
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "banq.emulator", "--port", str(port)],
-        cwd=BASE_DIR,
+    popen = processes.start(
+        processes.emulator_command(port=port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -188,10 +164,8 @@ def start_emulator() -> Proc:
 
 def start_server(name: str, env: dict[str, str], settings_module: str, app: str) -> Proc:
     port = free_port()
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "storefront.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
-        + [app],
-        cwd=BASE_DIR,
+    popen = processes.start(
+        processes.store_command(port=port, app=app, options=["-v", "0"]),
         env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -217,9 +191,8 @@ def start_probe(env: dict[str, str], token: str) -> Proc:
 
 
 def start_worker(env: dict[str, str]) -> Proc:
-    popen = subprocess.Popen(
-        [sys.executable, "manage.py", "worker"],
-        cwd=BASE_DIR,
+    popen = processes.start(
+        processes.worker_command(),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

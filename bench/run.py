@@ -198,6 +198,37 @@ def webhook_body(payment_id: str) -> dict:
     }
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of values sorted in ascending order, by the nearest rank."""
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def pay_one_by_one(
+    store: procs.Proc, paying: list
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The webhook of each ``(order, banq payment id)`` to ``store``, one every 20 ms on one
+    connection: when each was sent and when its answer came, by the order's public id."""
+    from bench.client import Connection
+
+    hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
+    sent: dict[str, float] = {}
+    answered: dict[str, float] = {}
+    conn = Connection("127.0.0.1", store.port)
+    for order, pid in paying:
+        sent[str(order.public_id)] = time.perf_counter()
+        status, _ = await conn.request(
+            "POST",
+            hook,
+            {"Content-Type": "application/json"},
+            json.dumps(webhook_body(pid)).encode(),
+        )
+        assert status == 200, status
+        answered[str(order.public_id)] = time.perf_counter()
+        await asyncio.sleep(0.02)  # payments arrive one by one
+    await conn.close()
+    return sent, answered
+
+
 class Bench:
     def __init__(self, *, quick: bool, db: str, workers: int) -> None:
         self.quick = quick
@@ -334,20 +365,8 @@ class Bench:
         paid = Order.objects.filter(
             pk__in=[o.pk for batch in store_sets for o, _ in batch], status="paid"
         ).count()
-        # The same event again and again: recorded as duplicates.
         dup_n = self.size(3000, 300)
-        (_, dup_id), *_ = store_sets[0]
-        dup_body = webhook_body(dup_id)
-        dup = figure(
-            "the same event, the store",
-            [measure(self.stores, [json_post(hook, dup_body)] * dup_n)],
-        )
-        (_, probe_dup_id), *_ = probe_sets[0]
-        probe_dup_body = webhook_body(probe_dup_id)
-        probe_dup = figure(
-            "the same event, probe",
-            [measure([self.probe], [json_post("/probe/webhook", probe_dup_body)] * dup_n)],
-        )
+        dup, probe_dup = self.duplicates(store_sets[0][0][1], probe_sets[0][0][1], dup_n)
         # Unloaded acknowledgement: one client, fresh events, once the machine is quiet.
         solo_set = paid_at_banq(self.banq, self.size(200, 60))
         solo = unloaded(
@@ -399,6 +418,19 @@ class Bench:
             "deliveries": n * ROUNDS * (2 if one else 1) + dup_n,
             "non_2xx": sum(f.non_2xx for f in store_figures),
         }
+
+    def duplicates(self, store_id: str, probe_id: str, n: int) -> tuple[Figure, Figure]:
+        """The same event ``n`` times, to the store and to the probe: recorded as duplicates."""
+        hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
+        store = figure(
+            "the same event, the store",
+            [measure(self.stores, [json_post(hook, webhook_body(store_id))] * n)],
+        )
+        probe = figure(
+            "the same event, probe",
+            [measure([self.probe], [json_post("/probe/webhook", webhook_body(probe_id))] * n)],
+        )
+        return store, probe
 
     def links(self) -> None:
         from bench.data import csrf_token, order_batch, owner_sessions
@@ -680,24 +712,7 @@ class Bench:
             cpu_before = socket_store.cpu()
             await asyncio.sleep(idle_s)
             idle_share = (socket_store.cpu() - cpu_before) / idle_s
-            answered: dict[str, float] = {}
-            sent: dict[str, float] = {}
-            hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
-            from bench.client import Connection
-
-            conn = Connection("127.0.0.1", hook_store.port)
-            for order, pid in paying:
-                sent[str(order.public_id)] = time.perf_counter()
-                status, _ = await conn.request(
-                    "POST",
-                    hook,
-                    {"Content-Type": "application/json"},
-                    json.dumps(webhook_body(pid)).encode(),
-                )
-                assert status == 200, status
-                answered[str(order.public_id)] = time.perf_counter()
-                await asyncio.sleep(0.02)  # payments arrive one by one
-            await conn.close()
+            sent, answered = await pay_one_by_one(hook_store, paying)
             deadline = time.monotonic() + 10
             while len(received) < len(paying) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -719,22 +734,24 @@ class Bench:
                 "lost": len(answered) - len(latencies),
             }
 
-        result = asyncio.run(scenario())
+        self.report_sockets(asyncio.run(scenario()), total=total, paying=len(paying))
+
+    def report_sockets(self, result: dict, *, total: int, paying: int) -> None:
         lat = sorted(result["latencies"])
         p50 = statistics.median(lat) * 1000 if lat else float("nan")
-        p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))] * 1000 if lat else float("nan")
+        p99 = percentile(lat, 0.99) * 1000 if lat else float("nan")
         crossing = " (webhook on worker 2, sockets on worker 1)" if len(self.stores) > 1 else ""
         self.say(f"Webhook to the shopper's socket, {total} open sockets{crossing}")
         self.say(
             f"  webhook answer -> socket 'paid': p50 {p50:.1f} ms (<= 15), p99 {p99:.1f} ms "
-            f"(<= 25), lost {result['lost']} of {len(paying)}"
+            f"(<= 25), lost {result['lost']} of {paying}"
         )
         sent = sorted(result["from_sent"])
         if sent:
             self.say(
                 f"  webhook sent -> socket 'paid' (the whole webhook included): p50 "
                 f"{statistics.median(sent) * 1000:.1f} ms, p99 "
-                f"{sent[min(len(sent) - 1, round(0.99 * (len(sent) - 1)))] * 1000:.1f} ms"
+                f"{percentile(sent, 0.99) * 1000:.1f} ms"
             )
         self.say(
             f"  connects {result['connect_rate']:,.0f}/s (>= 500; the store's CPU "

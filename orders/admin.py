@@ -1,8 +1,8 @@
 """The merchant's admin for products and orders.
 
-Imports point one way (STYLE.md "Layout"): this module knows nothing of banq or webhooks. The banq
-app extends ``OrderAdmin`` with the payment attempts and the "re-check with banq" action
-(``banq/admin.py``), and the webhooks app with the order's webhook events
+Imports point one way (docs/development.md, "Layers"): this module knows nothing of banq or
+webhooks. The banq app extends ``OrderAdmin`` with the payment attempts and the "re-check with
+banq" action (``banq/admin.py``), and the webhooks app with the order's webhook events
 (``webhooks/admin.py``); each re-registers ``Order`` with its subclass.
 
 Statuses are never edited in the form: they change through the actions, which go through
@@ -51,6 +51,7 @@ from orders.money import format_money
 from orders.notifications import order_status_display
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
+from storefront.admin_mixins import ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
     Order.Status.PENDING: "#6c757d",
@@ -172,18 +173,11 @@ def _installment_text(row: Installment) -> str:
     return text
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderItem
     extra = 0
-    can_delete = False
     fields = ("product_name", "product", "unit_price", "quantity", "line_total")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -238,28 +232,20 @@ class InstallmentReceivedFilter(PeriodFilter):
     within = staticmethod(subscription_installment_received_within)
 
 
-class OrderFlagInline(admin.TabularInline):
+class OrderFlagInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderFlag
     extra = 0
-    can_delete = False
     fields = ("kind", "note", "reference", "created_at", "resolved_at", "resolved_by")
     readonly_fields = fields
     verbose_name = "flag"
     verbose_name_plural = "flags (needs attention while not handled)"
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class OrderHistoryInline(admin.TabularInline):
+class OrderHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The order's timeline, oldest first. Append-only: nothing here can be edited."""
 
     model = OrderEvent
     extra = 0
-    can_delete = False
     fields = ("at", "kind", "source", "actor", "change", "message")
     readonly_fields = fields
     ordering = ("at", "pk")
@@ -271,12 +257,6 @@ class OrderHistoryInline(admin.TabularInline):
         if event.from_status and event.to_status and event.from_status != event.to_status:
             return f"{event.from_status} → {event.to_status}"
         return event.to_status or ""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)
@@ -420,7 +400,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Each recurring order's plan: its state, the installments paid and failed, the next
     expected date, and the whole schedule. Read-only: installments come from the payment
     provider only."""
@@ -488,12 +468,3 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.display(description="schedule")
     def schedule(self, subscription: Subscription) -> str:
         return subscription_schedule(subscription)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -20,7 +20,8 @@ from orders.recurring import ONCE, Plan
 
 
 def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa: N802 - a field
-    """``DecimalField(max_digits=12, decimal_places=2)``: the one shape of money (STYLE.md)."""
+    """``DecimalField(max_digits=12, decimal_places=2)``: the one shape of money
+    (docs/development.md, "Money")."""
     return models.DecimalField(verbose_name, max_digits=12, decimal_places=2, **kwargs)
 
 

@@ -17,21 +17,21 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import IO
-from urllib.error import URLError
 from urllib.request import urlopen
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from storefront import processes
+
+BASE_DIR = processes.BASE_DIR
 RUN_DIR = BASE_DIR / ".run"
 RUN_FILE = RUN_DIR / "make-run.json"
 EMULATOR_STATE = RUN_DIR / "emulator-state.json"
 NAME_WIDTH = 8
+ME = "make run"
 _print_lock = threading.Lock()
 
 
@@ -41,34 +41,6 @@ def say(name: str, text: str, *, stream: IO[str] | None = None) -> None:
     with _print_lock:
         stream.write(f"{name:<{NAME_WIDTH}} | {text}\n")
         stream.flush()
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urlopen(url, timeout=2):
-                return True
-        except URLError as exc:
-            # An HTTP error status still means the server answers.
-            if getattr(exc, "code", None):
-                return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
 
 
 def emulator_answers(url: str) -> bool:
@@ -81,9 +53,8 @@ def emulator_answers(url: str) -> bool:
 
 def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
     """Start ``command`` with its output copied line by line under ``name``."""
-    proc = subprocess.Popen(
+    proc = processes.start(
         command,
-        cwd=BASE_DIR,
         env={**env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -99,20 +70,6 @@ def start(name: str, command: list[str], env: dict[str, str]) -> subprocess.Pope
 
     threading.Thread(target=pump, name=f"{name}-output", daemon=True).start()
     return proc
-
-
-def stop(*procs: subprocess.Popen | None) -> None:
-    for proc in procs:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        if proc is None:
-            continue
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def register_webhook(store_url: str, env: dict[str, str]) -> tuple[bool, str]:
@@ -154,7 +111,7 @@ def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops everything like 
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -163,12 +120,106 @@ def main(argv: list[str] | None = None) -> int:
         "--fresh", action="store_true", help="start the emulator empty (forget its saved state)"
     )
     args = parser.parse_args(argv)
+    args.store_url = f"http://{args.host}:{args.port}"
+    args.emulator_url = f"http://{args.host}:{args.emulator_port}"
+    return args
 
-    store_url = f"http://{args.host}:{args.port}"
-    emulator_url = f"http://{args.host}:{args.emulator_port}"
+
+def ports_are_free(host: str, ports: list[int]) -> bool:
+    """True when every port is free; else says which are busy and what to do."""
+    busy = [port for port in ports if not processes.port_is_free(host, port)]
+    if busy:
+        names = ", ".join(str(p) for p in busy)
+        print(
+            f"{'Ports' if len(busy) > 1 else 'Port'} {names} on {host}: already in use "
+            "(another `make run`?).\n"
+            "Stop that process, or choose other ports: make run PORT=8010 BANQ_EMULATOR_PORT=8011",
+            file=sys.stderr,
+        )
+    return not busy
+
+
+class Run:
+    """The processes `make run` started, by name, watched and stopped together."""
+
+    def __init__(self, args: argparse.Namespace, *, use_emulator: bool, start_emulator: bool):
+        self.args = args
+        self.use_emulator = use_emulator
+        self.start_emulator = start_emulator
+        self.env = dict(os.environ)
+        self.started: dict[str, subprocess.Popen] = {}
+
+    def start_all(self, *, store_name: str) -> bool:
+        """The emulator (when it is ours to start), the store, then the worker."""
+        args = self.args
+        if self.start_emulator:
+            RUN_DIR.mkdir(exist_ok=True)
+            options = ["--merchant-name", store_name, "--state-file", str(EMULATOR_STATE)]
+            command = processes.emulator_command(
+                host=args.host,
+                port=args.emulator_port,
+                options=[*options, *(["--fresh"] if args.fresh else [])],
+            )
+            url = f"{args.emulator_url}/_emulator/api/state"
+            if not self._start_answering("emulator", command, url):
+                return False
+        command = processes.store_command(host=args.host, port=args.port)
+        if not self._start_answering("store", command, f"{args.store_url}/"):
+            return False
+        self.started["worker"] = start("worker", processes.worker_command(), self.env)
+        return True
+
+    def _start_answering(self, name: str, command: list[str], url: str) -> bool:
+        """``start``, then wait until ``url`` answers; False, and a line saying so, if it never
+        does."""
+        proc = self.started[name] = start(name, command, self.env)
+        if processes.wait_until(lambda: processes.answers(url), proc, timeout=30.0, interval=0.2):
+            return True
+        say(ME, f"The {name} did not start; see its output above.", stream=sys.stderr)
+        return False
+
+    def banner(self, *, webhook: tuple[bool, str] | None, banq: str) -> str:
+        args = self.args
+        lines = [
+            "",
+            f"  Store:          {args.store_url}/",
+            f"  Admin:          {args.store_url}/admin/",
+        ]
+        if self.use_emulator:
+            already = "" if self.start_emulator else " (already running)"
+            note = "   (its webhooks reach this store)" if webhook and webhook[0] else ""
+            lines.append(f"  banq emulator:  {args.emulator_url}/_emulator/{already}{note}")
+        else:
+            lines.append(f"  banq:           {banq}")
+        lines += [
+            "  Worker:         running (outbox e-mails, webhook retries, banq sweep, expiry)",
+            "  Press Ctrl-C to stop.",
+            "",
+        ]
+        return "\n".join(lines)
+
+    def watch(self) -> int:
+        """Until one of them stops: its exit status (1 if it was 0)."""
+        while True:
+            for name, proc in self.started.items():
+                if proc.poll() is not None:
+                    say(ME, f"The {name} stopped (exit {proc.returncode}).", stream=sys.stderr)
+                    return proc.returncode or 1
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        # Stopping is bounded (each process gets 10 s, then it is killed): a second Ctrl-C or
+        # SIGTERM (make passes its own on) must not leave them running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        processes.stop(*self.started.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     # This launcher decides where the store and the emulator run: the children use these URLs,
     # not what a previous `make run` recorded.
-    os.environ["STOREFRONT_URL"] = os.environ.get("STOREFRONT_URL") or store_url
+    os.environ["STOREFRONT_URL"] = os.environ.get("STOREFRONT_URL") or args.store_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storefront.settings")
     os.environ["STOREFRONT_IGNORE_RUN_FILE"] = "1"
 
@@ -176,108 +227,40 @@ def main(argv: list[str] | None = None) -> int:
 
     use_emulator = settings.BANQ_ENVIRONMENT == "emulator"
     if use_emulator:
-        os.environ["BANQ_EMULATOR_URL"] = emulator_url
-
+        os.environ["BANQ_EMULATOR_URL"] = args.emulator_url
     # An emulator someone already started on that port (`make emulator`) is used, not refused.
     emulator_running = (
         use_emulator
-        and not port_is_free(args.host, args.emulator_port)
-        and emulator_answers(emulator_url)
+        and not processes.port_is_free(args.host, args.emulator_port)
+        and emulator_answers(args.emulator_url)
     )
     start_emulator = use_emulator and not emulator_running
-    busy = [
-        p
-        for p in ([args.port] + ([args.emulator_port] if start_emulator else []))
-        if not port_is_free(args.host, p)
-    ]
-    if busy:
-        names = ", ".join(str(p) for p in busy)
-        print(
-            f"{'Ports' if len(busy) > 1 else 'Port'} {names} on {args.host}: already in use "
-            "(another `make run`?).\n"
-            "Stop that process, or choose other ports: make run PORT=8010 BANQ_EMULATOR_PORT=8011",
-            file=sys.stderr,
-        )
+    if not ports_are_free(
+        args.host, [args.port] + ([args.emulator_port] if start_emulator else [])
+    ):
         return 2
 
     signal.signal(signal.SIGTERM, _terminate)
-    env = dict(os.environ)
-    emulator = store = worker = None
-    me = "make run"
+    run = Run(args, use_emulator=use_emulator, start_emulator=start_emulator)
     try:
-        if start_emulator:
-            RUN_DIR.mkdir(exist_ok=True)
-            command = [
-                sys.executable,
-                "-m",
-                "banq.emulator",
-                "--host",
-                args.host,
-                "--port",
-                str(args.emulator_port),
-                "--merchant-name",
-                settings.STORE_NAME,
-                "--state-file",
-                str(EMULATOR_STATE),
-            ]
-            if args.fresh:
-                command.append("--fresh")
-            emulator = start("emulator", command, env)
-            if not wait_for_http(f"{emulator_url}/_emulator/api/state", emulator):
-                say(me, "The banq emulator did not start; see its output above.", stream=sys.stderr)
-                return 1
-        store = start(
-            "store",
-            [
-                sys.executable,
-                "-m",
-                "storefront.serve",
-                "-b",
-                args.host,
-                "-p",
-                str(args.port),
-                "storefront.asgi:application",
-            ],
-            env,
-        )
-        if not wait_for_http(f"{store_url}/", store):
-            say(me, "The store did not start; see its output above.", stream=sys.stderr)
+        if not run.start_all(store_name=settings.STORE_NAME):
             return 1
-        worker = start("worker", [sys.executable, "manage.py", "worker"], env)
-        webhook_note = ""
-        if use_emulator:
-            ok, what = register_webhook(store_url, env)
-            say(me, f"webhook: {what}" if ok else f"webhook registration failed: {what}")
-            webhook_note = "   (its webhooks reach this store)" if ok else ""
-        record_run(store_url=store_url, emulator_url=emulator_url if use_emulator else None)
-        lines = [
-            "",
-            f"  Store:          {store_url}/",
-            f"  Admin:          {store_url}/admin/",
-        ]
-        if use_emulator:
-            already = "" if start_emulator else " (already running)"
-            lines.append(f"  banq emulator:  {emulator_url}/_emulator/{already}{webhook_note}")
-        else:
-            lines.append(f"  banq:           {settings.BANQ_ENVIRONMENT} ({settings.BANQ_API_URL})")
-        lines += [
-            "  Worker:         running (outbox e-mails, webhook retries, banq sweep, expiry)",
-            "  Press Ctrl-C to stop.",
-            "",
-        ]
+        webhook = register_webhook(args.store_url, run.env) if use_emulator else None
+        if webhook is not None:
+            ok, what = webhook
+            say(ME, f"webhook: {what}" if ok else f"webhook registration failed: {what}")
+        record_run(
+            store_url=args.store_url, emulator_url=args.emulator_url if use_emulator else None
+        )
+        banq = f"{settings.BANQ_ENVIRONMENT} ({settings.BANQ_API_URL})"
         with _print_lock:
-            print("\n".join(lines), flush=True)
-        while True:
-            for proc, name in ((store, "store"), (worker, "worker"), (emulator, "emulator")):
-                if proc is not None and proc.poll() is not None:
-                    say(me, f"The {name} stopped (exit {proc.returncode}).", stream=sys.stderr)
-                    return proc.returncode or 1
-            time.sleep(0.5)
+            print(run.banner(webhook=webhook, banq=banq), flush=True)
+        return run.watch()
     except KeyboardInterrupt:
-        say(me, "Stopping.")
+        say(ME, "Stopping.")
         return 0
     finally:
-        stop(store, worker, emulator)
+        run.stop()
         forget_run()
 
 

@@ -16,11 +16,13 @@
   answered 413 without reading the body; a body without one (chunked) is cut off with 413 as
   soon as it passes the limit.
 
-``WebSocketOriginCheck``: a browser's WebSocket handshake is accepted only from an allowed origin,
-comparing scheme, host and port (``WEBSOCKET_ALLOWED_ORIGINS``: the store's own ``STOREFRONT_URL``
-and ``DJANGO_CSRF_TRUSTED_ORIGINS``; on a loopback ``STOREFRONT_URL``, the other loopback names
-on the same port too). A handshake without ``Origin`` is no browser carrying someone's cookies,
-and passes; the consumer's own access check (owner session or signed key) applies to everyone.
+``WebSocketOriginCheck`` (Channels' ``OriginValidator``): a browser's WebSocket handshake is
+accepted only from an allowed origin, comparing scheme, host and port
+(``WEBSOCKET_ALLOWED_ORIGINS``: the store's own ``STOREFRONT_URL`` and
+``DJANGO_CSRF_TRUSTED_ORIGINS``; on a loopback ``STOREFRONT_URL``, the other loopback names on
+the same port too). A handshake without
+``Origin`` is no browser carrying someone's cookies, and passes; the consumer's own access check
+(owner session or signed key) applies to everyone.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlparse, urlsplit
 
-from channels.security.websocket import WebsocketDenier
+from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 from storefront.limits import body_limit_for_path, declared_length
@@ -234,68 +236,56 @@ class StoreEdge:
 
 # --- WebSocket origins -----------------------------------------------------------------------
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
-def origin_key(origin: str) -> tuple[str, str, int] | None:
-    """``(scheme, host, port)`` of an origin (a URL's path is ignored), None when unusable."""
-    try:
-        parts = urlsplit(origin.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in DEFAULT_PORTS or not host:
-        return None
-    return scheme, host, port or DEFAULT_PORTS[scheme]
-
-
-def allowed_origin_keys(origins: Iterable[str]) -> set[tuple[str, str, int]]:
-    """The keys of ``origins``, plus the other loopback names for a loopback origin (a developer
-    opens http://localhost:8000 as often as http://127.0.0.1:8000)."""
-    keys: set[tuple[str, str, int]] = set()
+def origin_patterns(origins: Iterable[str]) -> list[str]:
+    """``origins`` as Channels' ``OriginValidator`` patterns: ``https://*.example.com`` (Django's
+    CSRF spelling) becomes ``https://.example.com`` (the domain and its subdomains), a loopback
+    origin also stands for the other loopback names on its port (a developer opens
+    http://localhost:8000 as often as http://127.0.0.1:8000), and any other ``*`` is dropped (it
+    would let every origin in)."""
+    patterns: list[str] = []
     for origin in origins:
-        key = origin_key(origin)
-        if key is None:
+        origin = origin.strip().replace("://*.", "://.", 1)
+        if not origin or "*" in origin:
             continue
-        keys.add(key)
-        scheme, host, port = key
-        if host in LOOPBACK_NAMES:
-            keys.update((scheme, name, port) for name in LOOPBACK_NAMES)
-    return keys
+        patterns.append(origin)
+        try:
+            parts = urlsplit(origin)
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            continue
+        if host not in LOOPBACK_NAMES:
+            continue
+        suffix = f":{port}" if port else ""
+        for name in LOOPBACK_NAMES:
+            if name != host:
+                shown = f"[{name}]" if ":" in name else name  # an IPv6 address in a URL
+                patterns.append(f"{parts.scheme}://{shown}{suffix}")
+    return patterns
 
 
-class WebSocketOriginCheck:
-    """ASGI middleware for the WebSocket router: see the module doc."""
+class WebSocketOriginCheck(OriginValidator):
+    """Channels' ``OriginValidator`` as the store needs it (see the module doc): the allowed
+    origins are ``WEBSOCKET_ALLOWED_ORIGINS`` (``origin_patterns``), a handshake without an
+    ``Origin`` header passes, an unusable one is refused rather than an error, and a refusal is
+    logged."""
 
-    def __init__(self, app, allowed_origins: Iterable[str]) -> None:
-        self.app = app
-        origins = list(allowed_origins)
-        self.allowed = allowed_origin_keys(o for o in origins if "*" not in o)
-        # DJANGO_CSRF_TRUSTED_ORIGINS may hold https://*.example.com: any subdomain of it.
-        self.wildcards: set[tuple[str, str, int]] = set()
-        for origin in origins:
-            if "://*." in origin:
-                key = origin_key(origin.replace("://*.", "://", 1))
-                if key is not None:
-                    self.wildcards.add((key[0], "." + key[1], key[2]))
+    def __init__(self, application, allowed_origins: Iterable[str]) -> None:
+        super().__init__(application, origin_patterns(allowed_origins))
+
+    def valid_origin(self, parsed_origin) -> bool:
+        if parsed_origin is None:
+            return True  # no browser carrying someone's cookies; the consumer checks access
+        try:
+            allowed = super().valid_origin(parsed_origin)
+        except ValueError:  # a port that is not a number
+            allowed = False
+        if not allowed:
+            logger.info("WebSocket refused: origin %s is not allowed", parsed_origin.geturl()[:200])
+        return allowed
 
     def allows(self, origin: str) -> bool:
-        key = origin_key(origin)
-        if key is None:
-            return False
-        scheme, host, port = key
-        return key in self.allowed or any(
-            scheme == w_scheme and port == w_port and host.endswith(suffix)
-            for w_scheme, suffix, w_port in self.wildcards
-        )
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket":
-            origin = _header(scope.get("headers") or [], b"origin")
-            if origin is not None and not self.allows(origin):
-                logger.info("WebSocket refused: origin %s is not allowed", origin[:200])
-                return await WebsocketDenier()(scope, receive, send)
-        return await self.app(scope, receive, send)
+        """Whether a handshake with this ``Origin`` header is let through."""
+        return self.valid_origin(urlparse(origin))

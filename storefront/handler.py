@@ -14,6 +14,11 @@ connections are per thread); ``close_old_connections`` runs at the start and end
 as usual.
 
 WebSockets (Channels) are not affected: they go through their consumers.
+
+The steps are Django's ``ASGIHandler.handle`` and ``run_get_response``, run differently: a test
+(tests/storefront/test_third_party_internals.py) fingerprints the Django code followed here, so
+an upgrade that changes it fails until this is re-checked, and pyproject.toml pins Django's minor
+version.
 """
 
 from __future__ import annotations

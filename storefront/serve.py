@@ -2,7 +2,9 @@
 
     python -m storefront.serve -b 127.0.0.1 -p 8000 storefront.asgi:application
 
-Takes daphne's own command-line options. The differences from ``daphne``:
+Takes daphne's own command-line options. The differences from ``daphne`` rely on daphne's,
+Twisted's and autobahn's internals: tests/storefront/test_third_party_internals.py fingerprints
+each, and pyproject.toml pins those packages. The differences:
 
 - **Shutdown.** On SIGTERM or Ctrl-C the server stops listening, lets the HTTP requests in flight
   finish (up to ``DRAIN_SECONDS``), closes the WebSockets, and exits. Plain daphne stops its event
@@ -19,7 +21,8 @@ Takes daphne's own command-line options. The differences from ``daphne``:
   public, DEBUG on outside emulator mode) is printed and the process exits with status 1.
 - **WebSocket connects without a debug line nobody reads.** autobahn pretty-prints its whole
   configuration on every new connection for a debug log line that is almost never written; here
-  that text is only built if the line is (a fifth of a connect's CPU otherwise).
+  that text is only built if the line is (about 0.3 ms, a sixth of a connect's CPU otherwise:
+  docs/benchmarks.md).
 - **Body limits as the body arrives.** A request whose ``Content-Length`` is over its path's
   limit (``storefront.limits``) is answered 413 as soon as its headers are in, and a chunked body
   as soon as it passes the limit; the rest of the body is read and dropped, never kept, and the

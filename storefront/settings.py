@@ -1,6 +1,6 @@
 """Settings for banq storefront.
 
-This module is the only reader of the environment (STYLE.md "Settings"): every other module reads
+This module is the only reader of the environment (docs/configuration.md): every other module reads
 ``django.conf.settings``. Values come from the process environment and, when it exists, a ``.env``
 file beside ``manage.py``; ``.env.example`` lists every variable.
 """
@@ -403,7 +403,7 @@ BANQ_TOKEN_URL = env.str("BANQ_TOKEN_URL", default=_hosts["token"])
 BANQ_API_URL = env.str("BANQ_API_URL", default=_hosts["api"]).rstrip("/")
 BANQ_WIDGET_URL = env.str("BANQ_WIDGET_URL", default=_hosts["widget"])
 
-# The emulator's built-in merchant (banq/emulator/state.py seeds the same values), so that a fresh
+# The emulator's built-in merchant (banq_emulator/state.py seeds the same values), so that a fresh
 # clone pays end to end with nothing configured. Outside the emulator these have no default.
 BANQ_EMULATOR_DEFAULTS = {
     "BANQ_CLIENT_ID": "emulator-client-id",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from decimal import Decimal
 
 import pytest
@@ -19,6 +18,7 @@ import websockets
 from orders.models import Order
 from tests.factories import product_create
 from tests.support.shopper import Shopper, next_status, open_socket
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -82,10 +82,12 @@ def test_widget_path_pays_and_a_late_socket_still_sees_it(store, banq_emulator):
     assert paid.status_code == 200
     assert "successPayment" in paid.text  # what the widget turns into onPaymentSuccess
 
-    deadline = time.monotonic() + 10
-    while shopper.status(public_id)["status"] != "paid":
-        assert time.monotonic() < deadline, "the webhook never paid the order"
-        time.sleep(0.1)
+    wait_for(
+        lambda: shopper.status(public_id)["status"] == "paid",
+        timeout=10,
+        interval=0.1,
+        what="the webhook paid the order",
+    )
 
     async def late_socket() -> dict:
         async with open_socket(shopper, public_id) as ws:

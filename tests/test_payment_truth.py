@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
-import time
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -26,6 +25,7 @@ from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import EndResult, order_cancel
 from tests.factories import order_create, product_create
 from tests.support.shopper import Shopper, next_status, open_socket
+from tests.support.wait import receive_until, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -158,7 +158,9 @@ def test_a_payment_after_cancellation_is_flagged_for_a_refund(store, worker, ban
         async with open_socket(shopper, public_id) as ws:
             await next_status(ws, "cancelled", timeout=5)
             _approve_in_app(banq_emulator, url)  # paid in an old tab, webhook lost
-            return await ws_until(ws, lambda m: m.get("refund_due"), timeout=60)
+            return await receive_until(
+                ws, lambda m: m.get("refund_due"), timeout=60, what="the refund_due push"
+            )
 
     pushed = asyncio.run(scenario())
 
@@ -170,19 +172,6 @@ def test_a_payment_after_cancellation_is_flagged_for_a_refund(store, worker, ban
     page = shopper.http.get(f"{store.url}/orders/{public_id}/", timeout=10).text
     assert "it will be refunded" in page
     assert "Payment confirmed." not in _visible(page)
-
-
-async def ws_until(ws, wanted, timeout: float) -> dict:
-    import json
-
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"nothing matching arrived in {timeout}s")
-        message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if wanted(message):
-            return message
 
 
 def _visible(page: str) -> str:
@@ -254,19 +243,20 @@ def test_kill_9_during_a_burst_loses_no_e_mail_and_sends_none_twice(
             store.kill()  # mid-burst: requests in flight are cut short
             store = live_store_factory(emulator_store_env, port=store.port)
 
-    deadline = time.monotonic() + 120
     numbers = {order.number for order, _ in orders}
-    while True:
-        paid = set(
-            Order.objects.filter(number__in=numbers, paid_at__isnull=False).values_list(
-                "number", flat=True
-            )
-        )
+    paid_orders = Order.objects.filter(number__in=numbers, paid_at__isnull=False)
+
+    def paid_and_mailed() -> bool:
         sent = _subjects(mails)
-        if paid == numbers and all(sent.count(n) >= 1 for n in numbers):
-            break
-        assert time.monotonic() < deadline, f"{len(paid)} paid, {len(set(sent))} e-mailed"
-        time.sleep(0.2)
+        paid = set(paid_orders.values_list("number", flat=True))
+        return paid == numbers and all(sent.count(n) >= 1 for n in numbers)
+
+    wait_for(
+        paid_and_mailed,
+        timeout=120,
+        interval=0.2,
+        what=lambda: f"{paid_orders.count()} paid, {len(set(_subjects(mails)))} e-mailed",
+    )
     # Whatever the worker does next, nothing is sent again.
     for order, _ in orders:
         assert OrderEvent.objects.filter(order=order, kind="email").count() == 1

@@ -6,9 +6,6 @@ webhook; the store records each once, pushes it to the open page and e-mails a r
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -18,6 +15,7 @@ from django.utils import timezone
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
 from tests.factories import membership_create
 from tests.support.shopper import Shopper, open_socket
+from tests.support.wait import receive_until, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,18 +30,6 @@ def worker(emulator_worker):
     return emulator_worker
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float, what: str) -> object:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.05)
-
-
 def buy_plan(store, banq_emulator, **product) -> tuple[Shopper, str, str]:
     """The shopper buys the plan and approves its first payment in the banq app. Returns the
     shopper, the order's public id and banq's payment id."""
@@ -51,7 +37,7 @@ def buy_plan(store, banq_emulator, **product) -> tuple[Shopper, str, str]:
     public_id, page = shopper.place_order(membership_create(**product))
     assert "Your plan" in page
     link = shopper.payment_link(public_id)
-    assert link.status_code == 200, f"{link.text}\n{store.stderr()[-3000:]}"
+    assert link.status_code == 200, f"{link.text}\n{store.output()[-3000:]}"
     code = link.json()["data"]["url"].rsplit("/", 1)[1]
     assert requests.post(f"{banq_emulator.url}/app/approve/{code}", timeout=10).status_code == 200
     wait_for(lambda: shopper.status(public_id)["paid"], timeout=10, what="the order paid")
@@ -75,14 +61,12 @@ def sent(public_id: str, kind: str) -> int:
 
 async def payload_with(ws, count: int, timeout: float) -> dict:
     """The next pushed payload listing ``count`` installments."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no payload with {count} installments in {timeout}s")
-        message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if len(message.get("installments") or []) >= count:
-            return message
+    return await receive_until(
+        ws,
+        lambda message: len(message.get("installments") or []) >= count,
+        timeout=timeout,
+        what=f"a payload with {count} installments",
+    )
 
 
 def test_a_monthly_plan_records_each_installment_once_live_with_a_receipt(

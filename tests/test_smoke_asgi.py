@@ -13,7 +13,7 @@ def test_catalog_is_served_over_real_http(live_store):
 
     response = requests.get(f"{live_store.url}/", timeout=10)
 
-    assert response.status_code == 200, live_store.stderr()
+    assert response.status_code == 200, live_store.output()
     assert "text/html" in response.headers["Content-Type"]
     assert "Smoke-tested teapot" in response.text
     assert "$42.00" in response.text
@@ -31,5 +31,5 @@ def test_live_store_passes_extra_env(live_store_factory):
 
     response = requests.get(f"{store.url}/", timeout=10)
 
-    assert response.status_code == 200, store.stderr()
+    assert response.status_code == 200, store.output()
     assert "Extra env shop" in response.text

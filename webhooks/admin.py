@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from banq.admin import BanqOrderAdmin, pretty_json
 from banq.payloads import storable_text
 from orders.models import Order
+from storefront.admin_mixins import ReadOnlyAdminMixin
 from webhooks.models import WebhookEvent, WebhookRefusal
 from webhooks.services import webhook_event_process_claimed
 
@@ -119,7 +120,7 @@ def body_pretty(raw: bytes | memoryview | None) -> str:
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "received_at",
         "action",
@@ -185,15 +186,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def body(self, event: WebhookEvent) -> str:
         return body_pretty(event.raw_body)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_webhookevent")
 
@@ -240,24 +232,19 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookRefusal)
-class WebhookRefusalAdmin(admin.ModelAdmin):
+class WebhookRefusalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Calls with a wrong webhook token per day: many usually mean banq calls a stale URL."""
 
     list_display = ("day", "count", "last_seen_at", "last_remote_addr")
     readonly_fields = ("day", "count", "first_seen_at", "last_seen_at", "last_remote_addr")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+    deletable = True  # a diagnostic count, not a record
 
 
-class WebhookEventInline(admin.TabularInline):
+class WebhookEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WebhookEvent
     fk_name = "order"
     extra = 0
-    can_delete = False
     show_change_link = True
     fields = ("received_at", "action", "resource_type", "resource_id", "state_badge")
     readonly_fields = fields
@@ -268,12 +255,6 @@ class WebhookEventInline(admin.TabularInline):
     @admin.display(description="state")
     def state_badge(self, event: WebhookEvent) -> str:
         return event_state_badge(event)
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class StoreOrderAdmin(BanqOrderAdmin):

@@ -1,6 +1,6 @@
 """Writes of the webhooks app: record a delivery, process it, count refused calls.
 
-The flow (STYLE.md "How a request flows"): the view stores the raw event first
+The flow (docs/development.md, "A webhook"): the view stores the raw event first
 (``webhook_event_record``, its own committed transaction), then calls ``webhook_event_process``,
 which parses the stored body, re-fetches the payment from banq (the body is only a hint) and hands
 banq's answer to ``banq.settlement.payment_apply``. The event's new state is saved in the same
@@ -156,6 +156,13 @@ class _Park(Exception):
         self.error = error
 
 
+def _count_attempt(event: WebhookEvent) -> None:
+    now = timezone.now()
+    WebhookEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1, last_attempt_at=now)
+    event.attempts += 1
+    event.last_attempt_at = now
+
+
 def webhook_event_process(
     *, event: WebhookEvent, in_request: bool = False, counted: bool = False
 ) -> WebhookEvent:
@@ -177,12 +184,7 @@ def webhook_event_process(
     if event.state in WebhookEvent.FINAL_STATES:
         return event
     if not counted:
-        now = timezone.now()
-        WebhookEvent.objects.filter(pk=event.pk).update(
-            attempts=F("attempts") + 1, last_attempt_at=now
-        )
-        event.attempts += 1
-        event.last_attempt_at = now
+        _count_attempt(event)
     try:
         notification = parse_webhook_event(bytes(event.raw_body))
     except InvalidWebhookPayload as exc:

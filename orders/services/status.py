@@ -1,6 +1,6 @@
 """The order's status machine: the one place where an order's status changes.
 
-``ALLOWED_TRANSITIONS`` is STYLE.md's table. ``order_mark_paid`` is the one way into ``paid``;
+``ALLOWED_TRANSITIONS`` (docs/development.md). ``order_mark_paid`` is the one way into ``paid``;
 ``order_set_status`` makes the other moves, ``order_expire`` and ``order_cancel`` ask the payment
 provider first (``orders.payments``). Every change locks the order row, writes its history line
 (``orders.services.history``) and enqueues its side effects in the same transaction: the

@@ -3,7 +3,7 @@ answering the canonical JSON fixtures (tests/fixtures/banq/*.json).
 
 ``check_contract(client, world)`` holds the ONE set of assertions. A *world* arranges what banq
 will answer before each step (register fixtures, or act on the emulator's control API). If the two
-runs disagree, either the fixtures or the emulator drifted from the shapes in banq-api.md.
+runs disagree, either the fixtures or the emulator drifted from the shapes in docs/banq-api.md.
 """
 
 from __future__ import annotations

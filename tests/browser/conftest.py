@@ -229,7 +229,7 @@ def shop(
     found = Shop(url=store.url, store=store, worker=worker, emulator=emulator, env=env)
     emulator.set_webhook_config(found.webhook_url)
     yield found
-    watch.saw("the store's log", store.stderr())
+    watch.saw("the store's log", store.output())
     watch.saw("the worker's log", worker.output())
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from orders.models import Installment, Order, OrderEvent
 from tests.browser.test_phone import _fits
-from tests.support.browser import PHONE, QUICK, expect, snap, wait_until
+from tests.support.browser import PHONE, QUICK, expect, snap
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -83,7 +84,7 @@ def test_a_shopper_buys_a_monthly_plan_and_sees_its_installments_arrive_live(
     snap(page, "recurring-plan", full_page=True)
 
     assert Installment.objects.filter(subscription__order=order, status="paid").count() == 3
-    wait_until(
+    wait_for(
         lambda: (
             order.history.filter(
                 kind=OrderEvent.Kind.EMAIL, data__email__startswith="installment_paid"

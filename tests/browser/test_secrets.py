@@ -54,7 +54,7 @@ def test_no_secret_reached_a_page_a_log_or_an_error(shop, shopper, new_page, wat
 
     for token in tokens_issued(shop.emulator):
         watch.secret(token, "a banq access token")
-    store_log = shop.store.stderr()
+    store_log = shop.store.output()
     assert "storefront.access" in store_log  # the access log, where a webhook URL would show
     assert "/webhooks/banq/" in store_log
     watch.saw("the store's log", store_log)

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 
 from banq.models import BanqPayment
 from orders.models import Order, OrderEvent
-from tests.support.browser import DESKTOP, box_of, expect, snap, wait_until
+from tests.support.browser import DESKTOP, box_of, expect, snap
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -91,7 +92,7 @@ def test_a_shopper_pays_in_the_modal_and_the_merchant_sees_it_paid(shop, shopper
     assert (payment["status"], payment["externalOrderCode"]) == ("completed", order.number)
 
     # The worker sends one confirmation e-mail; still one payment recorded by then.
-    wait_until(
+    wait_for(
         lambda: order.history.filter(kind=OrderEvent.Kind.EMAIL).exists(),
         timeout=10,
         what="the confirmation e-mail",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import requests
+
+from tests.support import wait
 
 OPEN_API_BODY = {
     "client_id": "emulator-client-id",
@@ -103,13 +104,14 @@ class Receiver:
 
     def wait_for(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until at least n events arrived; returns them (AssertionError on timeout)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def arrived() -> list[dict[str, Any]] | None:
             with self.lock:
-                if len(self.received) >= n:
-                    return list(self.received)
-            time.sleep(0.01)
-        raise AssertionError(f"expected {n} webhook requests, got {len(self.received)}")
+                return list(self.received) if len(self.received) >= n else None
+
+        return wait.wait_for(
+            arrived, timeout=timeout, what=lambda: f"{n} webhook requests, got {len(self.received)}"
+        )
 
     def close(self) -> None:
         self.server.shutdown()

@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
-import time
-
 import requests
 
 from tests.support.emulator import EMULATOR_CREDENTIALS
+from tests.support.wait import wait_for
 
 
 def _logged(emulator, needle: str, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while needle not in (log := emulator.log()):
-        assert time.monotonic() < deadline, f"never logged: {needle}"
-        time.sleep(0.01)
-    return log
+    """The emulator's log once it holds needle (lines are written just after the answers)."""
+    return wait_for(
+        lambda: needle in (log := emulator.log()) and log,
+        timeout=timeout,
+        what=f"logged: {needle}",
+    )
 
 
 def test_no_webhook_config_yet_is_logged_in_words_not_as_a_bare_404(banq_emulator, api_token):
@@ -28,5 +28,5 @@ def test_no_webhook_config_yet_is_logged_in_words_not_as_a_bare_404(banq_emulato
 
     assert answer.status_code == 404  # what banq answers
     assert answer.json()["error"]["code"] == "not_found"
-    log = _logged(banq_emulator, f"banq.emulator.access: GET {path}: no webhook config registered")
+    log = _logged(banq_emulator, f"banq_emulator.access: GET {path}: no webhook config registered")
     assert f"GET {path} 404" not in log

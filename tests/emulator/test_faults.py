@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.emulator.conftest import OPEN_API_BODY, auth, create_link, get_token
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -123,16 +124,16 @@ def test_token_ttl_makes_tokens_expire(banq_emulator):
         headers=auth(token),
         timeout=5,
     )
-    deadline = time.monotonic() + 5  # wait for the token's second to run out
-    while True:
-        expired = requests.get(
+
+    def refused_once_expired() -> list[requests.Response]:
+        answer = requests.get(
             f"{banq_emulator.api_url}/payments/00000000-0000-4000-8000-000000000000",
             headers=auth(token),
             timeout=5,
         )
-        if expired.status_code != 404 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+        return [answer] if answer.status_code != 404 else []  # a 401 Response is falsy
+
+    (expired,) = wait_for(refused_once_expired, timeout=5, what="the token's second ran out")
 
     assert response.json()["expires_in"] == 1
     assert fresh.status_code == 404
@@ -189,13 +190,12 @@ def test_faults_given_at_start_up_apply_and_survive_reset():
 
 def test_bad_faults_at_start_up_exit_with_a_message():
     import subprocess
-    import sys
 
-    from tests.support.emulator import REPO_ROOT
+    from storefront import processes
 
     result = subprocess.run(
-        [sys.executable, "-m", "banq.emulator", "--port", "0", "--faults", '{"nope": 1}'],
-        cwd=REPO_ROOT,
+        processes.emulator_command(port=0, options=["--faults", '{"nope": 1}']),
+        cwd=processes.BASE_DIR,
         capture_output=True,
         text=True,
         timeout=20,

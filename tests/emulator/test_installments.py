@@ -3,15 +3,15 @@ installment clock, and the schedule dates."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import pytest
 import requests
 
-from banq.emulator.schedule import installment_date
+from banq_emulator.schedule import installment_date
 from tests.emulator.conftest import auth, create_link, get_token
 from tests.support.emulator import EmulatorHandle, start_emulator, stop_emulator
+from tests.support.wait import wait_for
 
 MONTHLY = {"frequency": "monthly", "startDate": "2030-01-31", "endDate": "2030-04-30"}
 
@@ -28,16 +28,6 @@ def _next(emulator, payment_id: str, body: dict | None = None) -> requests.Respo
     return requests.post(
         f"{emulator.control_url}/payments/{payment_id}/next-installment", json=body, timeout=5
     )
-
-
-def _wait(condition, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -247,10 +237,11 @@ def test_the_installment_clock_fires_installments_until_the_end_date(
     banq_emulator.complete(monthly)
 
     assert banq_emulator.set_installment_clock(0.05) == {"seconds": 0.05}
-    payment = _wait(
+    payment = wait_for(
         lambda: (
             (p := _payment(banq_emulator, api_token, monthly))["nextInstallmentDate"] is None and p
         ),
+        timeout=5,
         what="the clock to reach the end date",
     )
     receiver.wait_for(4)
@@ -294,8 +285,9 @@ def test_installment_clock_option_at_start_up():
             handle, token, frequency="yearly", startDate="2028-02-29", endDate="2031-03-01"
         ).json()["data"]["id"]
         handle.complete(payment_id)
-        payment = _wait(
+        payment = wait_for(
             lambda: (p := _payment(handle, token, payment_id))["nextInstallmentDate"] is None and p,
+            timeout=5,
             what="the yearly installments",
         )
         clock = handle.state()["installmentClock"]

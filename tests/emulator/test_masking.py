@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 
 import pytest
 import requests
 
-from banq.emulator.redact import mask_text
+from banq_emulator.redact import mask_text
 from tests.emulator.conftest import ACCOUNT_SPACE_ID, auth
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
 LOG_LINE = re.compile(
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
-    r"banq\.emulator(\.[a-z_]+)*: \S"
+    r"banq_emulator(\.[a-z_]+)*: \S"
 )
 
 
@@ -31,11 +31,11 @@ def _hook(base: str, token: str) -> str:
 
 def _logged(emulator, needle: str, timeout: float = 5.0) -> str:
     """The emulator's log once it holds needle (lines are written just after the answers)."""
-    deadline = time.monotonic() + timeout
-    while needle not in (log := emulator.log()):
-        assert time.monotonic() < deadline, f"never logged: {needle}"
-        time.sleep(0.01)
-    return log
+    return wait_for(
+        lambda: needle in (log := emulator.log()) and log,
+        timeout=timeout,
+        what=f"logged: {needle}",
+    )
 
 
 def test_mask_text_keeps_four_characters_and_an_ellipsis():
@@ -131,8 +131,8 @@ def test_every_log_line_has_the_stores_format(banq_emulator, payment_id):
     banq_emulator.complete(payment_id)
     requests.get(f"{banq_emulator.url}/no-such-page", timeout=5)
 
-    log = _logged(banq_emulator, " INFO banq.emulator.access: GET /no-such-page 404")
+    log = _logged(banq_emulator, " INFO banq_emulator.access: GET /no-such-page 404")
     lines = [line for line in log.splitlines() if line.strip()]
 
     assert [line for line in lines if not LOG_LINE.match(line)] == []
-    assert any(" INFO banq.emulator.server: Payment " in line for line in lines)
+    assert any(" INFO banq_emulator.server: Payment " in line for line in lines)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 import requests
 
+from storefront import processes
 from tests.emulator.conftest import auth, create_link, get_token
-from tests.support.emulator import REPO_ROOT, EmulatorHandle, start_emulator, stop_emulator
+from tests.support.emulator import EmulatorHandle, start_emulator, stop_emulator
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +26,6 @@ def running(*args: str) -> Iterator[EmulatorHandle]:
     finally:
         stop_emulator(process)
     assert process.returncode == 0, EmulatorHandle(url, process).log()
-
-
-def _wait(condition, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _get(emulator, token: str, path: str) -> requests.Response:
@@ -186,8 +176,8 @@ def test_an_unusable_path_is_one_line_and_the_emulator_still_serves(tmp_path):
 
 def test_fresh_without_a_state_file_is_refused():
     result = subprocess.run(
-        [sys.executable, "-m", "banq.emulator", "--port", "0", "--fresh"],
-        cwd=REPO_ROOT,
+        processes.emulator_command(port=0, options=["--fresh"]),
+        cwd=processes.BASE_DIR,
         capture_output=True,
         text=True,
         timeout=20,
@@ -204,15 +194,17 @@ def test_a_delivery_pending_at_shutdown_is_sent_after_the_restart(tmp_path, rece
         first.set_webhook_config(receiver.url, retry_count=5, types=("payment",))
         link = create_link(first, get_token(first)).json()["data"]
         first.complete(link["id"])
-        (pending,) = _wait(
+        (pending,) = wait_for(
             lambda: [d for d in first.deliveries() if len(d["attempts"]) == 1],
+            timeout=5,
             what="the first failed attempt",
         )
     assert pending["status"] == "pending"
 
     with running("--state-file", str(state_file), "--retry-backoff", "0.05") as second:
-        (delivered,) = _wait(
+        (delivered,) = wait_for(
             lambda: [d for d in second.deliveries() if d["status"] == "delivered"],
+            timeout=5,
             what="the re-sent delivery",
         )
         log = second.log()

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from banq.emulator.http import LISTEN_BACKLOG, EmulatorHTTPServer, Response, make_http_server
+from banq_emulator.http import LISTEN_BACKLOG, EmulatorHTTPServer, Response, make_http_server
 from tests.emulator.conftest import auth
+from tests.support.emulator import start_emulator, stop_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +235,15 @@ def test_expect_100_continue_is_honoured(banq_emulator):
 
     assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert head.startswith(b"HTTP/1.1 200")
+
+
+def test_the_first_command_name_still_starts_the_emulator():
+    """`python -m banq.emulator` (its name before it became the package banq_emulator)."""
+    process, url = start_emulator(module="banq.emulator")
+    try:
+        answer = requests.get(f"{url}/_emulator/api/state", timeout=5)
+    finally:
+        stop_emulator(process)
+
+    assert answer.status_code == 200
+    assert process.returncode == 0

@@ -26,9 +26,10 @@ from banq.models import BanqPayment
 from banq.tasks import banq_sweep
 from orders.models import Order, OrderEvent
 from tests.factories import product_create
-from tests.production.support import multi_process_backends, poll, start_cluster
+from tests.production.support import multi_process_backends, start_cluster
 from tests.support.live_store import emulator_store_env
 from tests.support.shopper import Shopper, next_status, open_socket
+from tests.support.wait import wait_for
 
 _SHARED, _WHY_NOT = multi_process_backends()
 pytestmark = [
@@ -189,16 +190,16 @@ def test_fifty_deliveries_across_both_stores_make_one_transition_one_email_one_p
     assert [m for m in socket_messages if m.get("paid")] == [socket_messages[0]]
     assert len([m for m in group_messages if m.get("paid")]) == 1, group_messages
     # One e-mail: wait for the worker to send it, then nothing else is queued or sent.
-    poll(
+    wait_for(
         lambda: OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.EMAIL).exists(),
         timeout=30,
-        message="the confirmation e-mail was not sent",
+        what="the confirmation e-mail was sent",
     )
     order_tasks = DBTaskResult.objects.filter(task_path__startswith="orders.tasks.order_")
-    poll(
+    wait_for(
         lambda: not order_tasks.filter(status__in=["READY", "RUNNING"]).exists(),
         timeout=30,
-        message="the order's tasks did not finish",
+        what="the order's tasks finished",
     )
     assert OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.EMAIL).count() == 1
     assert _subjects(mail_dir).count(order.number) == 1
@@ -273,10 +274,10 @@ def test_all_processes_share_one_banq_token(cluster_factory, banq_emulator):
     for _ in cluster.workers:
         banq_sweep.enqueue()
     swept = OrderEvent.objects.filter(kind=OrderEvent.Kind.RECHECK, source=OrderEvent.Source.SWEEP)
-    poll(
+    wait_for(
         lambda: swept.values("order").distinct().count() == len(shoppers),
         timeout=30,
-        message="the workers did not ask banq about every payment",
+        what="the workers asked banq about every payment",
     )
 
     assert banq_emulator.state()["counts"]["tokens"] == 1

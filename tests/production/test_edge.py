@@ -208,6 +208,7 @@ def test_body_limits_are_declared_by_the_views(settings):
         ("https://shop.example.com", True),
         ("https://shop.example.com:443", True),
         ("https://www.example.com", True),  # https://*.example.com
+        ("https://example.com", True),  # ... and the domain itself, as Django's CSRF check
         ("http://127.0.0.1:9999", False),  # another port
         ("https://localhost", False),  # another scheme and port
         ("http://testserver", False),  # a host name, but not an origin of ours
@@ -216,6 +217,7 @@ def test_body_limits_are_declared_by_the_views(settings):
         ("https://example.com.evil.test", False),
         ("null", False),
         ("", False),
+        ("http://127.0.0.1:notaport", False),  # refused, not an error
     ],
 )
 def test_origins_are_compared_by_scheme_host_and_port(origin, allowed):

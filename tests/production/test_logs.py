@@ -102,7 +102,7 @@ def test_the_store_logs_json_lines_on_stdout_with_request_ids_and_order_numbers(
     }
     store = spawn_store(env, name="json-logs", split=True)
     try:
-        wait_until_ready([store])
+        wait_until_ready(store)
         shopper = Shopper(store.url)
         public_id, _ = shopper.place_order(product_create(price="4.20"))
         answer = shopper.payment_link(public_id)

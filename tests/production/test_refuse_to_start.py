@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from storefront.processes import free_port, store_command, worker_command
 from tests.production.test_settings import BASE, clean_env, production_env
-from tests.support.live_store import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -19,16 +19,7 @@ pytestmark = pytest.mark.integration
 def serve(env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
     port = free_port()
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "storefront.serve",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "storefront.asgi:application",
-        ],
+        store_command(port=port),
         cwd=BASE,
         env=env,
         capture_output=True,
@@ -40,7 +31,7 @@ def serve(env: dict[str, str]) -> tuple[subprocess.CompletedProcess, int]:
 
 def worker(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", "worker"],
+        worker_command(),
         cwd=BASE,
         env=env,
         capture_output=True,

@@ -11,6 +11,7 @@ import requests
 
 from tests.support.banq_api import webhook_notification_payload
 from tests.support.live_store import emulator_store_env
+from tests.support.wait import wait_for
 from tests.webhooks.support import order_with_attempt
 from webhooks.models import WebhookEvent
 
@@ -43,10 +44,7 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits(live_store, banq_e
     thread.start()
     started.wait(5)
     # The store records the event before it asks banq (which takes 1.5 s): then it is in flight.
-    deadline = time.monotonic() + 5
-    while not WebhookEvent.objects.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_for(WebhookEvent.objects.exists, timeout=5, what="the store recorded the event")
     stopping = time.monotonic()
     live_store.process.terminate()
     live_store.process.wait(timeout=15)

@@ -12,6 +12,7 @@ from storefront.worker import (
     worker_heartbeat_beat,
     worker_heartbeat_forget,
 )
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +60,12 @@ def test_the_heartbeat_thread_beats_until_stopped_then_removes_its_row(settings)
     settings.WORKER_HEARTBEAT_SECONDS = 0.05
     thread = Heartbeat(worker_id="threaded")
     thread.start()
-    deadline = timezone.now() + timedelta(seconds=5)
-    while not WorkerHeartbeat.objects.filter(worker_id="threaded").exists():
-        assert timezone.now() < deadline, "the thread never recorded a heartbeat"
+    wait_for(
+        WorkerHeartbeat.objects.filter(worker_id="threaded").exists,
+        timeout=5,
+        interval=0.01,
+        what="the thread recorded a heartbeat",
+    )
     thread.stopping.set()
     thread.join(timeout=5)
 

@@ -21,13 +21,12 @@ import json
 import os
 import re
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from secrets import token_hex, token_urlsafe
 from typing import Any
 
-from tests.support.live_store import BASE_DIR
+from storefront.processes import BASE_DIR
 
 try:
     from playwright.sync_api import expect
@@ -325,18 +324,6 @@ class Storefront:
         expect(self.confirmation).to_contain_text("Payment confirmed.")
         expect(self.page.locator("#order-status")).to_have_text("Paid")
         expect(self.dialog).to_have_count(0)
-
-
-def wait_until(predicate: Any, *, timeout: float, what: str) -> Any:
-    """Poll ``predicate`` (a database read, say) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.05)
 
 
 def focused_in_modal(page: Any) -> bool:

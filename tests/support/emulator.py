@@ -2,7 +2,7 @@
 
 - `banq_emulator` (function scope): the running emulator, reset before each test. A handle with
   `.url`, `.api_url`, `.token_url`, `.widget_url` and helpers (see `EmulatorHandle`).
-- `_banq_emulator_process` (session scope): one `python -m banq.emulator --port 0 --seed 1234
+- `_banq_emulator_process` (session scope): one `python -m banq_emulator --port 0 --seed 1234
   --retry-backoff 0.05` subprocess for the whole run (in memory: no state file).
 - `emulator_settings` (function scope): Django settings pointing the store at that emulator with
   the emulator's seeded credentials.
@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,12 @@ from typing import Any
 import pytest
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from storefront import processes
+from tests.support.wait import wait_for
+
 START_TIMEOUT = 20.0
 
-# The emulator's seeded credentials (banq/emulator/defaults.py; settings.py repeats them).
+# The emulator's seeded credentials (banq_emulator/defaults.py; settings.py repeats them).
 EMULATOR_CREDENTIALS = {
     "BANQ_CLIENT_ID": "emulator-client-id",
     "BANQ_USERNAME": "api-user@emulator.banq.test",
@@ -91,16 +92,22 @@ class EmulatorHandle:
     ) -> list[dict[str, Any]]:
         """Wait until at least n deliveries exist and (by default) none is still pending.
         Returns them; raises AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
         found: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            found = self.deliveries()
+
+        def settled_deliveries() -> list[dict[str, Any]]:
+            found[:] = self.deliveries()
             if len(found) >= n and (not settled or all(d["status"] != "pending" for d in found)):
                 return found
-            time.sleep(0.02)
-        raise AssertionError(
-            f"expected {n} settled deliveries within {timeout}s, got: "
-            + ", ".join(f"{d['resourceType']}:{d['status']}" for d in found)
+            return []
+
+        return wait_for(
+            settled_deliveries,
+            timeout=timeout,
+            interval=0.02,
+            what=lambda: (
+                f"{n} settled deliveries, got: "
+                + ", ".join(f"{d['resourceType']}:{d['status']}" for d in found)
+            ),
         )
 
     def next_installment(
@@ -151,13 +158,13 @@ class EmulatorHandle:
         return self._call("GET", "webhook-config")
 
 
-def start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
-    """Start `python -m banq.emulator --port 0 ...`; return the process and its base URL.
-    The process's stderr (its log) goes to the file named by `process.log_path`."""
+def start_emulator(*args: str, module: str = "banq_emulator") -> tuple[subprocess.Popen, str]:
+    """Start `python -m banq_emulator --port 0 ...` (or another ``module`` name for it); return the
+    process and its base URL. The process's stderr (its log) goes to the file named by
+    `process.log_path`."""
     log = tempfile.NamedTemporaryFile(prefix="banq-emulator-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "banq.emulator", "--port", "0", *args],
-        cwd=REPO_ROOT,
+    process = processes.start(
+        [sys.executable, "-m", module, "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -188,13 +195,7 @@ def start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
 
 
 def stop_emulator(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    processes.stop(process)
 
 
 @pytest.fixture(scope="session")

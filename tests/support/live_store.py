@@ -26,152 +26,20 @@ has stopped.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import quote
-
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 20.0
+from tests.support.processes import LiveProcess, launch_store, wait_until_ready
 
-
-@dataclass
-class LiveStore:
-    url: str
-    host: str
-    port: int
-    process: subprocess.Popen
-    env: dict[str, str] = field(repr=False)
-    _stderr_path: str = field(repr=False, default="")
-
-    def stderr(self) -> str:
-        try:
-            return Path(self._stderr_path).read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def kill(self) -> None:
-        """kill -9: whatever the store was doing is cut short."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self._stderr_path:
-            Path(self._stderr_path).unlink(missing_ok=True)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def live_store_database_url() -> str:
-    """A DATABASE_URL for the test database this process is using."""
-    from django.db import connection
-
-    data = connection.settings_dict
-    engine = data["ENGINE"]
-    if engine == "django.db.backends.sqlite3":
-        name = str(data["NAME"])
-        if name == ":memory:" or name.startswith("file:"):
-            raise RuntimeError("live_store needs a file-based SQLite test database")
-        return f"sqlite:///{Path(name).resolve()}"
-    if "postgresql" in engine:
-        user = quote(data.get("USER") or "", safe="")
-        password = data.get("PASSWORD") or ""
-        auth = f"{user}:{quote(password, safe='')}" if password else user
-        host = data.get("HOST") or "127.0.0.1"
-        port = data.get("PORT") or "5432"
-        return f"postgres://{auth}@{host}:{port}/{quote(str(data['NAME']), safe='')}"
-    raise RuntimeError(f"live_store does not know how to share a {engine} database")
-
-
-def _wait_until_listening(store: LiveStore, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if store.process.poll() is not None:
-            pytest.fail(
-                f"The store exited with {store.process.returncode} before listening:\n"
-                f"{store.stderr()}",
-                pytrace=False,
-            )
-        try:
-            with socket.create_connection((store.host, store.port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    stderr = store.stderr()
-    store.stop()
-    pytest.fail(
-        f"The store did not answer on {store.url} within {timeout:.0f} s:\n{stderr}", pytrace=False
-    )
-
-
-def live_env(extra_env: dict[str, str] | None = None, **values: str) -> dict[str, str]:
-    """The environment of a store process (server or worker) started by a test: the test
-    database, no .env, then ``values`` and ``extra_env`` on top."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "storefront.settings",
-        "DATABASE_URL": live_store_database_url(),
-        "DJANGO_READ_DOT_ENV": "false",
-        "PYTHONUNBUFFERED": "1",
-        **values,
-    }
-    env.pop("PYTEST_CURRENT_TEST", None)
-    env.update({k: str(v) for k, v in (extra_env or {}).items()})
-    return env
+LiveStore = LiveProcess
 
 
 def live_store_start(
     extra_env: dict[str, str] | None = None, *, port: int = 0, access_log: bool = False
 ) -> LiveStore:
     """Start daphne serving storefront.asgi on ``port`` (a free one by default); wait until it
-    listens. With ``access_log``, its stdout (the access log) goes to ``stderr()`` too."""
-    host = "127.0.0.1"
-    port = port or free_port(host)
-    url = f"http://{host}:{port}"
-    env = live_env(extra_env, STOREFRONT_URL=url)
-    stderr_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, read on failure
-        prefix="live-store-", suffix=".log", delete=False
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storefront.serve",  # daphne, as `make run` and production start it
-            "-b",
-            host,
-            "-p",
-            str(port),
-            "storefront.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=stderr_file if access_log else subprocess.DEVNULL,
-        stderr=stderr_file,
-    )
-    stderr_file.close()
-    store = LiveStore(
-        url=url, host=host, port=port, process=process, env=env, _stderr_path=stderr_file.name
-    )
-    _wait_until_listening(store, START_TIMEOUT)
+    listens. With ``access_log``, its stdout (the access log) goes to ``output()`` too."""
+    store = launch_store(extra_env, port=port, access_log=access_log)
+    wait_until_ready(store)
     return store
 
 

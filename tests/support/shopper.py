@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import time
 
 import requests
 import websockets
 
 from orders.models import Product
+from tests.support.wait import receive_until
 
 
 class Shopper:
@@ -61,14 +59,12 @@ class Shopper:
 
 
 async def next_status(ws, wanted: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"no {wanted!r} status pushed in {timeout}s")
-        message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-        if message.get("status") == wanted:
-            return message
+    return await receive_until(
+        ws,
+        lambda message: message.get("status") == wanted,
+        timeout=timeout,
+        what=f"a {wanted!r} status pushed",
+    )
 
 
 def open_socket(shopper: Shopper, public_id: str):

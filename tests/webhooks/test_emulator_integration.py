@@ -3,8 +3,6 @@ delivers the webhook to the real store (daphne), and the order becomes paid."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.urls import reverse
 
@@ -13,6 +11,7 @@ from banq.models import BanqPayment
 from orders.models import Order
 from tests.factories import order_create
 from tests.support.live_store import emulator_store_env
+from tests.support.wait import wait_for
 from webhooks.models import WebhookEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -23,16 +22,6 @@ TOKEN = "integration-webhook-token-5f1e2d3c4b5a69788796a5b4"
 @pytest.fixture
 def live_store_env(banq_emulator, emulator_settings):
     return emulator_store_env(banq_emulator, emulator_settings, TOKEN)
-
-
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_emulator_completion_reaches_the_store_and_pays_the_order(
@@ -55,7 +44,7 @@ def test_emulator_completion_reaches_the_store_and_pays_the_order(
         order.refresh_from_db()
         return order.status == Order.Status.PAID
 
-    wait_for(paid)
+    wait_for(paid, timeout=15, interval=0.1, what="the emulator's webhook paid the order")
     deliveries = banq_emulator.wait_for_deliveries(1, timeout=15)
     assert deliveries
     assert order.payment_reference == link.payment_id
@@ -84,6 +73,6 @@ def test_emulator_failure_fails_the_order(
         order.refresh_from_db()
         return order.status == Order.Status.FAILED
 
-    wait_for(failed)
+    wait_for(failed, timeout=15, interval=0.1, what="the emulator's webhook failed the order")
     attempt = BanqPayment.objects.get(order=order)
     assert attempt.fail_reason == "InsufficientBalance"

@@ -18,7 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from orders.admin_selectors import ANY_ATTENTION, PAID_TODAY, PAID_WEEK, order_admin_summary
+from orders.admin_selectors import (
+    ANY_ATTENTION,
+    PAID_TODAY,
+    PAID_WEEK,
+    OrderSummary,
+    order_admin_summary,
+)
 from orders.money import format_money
 from webhooks.models import WebhookEvent
 from webhooks.selectors import webhook_refusal_summary
@@ -53,17 +59,14 @@ def _received(received) -> str:
 
 
 def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
-    now = now or timezone.now()
-    orders = order_admin_summary(now=now)
+    return _order_lines(order_admin_summary(now=now or timezone.now())) + _webhook_lines()
+
+
+def _order_lines(orders: OrderSummary) -> list[SummaryLine]:
+    """Money received today and this week (orders, later installments), and the orders that
+    need the merchant's attention."""
     order_list = "orders_order"
-    events = WebhookEvent.objects.aggregate(
-        **{
-            state: Count("pk", filter=Q(state=state))
-            for state in (*WAITING_STATES, WebhookEvent.State.DEAD)
-        }
-    )
-    refusals = webhook_refusal_summary(days=REFUSALS_DAYS)
-    lines = [
+    return [
         SummaryLine(
             "Paid today",
             _received(orders.paid_today),
@@ -91,16 +94,26 @@ def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:
             alert=orders.needs_attention > 0,
         ),
     ]
-    for state in WAITING_STATES:
-        count = events[state]
-        lines.append(
-            SummaryLine(
-                f"Webhook events {WebhookEvent.State(state).label.lower()}",
-                str(count),
-                _changelist("webhooks_webhookevent", state__exact=state),
-                alert=count > 0,
-            )
+
+
+def _webhook_lines() -> list[SummaryLine]:
+    """Webhook events waiting or given up on, and calls refused for a wrong token."""
+    events = WebhookEvent.objects.aggregate(
+        **{
+            state: Count("pk", filter=Q(state=state))
+            for state in (*WAITING_STATES, WebhookEvent.State.DEAD)
+        }
+    )
+    refusals = webhook_refusal_summary(days=REFUSALS_DAYS)
+    lines = [
+        SummaryLine(
+            f"Webhook events {WebhookEvent.State(state).label.lower()}",
+            str(events[state]),
+            _changelist("webhooks_webhookevent", state__exact=state),
+            alert=events[state] > 0,
         )
+        for state in WAITING_STATES
+    ]
     dead = events[WebhookEvent.State.DEAD]
     lines.append(
         SummaryLine(

@@ -43,17 +43,7 @@ class Command(BaseCommand):
         email = (options["email"] or "").strip()
         if not email:
             raise CommandError("--email must not be empty.")
-        if options["password_stdin"]:
-            stream = options.get("stdin") or sys.stdin
-            password = stream.readline().rstrip("\r\n")
-        else:
-            try:
-                password = getpass.getpass(f"banq password for {email}: ")
-            except (EOFError, KeyboardInterrupt):
-                raise CommandError("No password given.") from None
-        if not password:
-            raise CommandError("No password given (empty).")
-
+        password = self._password(email, options)
         try:
             profile = merchant_user_client().users_me(email=email, password=password)
         except BanqAuthError as exc:
@@ -65,18 +55,12 @@ class Command(BaseCommand):
         except BanqError as exc:
             raise banq_command_error(exc, doing="banq_accounts") from None
 
-        spaces = {space.id: space for space in profile.account_spaces}
         self.stdout.write(f"banq user {profile.email or email}")
         self.stdout.write("")
         self.stdout.write("Account spaces")
-        if spaces:
-            for line in table(
-                [(s.name or "-", s.id) for s in profile.account_spaces],
-                ("NAME", "ACCOUNT SPACE ID"),
-            ):
-                self.stdout.write("  " + line)
-        else:
-            self.stdout.write("  (none)")
+        self._table(
+            [(s.name or "-", s.id) for s in profile.account_spaces], ("NAME", "ACCOUNT SPACE ID")
+        )
         self.stdout.write("")
         self.stdout.write("banq accounts")
         accounts = profile.banq_accounts
@@ -84,14 +68,37 @@ class Command(BaseCommand):
             raise CommandError(
                 "banq lists no banq account for this user: create one in banq first."
             )
-        for line in table(
+        self._table(
             [(a.name or "-", a.banq_guid, a.account_space_id or "-") for a in accounts],
             ("NAME", "BANQ GUID", "ACCOUNT SPACE ID"),
-        ):
+        )
+        self._env_lines(profile)
+
+    @staticmethod
+    def _password(email: str, options: dict) -> str:
+        """From standard input's first line with --password-stdin, else asked without echo."""
+        if options["password_stdin"]:
+            stream = options.get("stdin") or sys.stdin
+            password = stream.readline().rstrip("\r\n")
+        else:
+            try:
+                password = getpass.getpass(f"banq password for {email}: ")
+            except (EOFError, KeyboardInterrupt):
+                raise CommandError("No password given.") from None
+        if not password:
+            raise CommandError("No password given (empty).")
+        return password
+
+    def _table(self, rows: list[tuple[str, ...]], headings: tuple[str, ...]) -> None:
+        for line in table(rows, headings) if rows else ["(none)"]:
             self.stdout.write("  " + line)
 
+    def _env_lines(self, profile) -> None:
+        """The .env lines for the first banq account, and commented ones for the others."""
+        accounts = profile.banq_accounts
         first = accounts[0]
-        space_id = first.account_space_id or (profile.account_spaces[0].id if spaces else "")
+        spaces = profile.account_spaces
+        space_id = first.account_space_id or (spaces[0].id if spaces else "")
         self.stdout.write("")
         self.stdout.write("Lines for your .env:")
         self.stdout.write(f"BANQ_MERCHANT_GUID={first.banq_guid}")

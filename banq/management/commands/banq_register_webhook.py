@@ -3,6 +3,8 @@ config at this store (create it, or update only what differs). Idempotent."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -35,6 +37,61 @@ def _describe(config) -> str:
         f"url {webhook_url_mask(config.url)}, {'enabled' if config.enabled else 'disabled'}, "
         f"retryCount {config.retry_count}, types {','.join(config.types) or '-'}"
     )
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The webhook config this store wants at banq, from the options and the settings."""
+
+    space: str
+    url: str
+    enabled: bool
+    retry_count: int
+    types: tuple[str, ...]
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Wanted:
+        """Raises CommandError for a bad option or a missing setting."""
+        config = banq_settings()
+        base_url = (options["base_url"] or config.storefront_url or "").strip().rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CommandError(f"--base-url must be an http(s) URL, got {base_url!r}.")
+        if parts.path or parts.query or parts.fragment:
+            raise CommandError("--base-url must be the site's root URL, without a path.")
+        if config.environment == "production" and parts.scheme != "https":
+            raise CommandError("--base-url must use https in production.")
+        retry_count = options["retry_count"]
+        if not 0 <= retry_count <= MAX_RETRY_COUNT:
+            raise CommandError(f"--retry-count must be between 0 and {MAX_RETRY_COUNT}.")
+        types = _types(options["types"])
+        space = (options["space"] or config.account_space_id or "").strip()
+        if not space:
+            raise CommandError("No account space: set BANQ_ACCOUNT_SPACE_ID or pass --space.")
+        try:
+            url = webhook_url_build(base_url=base_url)
+        except BanqConfigError as exc:
+            raise CommandError(str(exc)) from None
+        return cls(space, url, not options["disable"], retry_count, types)
+
+    def changes_from(self, current) -> dict[str, Any]:
+        """What differs between banq's ``current`` config and this one (all of it when banq
+        has none)."""
+        wanted = {
+            "url": self.url,
+            "enabled": self.enabled,
+            "retry_count": self.retry_count,
+            "types": self.types,
+        }
+        if current is None:
+            return wanted
+        same = {
+            "url": current.url == self.url,
+            "enabled": current.enabled == self.enabled,
+            "retry_count": current.retry_count == self.retry_count,
+            "types": set(current.types) == set(self.types),
+        }
+        return {field: value for field, value in wanted.items() if not same[field]}
 
 
 class Command(BaseCommand):
@@ -83,55 +140,24 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        verbose = options["verbosity"] >= 1
-        say = self.stdout.write if verbose else (lambda *a, **k: None)
-        config = banq_settings()
-        base_url = (options["base_url"] or config.storefront_url or "").strip().rstrip("/")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise CommandError(f"--base-url must be an http(s) URL, got {base_url!r}.")
-        if parts.path or parts.query or parts.fragment:
-            raise CommandError("--base-url must be the site's root URL, without a path.")
-        if config.environment == "production" and parts.scheme != "https":
-            raise CommandError("--base-url must use https in production.")
-        retry_count = options["retry_count"]
-        if not 0 <= retry_count <= MAX_RETRY_COUNT:
-            raise CommandError(f"--retry-count must be between 0 and {MAX_RETRY_COUNT}.")
-        types = _types(options["types"])
-        enabled = not options["disable"]
-        space = (options["space"] or config.account_space_id or "").strip()
-        if not space:
-            raise CommandError("No account space: set BANQ_ACCOUNT_SPACE_ID or pass --space.")
-        try:
-            url = webhook_url_build(base_url=base_url)
-        except BanqConfigError as exc:
-            raise CommandError(str(exc)) from None
-
+        say = self.stdout.write if options["verbosity"] >= 1 else (lambda *a, **k: None)
+        wanted = Wanted.from_options(options)
         try:
             client = get_banq_client()
-            current = client.get_webhook_config(space)
+            current = client.get_webhook_config(wanted.space)
         except BanqError as exc:
             raise banq_command_error(exc, doing="reading banq's webhook config") from None
-        say(f"account space   {space}")
-        say(f"our webhook URL {webhook_url_mask(url)}")
+        say(f"account space   {wanted.space}")
+        say(f"our webhook URL {webhook_url_mask(wanted.url)}")
         say(f"banq's config   {_describe(current)}")
 
+        changes = wanted.changes_from(current)
         if current is None:
-            changes = {"url": url, "enabled": enabled, "retry_count": retry_count, "types": types}
             say(f"{'Would create' if options['dry_run'] else 'Creating'} the webhook config.")
+        elif not changes:
+            say(self.style.SUCCESS("banq's webhook config is already up to date: no change."))
+            return
         else:
-            changes = {}
-            if current.url != url:
-                changes["url"] = url
-            if current.enabled != enabled:
-                changes["enabled"] = enabled
-            if current.retry_count != retry_count:
-                changes["retry_count"] = retry_count
-            if set(current.types) != set(types):
-                changes["types"] = types
-            if not changes:
-                say(self.style.SUCCESS("banq's webhook config is already up to date: no change."))
-                return
             for field, value in changes.items():
                 shown = webhook_url_mask(value) if field == "url" else value
                 if field == "types":
@@ -143,14 +169,12 @@ class Command(BaseCommand):
             return
         try:
             if current is None:
-                result = client.create_webhook_config(
-                    url=url, enabled=enabled, retry_count=retry_count, types=types, space_id=space
-                )
+                result = client.create_webhook_config(space_id=wanted.space, **changes)
             else:
-                result = client.update_webhook_config(space_id=space, **changes)
+                result = client.update_webhook_config(space_id=wanted.space, **changes)
         except BanqError as exc:
             raise banq_command_error(exc, doing="saving banq's webhook config") from None
         say(f"banq's config   {_describe(result)}")
-        if result.url != url:
+        if result.url != wanted.url:
             raise CommandError("banq did not keep our webhook URL: check the config at banq.")
         say(self.style.SUCCESS("Webhook config " + ("created." if current is None else "updated.")))

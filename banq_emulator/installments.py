@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from banq.emulator.state import EmulatorState
+from banq_emulator.state import EmulatorState
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ TOKEN_TTL_S = 86400  # the lifetime of banq's sample token (24 h)
 FREQUENCIES = ("once", "weekly", "monthly", "yearly")
 WEBHOOK_TYPES = ("payment", "transaction")
 
-# banq-api-facts.md section 6 (the public table stops after row 8).
+# banq's documented fail reasons (docs/banq-api.md; the public table stops after row 8).
 FAIL_REASONS = (
     "General Error",
     "PlaidBalanceCheckFailed",

@@ -20,8 +20,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from banq.emulator import defaults
-from banq.emulator.state import Delivery, EmulatorState, Payment, Token, Transaction, WebhookConfig
+from banq_emulator import defaults
+from banq_emulator.state import Delivery, EmulatorState, Payment, Token, Transaction, WebhookConfig
 
 logger = logging.getLogger(__name__)
 

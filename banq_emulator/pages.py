@@ -19,9 +19,9 @@ from typing import Any
 
 import segno
 
-from banq.emulator import defaults
-from banq.emulator.redact import mask_text
-from banq.emulator.state import Payment
+from banq_emulator import defaults
+from banq_emulator.redact import mask_text
+from banq_emulator.state import Payment
 
 CSS = """
 *{box-sizing:border-box}
@@ -368,78 +368,79 @@ def _reason_select(reasons: str, label: str) -> str:
     return f"<select name='reason' aria-label='{_e(label)}'>{reasons}</select>"
 
 
-def dashboard(
-    *,
-    state: dict[str, Any],
-    payments: list[dict[str, Any]],
-    deliveries: list[dict[str, Any]],
-    fail_reasons: Iterable[str],
-    routes: Iterable[str],
-) -> str:
-    """The control page. `state` and `deliveries` come with webhook tokens already masked."""
-    api = "/_emulator/api"
-    reasons = "".join(f"<option>{_e(r)}</option>" for r in fail_reasons)
-    rows = []
-    for p in reversed(payments):
-        actions = ""
-        if p["status"] == "created":
-            actions = _button(f"{api}/payments/{p['id']}/complete", "Complete", cls="") + (
-                f"<form class='inline' method='post' action='{api}/payments/{_e(p['id'])}/fail'>"
-                f"{_reason_select(reasons, 'Fail reason for ' + p['code'])}"
-                "<button type='submit' class='danger'>Fail</button></form>"
-            )
-        elif p.get("nextInstallmentDate") and p["status"] == "completed":
-            actions = _button(
-                f"{api}/payments/{p['id']}/next-installment",
-                f"Next installment ({p['nextInstallmentDate']})",
-                "<input type='hidden' name='fail' value='false'>",
-                cls="",
-            ) + (
-                f"<form class='inline' method='post' "
-                f"action='{api}/payments/{_e(p['id'])}/next-installment'>"
-                "<input type='hidden' name='fail' value='true'>"
-                f"{_reason_select(reasons, 'Fail reason for the next installment of ' + p['code'])}"
-                "<button type='submit' class='danger'>Fail next</button></form>"
-            )
-        status = _e(p["status"])
-        if p["failReason"]:
-            status += f" <span title='{_e(defaults.fail_reason_text(p['failReason']))}'>"
-            status += f"({_e(p['failReason'])})</span>"
-        if p.get("transactions"):
-            done = sum(1 for t in p["transactions"] if t["status"] == "completed")
-            status += (
-                f"<br><span class='muted'>installments: {len(p['transactions'])}, "
-                f"{done} paid</span>"
-            )
-        rows.append(
-            f"<tr><td><code>{_e(p['id'])}</code><br><a href='{_e(p['url'])}'>{_e(p['code'])}</a>"
-            f"</td><td>{_e(p['externalOrderCode'])}</td><td>${_e(p['funds'])}</td>"
-            f"<td>{_e(p['comment'])}</td><td>{_e(p['merchantName'])}</td>"
-            f"<td>{status}<br><span class='muted'>{_e(p['completedVia'] or '')}</span></td>"
-            f"<td>{actions}</td></tr>"
+API = "/_emulator/api"
+
+
+def _payment_actions(p: dict[str, Any], reasons: str) -> str:
+    """Complete or fail a created payment; charge or fail the next installment of a paid plan."""
+    if p["status"] == "created":
+        return _button(f"{API}/payments/{p['id']}/complete", "Complete", cls="") + (
+            f"<form class='inline' method='post' action='{API}/payments/{_e(p['id'])}/fail'>"
+            f"{_reason_select(reasons, 'Fail reason for ' + p['code'])}"
+            "<button type='submit' class='danger'>Fail</button></form>"
         )
-    payments_html = (
+    if p.get("nextInstallmentDate") and p["status"] == "completed":
+        return _button(
+            f"{API}/payments/{p['id']}/next-installment",
+            f"Next installment ({p['nextInstallmentDate']})",
+            "<input type='hidden' name='fail' value='false'>",
+            cls="",
+        ) + (
+            f"<form class='inline' method='post' "
+            f"action='{API}/payments/{_e(p['id'])}/next-installment'>"
+            "<input type='hidden' name='fail' value='true'>"
+            f"{_reason_select(reasons, 'Fail reason for the next installment of ' + p['code'])}"
+            "<button type='submit' class='danger'>Fail next</button></form>"
+        )
+    return ""
+
+
+def _payment_row(p: dict[str, Any], reasons: str) -> str:
+    status = _e(p["status"])
+    if p["failReason"]:
+        status += f" <span title='{_e(defaults.fail_reason_text(p['failReason']))}'>"
+        status += f"({_e(p['failReason'])})</span>"
+    if p.get("transactions"):
+        done = sum(1 for t in p["transactions"] if t["status"] == "completed")
+        status += (
+            f"<br><span class='muted'>installments: {len(p['transactions'])}, {done} paid</span>"
+        )
+    return (
+        f"<tr><td><code>{_e(p['id'])}</code><br><a href='{_e(p['url'])}'>{_e(p['code'])}</a>"
+        f"</td><td>{_e(p['externalOrderCode'])}</td><td>${_e(p['funds'])}</td>"
+        f"<td>{_e(p['comment'])}</td><td>{_e(p['merchantName'])}</td>"
+        f"<td>{status}<br><span class='muted'>{_e(p['completedVia'] or '')}</span></td>"
+        f"<td>{_payment_actions(p, reasons)}</td></tr>"
+    )
+
+
+def _payments_table(payments: list[dict[str, Any]], fail_reasons: Iterable[str]) -> str:
+    reasons = "".join(f"<option>{_e(r)}</option>" for r in fail_reasons)
+    rows = "".join(_payment_row(p, reasons) for p in reversed(payments))
+    return (
         "<table><tr><th scope='col'>Payment / link</th><th scope='col'>Order code</th>"
         "<th scope='col'>Funds</th><th scope='col'>Comment</th><th scope='col'>Merchant</th>"
         "<th scope='col'>Status</th><th scope='col'>Actions</th></tr>"
-        + ("".join(rows) or "<tr><td colspan='7' class='muted'>No payments yet.</td></tr>")
+        + (rows or "<tr><td colspan='7' class='muted'>No payments yet.</td></tr>")
         + "</table>"
     )
-    drows = []
+
+
+def _attempt_item(a: dict[str, Any]) -> str:
+    if a.get("dropped"):
+        return "<li>dropped (fault)</li>"
+    return (
+        f"<li>#{_e(a['number'])} {_e(a['at'])}: {_e(a['statusCode'] or '')} "
+        f"{_e(mask_text(a['error'] or ''))} <code>{_e(a['responseBody'])}</code></li>"
+    )
+
+
+def _deliveries_table(deliveries: list[dict[str, Any]]) -> str:
+    rows = []
     for d in reversed(deliveries):
-        attempts = "".join(
-            "<li>"
-            + (
-                "dropped (fault)"
-                if a.get("dropped")
-                else f"#{_e(a['number'])} {_e(a['at'])}: {_e(a['statusCode'] or '')} "
-                f"{_e(mask_text(a['error'] or ''))} <code>{_e(a['responseBody'])}</code>"
-            )
-            + "</li>"
-            for a in d["attempts"]
-        )
-        resend = _button(f"{api}/deliveries/{d['id']}/resend", "Resend")
-        drows.append(
+        attempts = "".join(_attempt_item(a) for a in d["attempts"])
+        resend = _button(f"{API}/deliveries/{d['id']}/resend", "Resend")
+        rows.append(
             f"<tr><td>{_e(d['createdAt'])}</td><td>{_e(d['resourceType'])} {_e(d['action'])}"
             f"<br><code>{_e(d['resourceId'])}</code>"
             f"{' (duplicate)' if d['duplicate'] else ''}</td>"
@@ -447,17 +448,20 @@ def dashboard(
             f"<td>{_e(d['status'])}</td><td>{f'<ul>{attempts}</ul>' if attempts else ''}</td>"
             f"<td>{resend}</td></tr>"
         )
-    deliveries_html = (
+    return (
         "<table><tr><th scope='col'>Created</th><th scope='col'>Event</th>"
         "<th scope='col'>URL</th><th scope='col'>Status</th><th scope='col'>Attempts</th>"
         "<th scope='col'>Actions</th></tr>"
-        + ("".join(drows) or "<tr><td colspan='6' class='muted'>No deliveries yet.</td></tr>")
+        + ("".join(rows) or "<tr><td colspan='6' class='muted'>No deliveries yet.</td></tr>")
         + "</table>"
     )
+
+
+def _config_form(state: dict[str, Any]) -> str:
     config = state["webhookConfigs"].get(state["merchant"]["accountSpaceId"])
     config = config or {"url": "", "enabled": True, "retryCount": 5, "webHookTypes": []}
-    config_html = (
-        f"<form method='post' action='{api}/webhook-config'>"
+    return (
+        f"<form method='post' action='{API}/webhook-config'>"
         "<label for='wh-url'>URL (empty removes the config; the token is shown masked)</label>"
         f"<input id='wh-url' name='url' value='{_e(mask_text(config['url']))}'>"
         "<label class='check'><input type='checkbox' name='enabled'"
@@ -468,7 +472,10 @@ def dashboard(
         f"<input id='wh-types' name='webHookTypes' value='{_e(','.join(config['webHookTypes']))}'>"
         "<p class='actions'><button type='submit'>Save webhook config</button></p></form>"
     )
-    f = state["faults"]
+
+
+def _faults_form(faults: dict[str, Any], routes: Iterable[str]) -> str:
+    f = faults
     fields = "".join(
         f"<label for='fault-{_e(name)}'>{_e(name)}</label>"
         f"<input id='fault-{_e(name)}' name='{_e(name)}' value='{_e(value)}'>"
@@ -482,43 +489,59 @@ def dashboard(
             ("token_ttl_s", "" if f["token_ttl_s"] is None else f["token_ttl_s"]),
         )
     )
-    faults_html = (
-        f"<form method='post' action='{api}/faults'>{fields}"
+    return (
+        f"<form method='post' action='{API}/faults'>{fields}"
         "<label class='check'><input type='checkbox' name='out_of_order' value='true'"
         f"{' checked' if f['out_of_order'] else ''}> out_of_order (Transaction before Payment)"
         f"</label><p class='muted'>error_routes: {_e(', '.join(routes))} (empty = all)</p>"
         "<p class='actions'><button type='submit'>Save faults</button></p></form>"
     )
-    clock = state["installmentClock"]["seconds"]
-    clock_html = (
-        f"<form method='post' action='{api}/installment-clock'>"
+
+
+def _clock_form(clock: float | None) -> str:
+    return (
+        f"<form method='post' action='{API}/installment-clock'>"
         "<label for='clock-seconds'>Real seconds per period (empty: off)</label>"
         f"<input id='clock-seconds' name='seconds' value='{_e(clock if clock else '')}'>"
         "<p class='actions'><button type='submit'>Save installment clock</button></p></form>"
     )
+
+
+def _card(name: str, title: str, html: str) -> str:
+    return (
+        f"<section class='card' aria-labelledby='{name}-title'>"
+        f"<h2 id='{name}-title'>{title}</h2>{html}</section>"
+    )
+
+
+def dashboard(
+    *,
+    state: dict[str, Any],
+    payments: list[dict[str, Any]],
+    deliveries: list[dict[str, Any]],
+    fail_reasons: Iterable[str],
+    routes: Iterable[str],
+) -> str:
+    """The control page. `state` and `deliveries` come with webhook tokens already masked."""
     merchant = state["merchant"]
     stored = state.get("stateFile")
     body = (
         "<h1>banq emulator</h1>"
-        f"<p class='muted'>Not banq: a local stand-in with the shapes of banq-api.md. "
+        "<p class='muted'>Not banq: a local stand-in with the shapes the store assumes "
+        "(docs/banq-api.md). "
         f"API <code>{_e(state['apiUrl'])}</code>, token <code>{_e(state['tokenUrl'])}</code>, "
         f"widget <code>{_e(state['widgetUrl'])}</code>. Merchant {_e(merchant['name'])}, "
         f"space <code>{_e(merchant['accountSpaceId'])}</code>, banq "
         f"<code>{_e(merchant['banqGuid'])}</code>. "
         + (f"State file <code>{_e(stored)}</code>. " if stored else "State in memory only. ")
         + "<a href='/_emulator/'>Refresh</a></p>"
-        f"<section class='card' aria-labelledby='payments-title'>"
-        f"<h2 id='payments-title'>Payments</h2>{payments_html}</section>"
-        f"<section class='card' aria-labelledby='deliveries-title'>"
-        f"<h2 id='deliveries-title'>Webhook deliveries</h2>{deliveries_html}</section>"
-        "<div class='wide'>"
-        f"<section class='card' aria-labelledby='config-title'>"
-        f"<h2 id='config-title'>Webhook config</h2>{config_html}</section>"
-        f"<section class='card' aria-labelledby='faults-title'>"
-        f"<h2 id='faults-title'>Faults</h2>{faults_html}</section>"
-        f"<section class='card' aria-labelledby='clock-title'>"
-        f"<h2 id='clock-title'>Installment clock</h2>{clock_html}</section></div>"
-        f"<section class='card' aria-labelledby='reset-title'><h2 id='reset-title'>Reset</h2>"
-        f"{_button(f'{api}/reset', 'Reset everything', cls='danger')}</section>"
+        + _card("payments", "Payments", _payments_table(payments, fail_reasons))
+        + _card("deliveries", "Webhook deliveries", _deliveries_table(deliveries))
+        + "<div class='wide'>"
+        + _card("config", "Webhook config", _config_form(state))
+        + _card("faults", "Faults", _faults_form(state["faults"], routes))
+        + _card("clock", "Installment clock", _clock_form(state["installmentClock"]["seconds"]))
+        + "</div>"
+        + _card("reset", "Reset", _button(f"{API}/reset", "Reset everything", cls="danger"))
     )
     return _page("banq emulator", body)

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from banq.emulator.state import Delivery, EmulatorState, Payment, Transaction, now_iso
+from banq_emulator.state import Delivery, EmulatorState, Payment, Transaction, now_iso
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The emulator's HTTP application: banq's API paths, the widget script and page, the hosted
-pages and the control API. The socket side (HTTP/1.1, keep-alive) lives in banq/emulator/http.py;
+pages and the control API. The socket side (HTTP/1.1, keep-alive) lives in banq_emulator/http.py;
 `requests` is used by the webhook deliverer only.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from banq.emulator import defaults, pages
-from banq.emulator.http import EmulatorHTTPServer, Request, Response, dumps, make_http_server
-from banq.emulator.installments import InstallmentClock
-from banq.emulator.redact import mask_url
-from banq.emulator.state import (
+from banq_emulator import defaults, pages
+from banq_emulator.http import EmulatorHTTPServer, Request, Response, dumps, make_http_server
+from banq_emulator.installments import InstallmentClock
+from banq_emulator.redact import mask_url
+from banq_emulator.state import (
     FAULT_DEFAULTS,
     EmulatorState,
     FaultError,
@@ -31,7 +31,7 @@ from banq.emulator.state import (
     WebhookConfig,
     validate_faults,
 )
-from banq.emulator.webhooks import Deliverer
+from banq_emulator.webhooks import Deliverer
 
 logger = logging.getLogger(__name__)
 

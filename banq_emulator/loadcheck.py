@@ -1,6 +1,6 @@
-"""How fast the emulator answers: `python -m banq.emulator.loadcheck [--url URL]`.
+"""How fast the emulator answers: `python -m banq_emulator.loadcheck [--url URL]`.
 
-Without --url it starts its own emulator (`python -m banq.emulator --port 0`, access log off
+Without --url it starts its own emulator (`python -m banq_emulator --port 0`, access log off
 nowhere but /dev/null) and stops it afterwards. Then it creates one payment and measures:
 
 - idle latency: sequential `GET /api/v1/payments/{id}` on one keep-alive `requests.Session`
@@ -29,12 +29,12 @@ from urllib.parse import urlsplit
 
 import requests
 
-from banq.emulator import defaults
+from banq_emulator import defaults
 
 
 def _start() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "banq.emulator", "--port", "0"],
+        [sys.executable, "-m", "banq_emulator", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -187,7 +187,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m banq.emulator.loadcheck", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m banq_emulator.loadcheck", description=__doc__)
     parser.add_argument("--url", help="a running emulator (default: start one)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=3.0)

@@ -1,4 +1,4 @@
-"""python -m banq.emulator [--host H] [--port P] [--seed N] [--webhook-url URL]
+"""python -m banq_emulator [--host H] [--port P] [--seed N] [--webhook-url URL]
 [--retry-backoff S] [--faults JSON] [--merchant-name NAME] [--public-url URL]
 [--state-file PATH [--fresh]] [--installment-clock SECONDS]"""
 
@@ -11,14 +11,14 @@ import signal
 import sys
 import threading
 
-from banq.emulator import defaults
-from banq.emulator.persist import StateFile, StateFileError
-from banq.emulator.redact import mask_text
-from banq.emulator.server import EmulatorApp, make_server
-from banq.emulator.state import EmulatorState, FaultError
+from banq_emulator import defaults
+from banq_emulator.persist import StateFile, StateFileError
+from banq_emulator.redact import mask_text
+from banq_emulator.server import EmulatorApp, make_server
+from banq_emulator.state import EmulatorState, FaultError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the store's format
-logger = logging.getLogger("banq.emulator")
+logger = logging.getLogger("banq_emulator")
 
 
 class MaskingFormatter(logging.Formatter):
@@ -36,7 +36,7 @@ def setup_logging() -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m banq.emulator", description="A local banq emulator (HTTP level)."
+        prog="python -m banq_emulator", description="A local banq emulator (HTTP level)."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001, help="0 picks a free port")

@@ -1,8 +1,8 @@
 """The emulator's state: payments, transactions, tokens, webhooks, deliveries, faults.
 
-Constants (credentials, account spaces, banq guids) live in banq/emulator/defaults.py, which
+Constants (credentials, account spaces, banq guids) live in banq_emulator/defaults.py, which
 storefront/settings.py repeats. Everything here is guarded by one lock. With a state file
-(`--state-file`), every change is written to it under that lock (banq/emulator/persist.py);
+(`--state-file`), every change is written to it under that lock (banq_emulator/persist.py);
 without one, nothing is persisted.
 """
 
@@ -20,14 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from banq.emulator import defaults
-from banq.emulator.redact import mask_text, mask_url
-from banq.emulator.schedule import installment_date
-
-if TYPE_CHECKING:
-    from banq.emulator.persist import StateFile
+from banq_emulator import defaults
+from banq_emulator.redact import mask_text, mask_url
+from banq_emulator.schedule import installment_date
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +105,15 @@ def now_iso() -> str:
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+class StateStore(Protocol):
+    """Where the state is kept across restarts (``banq_emulator.persist.StateFile``): the state
+    calls ``save`` after each change, under its lock, and knows nothing else of the file."""
+
+    path: Path  # shown by the control API and the dashboard
+
+    def save(self, state: EmulatorState) -> None: ...
 
 
 class InstallmentError(Exception):
@@ -254,7 +261,7 @@ class EmulatorState:
         webhook_url: str | None = None,
         faults: dict[str, Any] | None = None,
         installment_clock_s: float | None = None,
-        store: StateFile | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.seed = seed

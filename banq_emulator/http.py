@@ -21,7 +21,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-access_log = logging.getLogger("banq.emulator.access")
+access_log = logging.getLogger("banq_emulator.access")
 logger = logging.getLogger(__name__)
 
 _DEC = re.compile(r'"\\u0000DEC:(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
