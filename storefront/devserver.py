@@ -6,8 +6,10 @@ Checks the ports first (a busy port is a clear message, not a traceback), starts
 (its state kept in ``.run/emulator-state.json``; ``--fresh`` starts it empty), registers the
 store's webhook URL with it through the real operator command, starts the store and the worker,
 prints the URLs, and stops all three on Ctrl-C or SIGTERM. Every line each process prints is
-prefixed with its name. While it runs, ``.run/make-run.json`` tells management commands started
-from another shell which store and emulator URLs to use (``storefront/settings.py`` reads it).
+prefixed with its name. The store and the worker share their metrics through ``.run/prometheus``
+(emptied at each start), so the store's ``/metrics`` counts the worker's work too. While it runs,
+``.run/make-run.json`` tells management commands started from another shell which store and
+emulator URLs to use (``storefront/settings.py`` reads it).
 With BANQ_ENVIRONMENT=sandbox or production no emulator starts.
 """
 
@@ -31,6 +33,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
 RUN_FILE = RUN_DIR / "make-run.json"
 EMULATOR_STATE = RUN_DIR / "emulator-state.json"
+METRICS_DIR = RUN_DIR / "prometheus"
 NAME_WIDTH = 8
 _print_lock = threading.Lock()
 
@@ -150,6 +153,15 @@ def forget_run() -> None:
         pass
 
 
+def metrics_dir_fresh() -> str:
+    """The store's and the worker's shared metrics directory (prometheus_client's multi-process
+    mode), emptied: their counters start at zero with this run, and /metrics shows both."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return str(METRICS_DIR)
+
+
 def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops everything like Ctrl-C does
     raise KeyboardInterrupt
 
@@ -202,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     env = dict(os.environ)
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir_fresh()
     emulator = store = worker = None
     me = "make run"
     try:

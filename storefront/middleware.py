@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
 from storefront.http import REQUEST_FLAG, view_answers_json
@@ -19,3 +20,27 @@ class JsonViewMiddleware(MiddlewareMixin):
         if view_answers_json(view_func):
             setattr(request, REQUEST_FLAG, True)
         return
+
+
+def permissions_policy_header(policy: dict[str, list[str]]) -> str:
+    """``Permissions-Policy`` from ``{feature: [allowed origins]}`` (``self`` as is, other origins
+    quoted; an empty list turns the feature off)."""
+    parts = []
+    for feature, origins in policy.items():
+        allowed = " ".join(o if o in ("self", "*") else f'"{o}"' for o in origins)
+        parts.append(f"{feature}=({allowed})")
+    return ", ".join(parts)
+
+
+class PermissionsPolicyMiddleware:
+    """Adds ``Permissions-Policy`` (``settings.PERMISSIONS_POLICY``) to every response."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = getattr(settings, "PERMISSIONS_POLICY", None)
+        if policy and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = permissions_policy_header(policy)
+        return response
