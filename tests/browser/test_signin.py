@@ -61,7 +61,7 @@ def production_store(live_store_factory, settings):
     factor."""
     key = f"signin-secret-key-{token_urlsafe(32)}"
     settings.SECRET_KEY = key
-    store = live_store_factory(
+    return live_store_factory(
         {
             "BANQ_ENVIRONMENT": "sandbox",
             "DJANGO_SECRET_KEY": key,
@@ -76,7 +76,6 @@ def production_store(live_store_factory, settings):
             "DJANGO_ALLOW_ASYNC_UNSAFE": "",
         }
     )
-    return store
 
 
 def test_staff_sign_in_outside_emulator_mode_asks_for_the_authenticator_code(

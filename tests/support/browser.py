@@ -208,7 +208,8 @@ class CspViolations:
     def expect_and_clear(self, directive: str) -> list[str]:
         """The violations seen so far, all of ``directive`` (else the test fails), forgotten."""
         seen, self.found = self.found, []
-        assert seen and all(v.startswith(directive + " ") for v in seen), seen
+        assert seen, f"no violation of {directive}"
+        assert all(v.startswith(directive + " ") for v in seen), seen
         return seen
 
 
