@@ -19,10 +19,10 @@ and breadcrumb passed through ``event_redact`` before it leaves:
 The request being handled is known to the redaction through ``RequestContextMiddleware`` (a
 context variable: the events of a request are built in its thread).
 
-**Mail** (``AdminMailHandler``, on the ``django`` logger when ``ADMINS`` is set and Sentry is not):
-Django's error report, its subject and text cleaned the same way, handed to a background thread
-that sends it: a request never waits on the mail server, and at most ``MAIL_PER_MINUTE`` reports a
-minute leave one process (an error storm is not a mail storm).
+**Mail** (``AdminMailHandler``, on the ``django.request`` logger when ``ADMINS`` is set and Sentry
+is not): Django's error report, its subject and text cleaned the same way, handed to a background
+thread that sends it: a request never waits on the mail server, and at most ``MAIL_PER_MINUTE``
+reports a minute leave one process (an error storm is not a mail storm).
 """
 
 from __future__ import annotations

@@ -162,6 +162,29 @@ def metrics_dir_fresh() -> str:
     return str(METRICS_DIR)
 
 
+def watch(
+    *, store: subprocess.Popen, worker: subprocess.Popen, emulator: subprocess.Popen | None
+) -> int:
+    """Wait until the store or the emulator stops (its exit status is returned). A worker that
+    stops is reported once, and the store keeps serving: its /readyz names the worker, as it
+    would in production."""
+    worker_reported = False
+    while True:
+        for proc, name in ((store, "store"), (emulator, "emulator")):
+            if proc is not None and proc.poll() is not None:
+                say("make run", f"The {name} stopped (exit {proc.returncode}).", stream=sys.stderr)
+                return proc.returncode or 1
+        if not worker_reported and worker.poll() is not None:
+            worker_reported = True
+            say(
+                "make run",
+                f"The worker stopped (exit {worker.returncode}): e-mails, webhook retries, the "
+                "sweep and expiry wait until `make run` starts again; /readyz says so.",
+                stream=sys.stderr,
+            )
+        time.sleep(0.5)
+
+
 def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops everything like Ctrl-C does
     raise KeyboardInterrupt
 
@@ -281,12 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         with _print_lock:
             print("\n".join(lines), flush=True)
-        while True:
-            for proc, name in ((store, "store"), (worker, "worker"), (emulator, "emulator")):
-                if proc is not None and proc.poll() is not None:
-                    say(me, f"The {name} stopped (exit {proc.returncode}).", stream=sys.stderr)
-                    return proc.returncode or 1
-            time.sleep(0.5)
+        return watch(store=store, worker=worker, emulator=emulator)
     except KeyboardInterrupt:
         say(me, "Stopping.")
         return 0

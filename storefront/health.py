@@ -183,18 +183,25 @@ class Readiness:
         }
 
 
+# (check, exception type) whose traceback this process logged: probes come every second.
+_logged: set[tuple[str, str]] = set()
+
+
 def _failure(name: str, exc: BaseException) -> str:
     if isinstance(exc, HealthCheckException):
         return str(exc.message)
-    logger.error("Readiness check %s failed unexpectedly", name, exc_info=exc)
-    return f"unexpected error ({type(exc).__name__})"
+    kind = type(exc).__name__
+    if (name, kind) not in _logged:
+        _logged.add((name, kind))
+        logger.error("Readiness check %s failed unexpectedly", name, exc_info=exc)
+    return f"unexpected error ({kind})"
 
 
 def _result(name: str, started: float, note: object, exc: BaseException | None) -> CheckResult:
     elapsed = (time.perf_counter() - started) * 1000
-    ok = exc is None
-    detail = (note if isinstance(note, str) else "") if ok else _failure(name, exc)  # type: ignore[arg-type]
-    return CheckResult(name, ok, redact(detail, configured_secrets())[:300], elapsed)
+    note_text = note if isinstance(note, str) else ""
+    detail = note_text if exc is None else _failure(name, exc)
+    return CheckResult(name, exc is None, redact(detail, configured_secrets())[:300], elapsed)
 
 
 def check_run(name: str, check: HealthCheck) -> CheckResult:

@@ -664,11 +664,11 @@ LOGGING = {
         "banq": {"level": LOG_LEVEL},
         "webhooks": {"level": LOG_LEVEL},
         "storefront": {"level": LOG_LEVEL},
+        # Django's own handlers are replaced: its mail to ADMINS would wait on the mail server in
+        # the request, unredacted, for every error of any django logger (bad Host headers too).
+        "django": {"handlers": [], "level": "INFO"},
         # Server errors (500s): mailed to ADMINS when there is no Sentry to report them.
-        "django": {
-            "handlers": ["mail_admins"] if ADMINS and not SENTRY_DSN else [],
-            "level": "INFO",
-        },
+        "django.request": {"handlers": ["mail_admins"] if ADMINS and not SENTRY_DSN else []},
         # banq.client logs each retry in its own words.
         "urllib3.connectionpool": {"level": "ERROR"},
     },

@@ -115,7 +115,8 @@ def second_factor_verify(*, user, token: str) -> tuple[object | None, str]:
     token = "".join(token.split()).lower()
     if not token:
         return None, "Enter the code."
-    kind = TOTPDevice if token.isdigit() else StaticDevice
+    # An app's code is 6 digits; recovery codes are 8 characters of base32.
+    kind = TOTPDevice if token.isdigit() and len(token) == 6 else StaticDevice
     with transaction.atomic():
         for device in devices_for_user(user, for_verify=True):
             if not isinstance(device, kind):
@@ -267,13 +268,19 @@ class StoreAdminSite(admin.AdminSite):
     """Django's admin site with the second factor in front of every admin view (module doc)."""
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return super().has_permission(request) and second_factor_step(request) is None
+        if not super().has_permission(request):
+            return False
+        # Signing out needs no second factor (the code page offers it).
+        return self._signing_out(request) or second_factor_step(request) is None
+
+    def _signing_out(self, request: HttpRequest) -> bool:
+        return request.path == reverse("admin:logout", current_app=self.name)
 
     def admin_view(self, view, cacheable: bool = False):
         inner = super().admin_view(view, cacheable)
 
         def gate(request: HttpRequest, *args, **kwargs):
-            step = second_factor_step(request)
+            step = None if self._signing_out(request) else second_factor_step(request)
             if step is not None:
                 return _redirect_to(step, request.get_full_path())
             return inner(request, *args, **kwargs)

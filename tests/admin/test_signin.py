@@ -220,3 +220,15 @@ def test_check_deploy_warns_when_two_factor_is_relaxed_outside_emulator_mode(set
     settings.BANQ_ENVIRONMENT = "emulator"
     settings.ADMIN_REQUIRE_2FA = False
     assert storefront_deploy_check() == []
+
+
+def test_a_staff_member_asked_for_the_code_can_sign_out(client, staff):
+    app_device(staff)
+    sign_in(client, PASSWORD)
+    assert client.get("/admin/")["Location"].startswith("/admin/two-factor/")
+
+    response = client.post("/admin/logout/")
+
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")

@@ -136,11 +136,11 @@ def test_the_settings_start_sentry_with_the_redaction_when_a_dsn_is_set():
 
 @pytest.fixture
 def admin_mail(settings):
-    """The ``django`` logger mails ADMINS, as the settings set it up without SENTRY_DSN."""
+    """The ``django.request`` logger mails ADMINS, as the settings set it up without
+    SENTRY_DSN."""
     settings.ADMINS = [("Ops", "ops@example.com")]
     handler = AdminMailHandler()
-    handler.addFilter(logging.Filter())  # DEBUG is off in the tests
-    target = logging.getLogger("django")
+    target = logging.getLogger("django.request")
     target.addHandler(handler)
     mail_sender.sent.clear()
     yield
@@ -199,7 +199,8 @@ def test_an_error_storm_is_not_a_mail_storm(failing_request, admin_mail, mailout
 def test_the_settings_mail_admins_only_without_sentry():
     code = (
         "import django, json, logging; django.setup(); "
-        "print(json.dumps([type(h).__name__ for h in logging.getLogger('django').handlers]))"
+        "print(json.dumps([type(h).__name__ for name in ('django', 'django.request') "
+        "for h in logging.getLogger(name).handlers]))"
     )
     import subprocess
     import sys

@@ -246,3 +246,12 @@ def test_a_flood_of_reports_is_rate_limited_per_address(client, settings, caplog
     assert answers == [204, 204, 204, 429, 429, 429]
     assert other.status_code == 204
     assert len([r for r in caplog.records if r.name == "storefront.csp"]) == 4
+
+
+def test_the_edge_knows_the_reports_limit_before_reading_the_body(settings):
+    """The store's server and its ASGI edge refuse a larger declared report with 413 unread."""
+    from storefront.limits import body_limit_for_path
+
+    settings.CSP_REPORT_MAX_BYTES = 8192
+
+    assert body_limit_for_path("/csp-report/") == 8192
