@@ -4,8 +4,9 @@ violations to.
 The policy itself is ``CONTENT_SECURITY_POLICY`` in the settings: scripts only from the store,
 banq's widget origin and inline ones carrying this response's nonce; frames only of banq's pages;
 no plugins, no ``<base>``, no framing of the store. ``StoreCSPMiddleware`` is django-csp's
-middleware, plus two things the settings can't say:
+middleware, plus what the settings can't say:
 
+- it sets the policy on HTML responses (documents), not on JSON ones;
 - every HTML page's policy names a nonce, whether or not the page has an inline script (django-csp
   only adds one once a template asked for it): a page that gains a script keeps working, and none
   runs without it;
@@ -70,14 +71,20 @@ MAX_FIELD = 300
 class StoreCSPMiddleware(CSPMiddleware):
     """django-csp's middleware: see the module doc."""
 
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # A policy governs documents: the JSON of the webhook, the payment link and the order's
+        # status (the hot paths) is never one, and building the header for it costs.
+        if not _is_html(response):
+            return response
+        return super().process_response(request, response)
+
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponse, report_only: bool = False
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         if report_only:
             return parts
-        if response.get("Content-Type", "").startswith("text/html"):
-            parts.nonce = self._make_nonce(request)
+        parts.nonce = self._make_nonce(request)  # every page's, used or not
         try:
             host = request.get_host()
         except DisallowedHost:  # the 400 for a host we don't serve: no socket to allow
@@ -87,6 +94,10 @@ class StoreCSPMiddleware(CSPMiddleware):
         update["connect-src"] = [*update.get("connect-src", ()), f"{scheme}://{host}"]
         parts.update = update
         return parts
+
+
+def _is_html(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("text/html")
 
 
 def _max_report_bytes() -> int:

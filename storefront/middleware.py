@@ -33,14 +33,15 @@ def permissions_policy_header(policy: dict[str, list[str]]) -> str:
 
 
 class PermissionsPolicyMiddleware:
-    """Adds ``Permissions-Policy`` (``settings.PERMISSIONS_POLICY``) to every response."""
+    """Adds ``Permissions-Policy`` (``settings.PERMISSIONS_POLICY``, read at start-up) to every
+    response."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
+        self.header = permissions_policy_header(getattr(settings, "PERMISSIONS_POLICY", {}) or {})
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        policy = getattr(settings, "PERMISSIONS_POLICY", None)
-        if policy and "Permissions-Policy" not in response:
-            response["Permissions-Policy"] = permissions_policy_header(policy)
+        if self.header and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = self.header
         return response

@@ -255,3 +255,15 @@ def test_the_edge_knows_the_reports_limit_before_reading_the_body(settings):
     settings.CSP_REPORT_MAX_BYTES = 8192
 
     assert body_limit_for_path("/csp-report/") == 8192
+
+
+def test_json_answers_carry_no_policy(client):
+    """A policy governs documents; the JSON hot paths (webhook, payment link, status) skip it."""
+    order = order_create(status=Order.Status.PENDING, total="12.00")
+    key = order_signed_url(order=order).split("key=", 1)[1]
+
+    response = client.get(f"/orders/{order.public_id}/status?key={key}")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "Content-Security-Policy" not in response
