@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,7 +18,7 @@ from sentry_sdk.transport import Transport
 from orders.access import order_access_key
 from storefront.alerts import AdminMailHandler, mail_sender, sentry_init
 from tests.factories import order_create
-from tests.production.test_settings import clean_env, settings_of
+from tests.production.test_settings import BASE, clean_env, settings_of
 from tests.storefront.alert_urls import ACCESS_TOKEN
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.storefront.alert_urls")]
@@ -116,15 +118,10 @@ def test_the_settings_start_sentry_with_the_redaction_when_a_dsn_is_set():
         "o['max_request_body_size'], "
         "sentry_sdk.get_client().is_active()]))"
     )
-    import subprocess
-    import sys
-
-    from tests.support.live_store import BASE_DIR
-
     env = clean_env(SENTRY_DSN="https://public@sentry.invalid/1")
     env["DJANGO_SETTINGS_MODULE"] = "storefront.settings"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=BASE, env=env, capture_output=True, text=True
     )
 
     assert result.returncode == 0, result.stderr
@@ -202,16 +199,12 @@ def test_the_settings_mail_admins_only_without_sentry():
         "print(json.dumps([type(h).__name__ for name in ('django', 'django.request') "
         "for h in logging.getLogger(name).handlers]))"
     )
-    import subprocess
-    import sys
-
-    from tests.support.live_store import BASE_DIR
 
     def handlers(**values: str) -> list[str]:
         env = clean_env(**values)
         env["DJANGO_SETTINGS_MODULE"] = "storefront.settings"
         result = subprocess.run(
-            [sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True
+            [sys.executable, "-c", code], cwd=BASE, env=env, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout.strip().splitlines()[-1])

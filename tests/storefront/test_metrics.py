@@ -7,14 +7,15 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from banq.client import endpoint_of
 from storefront.models import WorkerHeartbeat
 from tests.support.banq_api import add_payment, payment_payload
-from tests.support.live_store import BASE_DIR
 from tests.webhooks.support import order_with_attempt, post_event
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +206,7 @@ def test_several_processes_add_up_in_multi_process_mode(tmp_path):
     def run(*args: str) -> str:
         result = subprocess.run(
             [sys.executable, "-c", MULTIPROCESS_SCRIPT, *args],
-            cwd=BASE_DIR,
+            cwd=Path(settings.BASE_DIR),
             env=env,
             capture_output=True,
             text=True,
