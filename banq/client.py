@@ -69,6 +69,7 @@ from banq.payloads import (
     WebhookConfig,
 )
 from banq.settings import API_CREDENTIALS, BanqSettings, banq_settings
+from storefront import metrics
 from storefront.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -575,19 +576,18 @@ class BanqClient:
                 method, url, data=data, params=params, headers=send_headers, timeout=(connect, read)
             )
         except requests.Timeout:
-            logger.warning(
-                "banq %s %s -> timeout after %.0f ms",
-                method,
-                log_path,
-                (time.monotonic() - started) * 1000,
-            )
+            elapsed = time.monotonic() - started
+            _observed(method, log_path, "timeout", elapsed)
+            logger.warning("banq %s %s -> timeout after %.0f ms", method, log_path, elapsed * 1000)
             raise BanqUnavailable(f"banq {method} {log_path} timed out.") from None
         except requests.RequestException as exc:
+            _observed(method, log_path, "error", time.monotonic() - started)
             logger.warning("banq %s %s -> %s", method, log_path, type(exc).__name__)
             raise BanqUnavailable(
                 f"banq {method} {log_path} could not be reached ({type(exc).__name__})."
             ) from None
         elapsed = (time.monotonic() - started) * 1000
+        _observed(method, log_path, str(response.status_code), elapsed / 1000)
         logger.info("banq %s %s -> %s in %.0f ms", method, log_path, response.status_code, elapsed)
         status = response.status_code
         if status == 429 or status >= 500:
@@ -599,6 +599,25 @@ class BanqClient:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+# Path segments after these name one object (an id): metrics count them as one endpoint.
+_ID_AFTER = frozenset({"payments", "transactions", "account-spaces"})
+_NOT_IDS = frozenset({"get-paid-link"})
+
+
+def endpoint_of(path: str) -> str:
+    """A call's path as an endpoint for metrics: ``/payments/{id}``, ``/oauth/token``..."""
+    parts = path.split("?", 1)[0].split("/")
+    for i in range(1, len(parts)):
+        if parts[i - 1] in _ID_AFTER and parts[i] and parts[i] not in _NOT_IDS:
+            parts[i] = "{id}"
+    return "/".join(parts) or "/"
+
+
+def _observed(method: str, log_path: str, status: str, seconds: float) -> None:
+    metrics.banq_call_observed(
+        endpoint=endpoint_of(log_path), method=method, status=status, seconds=seconds
+    )
 
 
 def _environment_once(session: requests.Session, urls: Iterable[str]) -> None:

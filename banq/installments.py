@@ -45,6 +45,7 @@ from orders.services import (
     subscriptions_claim_overdue,
 )
 from orders.services.subscriptions import EMAIL_INSTALLMENT_FAILED, EMAIL_INSTALLMENT_PAID
+from storefront import metrics
 
 if TYPE_CHECKING:
     from banq.payloads import RemoteInstallment, RemotePayment, RemoteTransaction
@@ -391,6 +392,7 @@ def _walk(
             InstallmentOutcome(evaluation.result, item.number, item.guid, evaluation.reason)
         )
         if source:
+            metrics.INSTALLMENTS.labels(result=evaluation.result.value).inc()
             logger.log(
                 logging.WARNING if evaluation.flag else logging.INFO,
                 "Order %s: banq payment %s installment %s: %s (%s)%s",

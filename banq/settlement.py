@@ -50,6 +50,7 @@ from orders.services import (
     order_mark_paid,
     order_mark_payment_failed,
 )
+from storefront import metrics
 
 if TYPE_CHECKING:
     from banq.payloads import RemotePayment, RemoteTransaction
@@ -294,6 +295,7 @@ def payment_apply(
                     order=None, attempt=None, remote=remote, live_attempt_id=None
                 )
                 logger.warning("banq payment %s: no matching order", remote.id)
+                metrics.SETTLEMENTS.labels(verdict=evaluation.outcome.value, source=source).inc()
                 return PaymentOutcome(evaluation.outcome, reason=evaluation.reason)
             order = order_lock(pk=order_id)
             # A concurrent call may have recorded it meanwhile (it held this lock).
@@ -431,6 +433,7 @@ def _record(
 
 
 def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: str) -> None:
+    metrics.SETTLEMENTS.labels(verdict=evaluation.outcome.value, source=source).inc()
     level = logging.INFO
     if evaluation.outcome in (Settlement.REJECTED, Settlement.PAID_TWICE, Settlement.CONTRADICTION):
         level = logging.WARNING

@@ -31,6 +31,7 @@ from banq.services import attempt_next_check
 from banq.settings import banq_settings
 from banq.settlement import payment_recheck
 from orders.models import OrderEvent
+from storefront import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,14 @@ def banq_sweep() -> str:
             continue
         checked += 1
         if outcome.changed:
+            metrics.SWEEP_FOUND.labels(verdict=outcome.result.value).inc()
             logger.info(
                 "Sweep: order %s %s (banq payment %s)",
                 outcome.order.public_id if outcome.order else "-",
                 outcome.result.value,
                 attempt.banq_payment_id,
             )
+    metrics.sweep_counted(checked=checked, errors=errors)
     summary = f"{checked} checked, {errors} error(s)"
     installments = installments_sweep(limit=budget - checked - errors)
     if installments.checked or installments.errors:

@@ -42,6 +42,7 @@ from orders.exceptions import OrderNotPayable
 from orders.models import Order, OrderEvent
 from orders.services import order_payment_claim
 from orders.views import order_status_response
+from storefront import metrics
 from storefront.http import JsonView, json_error
 from storefront.logs import bind_order
 
@@ -172,6 +173,7 @@ class OrderConfirmView(JsonView):
                     # The page keeps saying "confirming"; the sweep and the webhook carry on.
                     logger.warning("Order %s: confirm could not ask banq: %s", order.public_id, exc)
                 order.refresh_from_db()
+        metrics.CONFIRMS.labels(status=order.status).inc()
         return order_status_response(order)
 
 

@@ -23,6 +23,7 @@ from orders.models import Order, OrderEvent, OrderFlag
 from orders.notifications import email_render
 from orders.services import order_flag_raise, order_history_add, orders_expire_stale
 from orders.signals import order_paid, order_status_changed
+from storefront import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def _email(order: Order, kind: str, attempt: int) -> str:
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
     except Exception as exc:
+        metrics.EMAILS.labels(kind=kind, outcome="failed").inc()
         problem = f"{type(exc).__name__}: {exc}"[:300]
         if attempt >= EMAIL_MAX_ATTEMPTS:
             order_history_add(
@@ -83,6 +85,7 @@ def _email(order: Order, kind: str, attempt: int) -> str:
         data={"email": kind},
     )
     logger.info("Order %s: e-mail %s sent", order.public_id, kind)
+    metrics.EMAILS.labels(kind=kind, outcome="sent").inc()
     return "sent"
 
 

@@ -1,4 +1,5 @@
-"""System checks for what takes real money safely: DEBUG, the secret key, the trusted proxies.
+"""System checks for what takes real money safely: DEBUG, the secret key, the trusted proxies,
+the admin's second factor and the metrics settings.
 
 Run by ``manage.py check``, by every management command that checks (``migrate``, ``worker``)
 and by ``python -m storefront.serve`` before it listens: the store and the worker refuse to start
@@ -10,11 +11,13 @@ Messages name settings, never their values.
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 KEY_HINT = 'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+MIN_METRICS_TOKEN_LENGTH = 24
 
 
 def _emulated() -> bool:
@@ -78,4 +81,56 @@ def storefront_safety_check(app_configs=None, **kwargs) -> list:
                     id="storefront.E005",
                 )
             )
+    return messages
+
+
+@register(Tags.security, deploy=True)
+def storefront_deploy_check(app_configs=None, **kwargs) -> list:
+    """``check --deploy``: what an operator relaxed that a shop taking real money should not."""
+    messages: list = []
+    if not _emulated() and not getattr(settings, "ADMIN_REQUIRE_2FA", True):
+        messages.append(
+            Warning(
+                "ADMIN_REQUIRE_2FA is off: staff can sign in to the admin, which cancels orders "
+                "and records refunds, with a password alone.",
+                hint="Remove ADMIN_REQUIRE_2FA=false (staff then set up an authenticator app).",
+                id="storefront.W006",
+            )
+        )
+    token = str(getattr(settings, "METRICS_TOKEN", "") or "")
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        messages.append(
+            Warning(
+                f"METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} characters.",
+                hint=KEY_HINT,
+                id="storefront.W007",
+            )
+        )
+    return messages
+
+
+@register(Tags.compatibility)
+def storefront_operations_check(app_configs=None, **kwargs) -> list:
+    """The metrics settings can be used as they are."""
+    messages: list = []
+    for network in getattr(settings, "METRICS_ALLOWED_NETWORKS", ()) or ():
+        try:
+            ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            messages.append(
+                Error(
+                    f"METRICS_ALLOWED_NETWORKS: {network[:60]!r} is not an IP network.",
+                    hint="Use e.g. 127.0.0.1/32,10.0.0.0/8.",
+                    id="storefront.E006",
+                )
+            )
+    directory = str(getattr(settings, "PROMETHEUS_MULTIPROC_DIR", "") or "")
+    if directory and not (os.path.isdir(directory) and os.access(directory, os.W_OK)):
+        messages.append(
+            Error(
+                f"PROMETHEUS_MULTIPROC_DIR ({directory}) is not a writable directory.",
+                hint="Create it for the store's user, and empty it when every process has stopped.",
+                id="storefront.E007",
+            )
+        )
     return messages

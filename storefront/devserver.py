@@ -30,6 +30,7 @@ BASE_DIR = processes.BASE_DIR
 RUN_DIR = BASE_DIR / ".run"
 RUN_FILE = RUN_DIR / "make-run.json"
 EMULATOR_STATE = RUN_DIR / "emulator-state.json"
+METRICS_DIR = RUN_DIR / "prometheus"
 NAME_WIDTH = 8
 ME = "make run"
 _print_lock = threading.Lock()
@@ -107,6 +108,15 @@ def forget_run() -> None:
         pass
 
 
+def metrics_dir_fresh() -> str:
+    """The store's and the worker's shared metrics directory (prometheus_client's multi-process
+    mode), emptied: their counters start at zero with this run, and /metrics shows both."""
+    METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in METRICS_DIR.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return str(METRICS_DIR)
+
+
 def _terminate(signum, frame):  # SIGTERM (kill, systemd) stops everything like Ctrl-C does
     raise KeyboardInterrupt
 
@@ -147,6 +157,8 @@ class Run:
         self.use_emulator = use_emulator
         self.start_emulator = start_emulator
         self.env = dict(os.environ)
+        if not self.env.get("PROMETHEUS_MULTIPROC_DIR"):
+            self.env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir_fresh()
         self.started: dict[str, subprocess.Popen] = {}
 
     def start_all(self, *, store_name: str) -> bool:
@@ -199,12 +211,26 @@ class Run:
         return "\n".join(lines)
 
     def watch(self) -> int:
-        """Until one of them stops: its exit status (1 if it was 0)."""
+        """Until the store or the emulator stops: its exit status (1 if it was 0). A worker that
+        stops is said once, and the store keeps serving: its /readyz names the worker, as it
+        would in production."""
+        worker_said = False
         while True:
             for name, proc in self.started.items():
-                if proc.poll() is not None:
+                if proc.poll() is None:
+                    continue
+                if name != "worker":
                     say(ME, f"The {name} stopped (exit {proc.returncode}).", stream=sys.stderr)
                     return proc.returncode or 1
+                if not worker_said:
+                    worker_said = True
+                    say(
+                        ME,
+                        f"The worker stopped (exit {proc.returncode}): e-mails, webhook "
+                        "retries, the sweep and expiry wait until `make run` starts again; "
+                        "/readyz says so.",
+                        stream=sys.stderr,
+                    )
             time.sleep(0.5)
 
     def stop(self) -> None:

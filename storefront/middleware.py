@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
 from storefront.http import REQUEST_FLAG, view_answers_json
@@ -19,3 +20,28 @@ class JsonViewMiddleware(MiddlewareMixin):
         if view_answers_json(view_func):
             setattr(request, REQUEST_FLAG, True)
         return
+
+
+def permissions_policy_header(policy: dict[str, list[str]]) -> str:
+    """``Permissions-Policy`` from ``{feature: [allowed origins]}`` (``self`` as is, other origins
+    quoted; an empty list turns the feature off)."""
+    parts = []
+    for feature, origins in policy.items():
+        allowed = " ".join(o if o in ("self", "*") else f'"{o}"' for o in origins)
+        parts.append(f"{feature}=({allowed})")
+    return ", ".join(parts)
+
+
+class PermissionsPolicyMiddleware:
+    """Adds ``Permissions-Policy`` (``settings.PERMISSIONS_POLICY``, read at start-up) to every
+    response."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.header = permissions_policy_header(getattr(settings, "PERMISSIONS_POLICY", {}) or {})
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.header and "Permissions-Policy" not in response:
+            response["Permissions-Policy"] = self.header
+        return response

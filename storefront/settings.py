@@ -11,8 +11,12 @@ import contextlib
 import json
 import os
 import secrets
+from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import csp.constants as csp
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +37,10 @@ _OWN_PREFIXES = (
     "WEBHOOK_",
     "TASKS_",
     "WORKER_",
+    "SENTRY_",
+    "METRICS_",
+    "PROMETHEUS_",
+    "ADMIN",
 )
 for _name in [k for k, v in os.environ.items() if k.startswith(_OWN_PREFIXES) and not v.strip()]:
     del os.environ[_name]
@@ -121,7 +129,8 @@ CSRF_FAILURE_VIEW = "storefront.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin, with the store's admin site: sign-in with a second factor (django-otp).
+    "storefront.apps.StoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -132,6 +141,12 @@ INSTALLED_APPS = [
     "channels",
     "django_tasks",
     "django_tasks_db",
+    "django_prometheus",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "storefront",
     "orders",
     "banq",
@@ -139,16 +154,32 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Counts every request (django-prometheus); its partner is the last one.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # /healthz, /readyz and /metrics, answered before the host check and the HTTPS redirect:
+    # probes and scrapers reach a store process by its own address (storefront/ops.py).
+    "storefront.ops.OpsEndpointsMiddleware",
+    # The request being handled, for the redaction of error alerts (storefront/alerts.py).
+    "storefront.alerts.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "storefront.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy with a nonce on every page (storefront/csp.py); after whitenoise,
+    # so static files are served without one.
+    "storefront.csp.StoreCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CSRF: marks requests whose view answers JSON, so every error for them is JSON too.
     "storefront.middleware.JsonViewMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a locked-out sign-in with the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "storefront.urls"
@@ -206,6 +237,13 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     else:
         _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         _db["CONN_HEALTH_CHECKS"] = True
+# Queries, their time and errors counted for /metrics: django-prometheus's backends are Django's
+# own with a counting cursor.
+_db["ENGINE"] = {
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.postgresql_psycopg2": "django_prometheus.db.backends.postgresql",
+}.get(_db["ENGINE"], _db["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, channel layer ---
@@ -213,7 +251,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, its reads counted for /metrics (storefront/cache.py).
+            "BACKEND": "storefront.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "storefront",
         }
@@ -231,11 +270,11 @@ if REDIS_URL:
     }
 else:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "default": {"BACKEND": "storefront.cache.LocMemCache"},
         # banq's access token, shared by this checkout's processes (store, task worker, commands)
         # so that they fetch one token per lifetime between them: files in .run/ (owner-only).
         "banq": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "storefront.cache.FileBasedCache",
             "LOCATION": str(BASE_DIR / ".run" / "banq-cache"),
         },
     }
@@ -311,8 +350,47 @@ TRUSTED_PROXY_NETWORKS = (
     else [net.strip() for net in _TRUSTED_PROXIES.split(",") if net.strip()]
 )
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# No Referer leaves the store (an order page's URL may hold its signed key).
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Django's default (same-origin) would cut a pop-up's link to the page that opened it: banq's
+# widget may open its payment page as a pop-up and talk back to the order page.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
+# Features no page of the store uses are off for it and every frame in it
+# (storefront/middleware.py); payment is left to the store and banq's frames.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    "accelerometer": [],
+    "camera": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "usb": [],
+}
+
+# --- Admin sign-in: lockout (django-axes) and a second factor (django-otp) ---
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user and address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins counted per user name and client address together: a wrong password from one
+# address can't lock the merchant out everywhere. The address is the one the store's edge resolved
+# behind DJANGO_TRUSTED_PROXIES (REMOTE_ADDR), never a header a client writes.
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "storefront.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "storefront.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Sign-in attempts are logged by the store's own loggers, not axes' verbose lines with user names.
+AXES_VERBOSE = False
+# Staff need a second factor (TOTP, with recovery codes) outside emulator mode; `check --deploy`
+# warns when this is turned off there. In emulator mode the demo admin signs in with a password
+# (anyone who set up a second factor is still asked for it).
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=not BANQ_EMULATED)
+# Keys of authenticator apps are not shown again in the admin's device pages.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -376,6 +454,8 @@ ORDER_LINK_MAX_AGE_DAYS = env.int("ORDER_LINK_MAX_AGE_DAYS", default=90)
 # puts the order in the admin's "needs attention".
 ORDER_CLAIM_ATTENTION_MINUTES = env.int("ORDER_CLAIM_ATTENTION_MINUTES", default=2)
 CART_MAX_QUANTITY = 99
+# The authenticator app shows the store's name beside the staff member's account.
+OTP_TOTP_ISSUER = STORE_NAME
 
 # --- banq ---
 BANQ_EMULATOR_URL = env.str(
@@ -386,22 +466,46 @@ _BANQ_HOSTS = {
         "token": f"{BANQ_EMULATOR_URL}/oauth/token",
         "api": f"{BANQ_EMULATOR_URL}/api/v1",
         "widget": f"{BANQ_EMULATOR_URL}/widget/ecommerce.js",
+        "frames": [BANQ_EMULATOR_URL],
     },
     "sandbox": {
         "token": "https://banq-staging.auth0.com/oauth/token",
         "api": "https://sandbox.banq.com/api/v1",
         "widget": "https://sandbox.banq.com/widget/ecommerce.js",
+        # The widget's own frame, and the hosted payment links (https://link.banq.com/<code>).
+        "frames": ["https://sandbox.banq.com", "https://link.banq.com"],
     },
     "production": {
         "token": "https://banq-prod.auth0.com/oauth/token",
         "api": "https://api.banq.com/api/v1",
         "widget": "",  # not published by banq: BANQ_WIDGET_URL is required in production
+        "frames": ["https://link.banq.com"],  # and the widget's own origin (below)
     },
 }
 _hosts = _BANQ_HOSTS.get(BANQ_ENVIRONMENT, _BANQ_HOSTS["emulator"])
 BANQ_TOKEN_URL = env.str("BANQ_TOKEN_URL", default=_hosts["token"])
 BANQ_API_URL = env.str("BANQ_API_URL", default=_hosts["api"]).rstrip("/")
 BANQ_WIDGET_URL = env.str("BANQ_WIDGET_URL", default=_hosts["widget"])
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, "" when it has none."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+# What the Content-Security-Policy lets banq do on the order page (storefront/csp.py): run its
+# widget script (from the widget's origin) and frame its payment pages (the widget's origin and
+# these; BANQ_FRAME_ORIGINS replaces the environment's list).
+BANQ_WIDGET_ORIGIN = _origin(BANQ_WIDGET_URL)
+BANQ_FRAME_ORIGINS = [
+    origin
+    for origin in dict.fromkeys(
+        [BANQ_WIDGET_ORIGIN]
+        + [_origin(o) for o in env.list("BANQ_FRAME_ORIGINS", default=_hosts["frames"])]
+    )
+    if origin
+]
 
 # The emulator's built-in merchant (banq_emulator/state.py seeds the same values), so that a fresh
 # clone pays end to end with nothing configured. Outside the emulator these have no default.
@@ -464,6 +568,65 @@ BANQ_INSTALLMENT_GRACE = env.str("BANQ_INSTALLMENT_GRACE", default="1d")
 # Webhook bodies larger than this are refused with 413.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 
+# --- Content-Security-Policy (django-csp; storefront/csp.py adds the page's WebSocket origin) ---
+# Scripts: the store's own files, banq's widget, and inline scripts only with this response's
+# nonce. Styles may be inline: banq's widget injects its own stylesheet, which can't carry our
+# nonce, and the admin uses style attributes; a style can't run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE, *([BANQ_WIDGET_ORIGIN] if BANQ_WIDGET_ORIGIN else [])],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "frame-src": BANQ_FRAME_ORIGINS or [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+        "form-action": [csp.SELF],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+        "report-uri": "/csp-report/",
+        **({"upgrade-insecure-requests": True} if SECURE_HTTPS else {}),
+    },
+}
+# Violation reports (POST /csp-report/): at most this many bytes each (413 above) and this many a
+# minute from one address (429 above).
+CSP_REPORT_MAX_BYTES = 8 * 1024
+CSP_REPORT_RATE_LIMIT = 60
+
+# --- Operating it: health, readiness, metrics (storefront/ops.py, storefront/health.py) ---
+# /readyz: computed at most once per READYZ_CACHE_SECONDS per process, at most READYZ_RATE_LIMIT
+# calls a minute from one address; a task due for longer than READYZ_TASK_MAX_AGE_SECONDS, or no
+# sweep enqueued for READYZ_SWEEP_MAX_AGE_SECONDS, makes it fail. The worker check fails when no
+# worker has beaten for WORKER_LEASE_SECONDS.
+READYZ_CACHE_SECONDS = 1.0
+READYZ_RATE_LIMIT = 120
+READYZ_TASK_MAX_AGE_SECONDS = 300
+READYZ_SWEEP_MAX_AGE_SECONDS = 120
+READYZ_SWEEP_TASK = "banq.tasks.banq_sweep"
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>` or to a client in one of
+# METRICS_ALLOWED_NETWORKS (the address the edge resolved); anyone else gets a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# Several processes (store processes, workers) on one host share their metrics through this
+# directory (prometheus_client's multi-process mode, read from the environment when it starts);
+# any of the store processes then answers /metrics for all of them.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# django-prometheus: no migration look-up at start-up.
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- Error alerts ---
+# Sentry (optional): every event and breadcrumb goes through the store's redaction first
+# (storefront/alerts.py). Without it, the people in ADMINS ("Name <address>", comma separated)
+# get an e-mail for each server error, sent from a background thread, secrets removed.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+ADMINS = [parseaddr(entry) for entry in env.list("ADMINS", default=[]) if "@" in entry]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if SENTRY_DSN:
+    from storefront.alerts import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=BANQ_ENVIRONMENT)
+
 # --- Logging ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # `plain` (text on stderr) or `json` (one JSON object per line on stdout, with the request id and
@@ -479,6 +642,7 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "storefront.logfilters.RedactSecretsFilter"},
         "log_context": {"()": "storefront.logs.ContextFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "handlers": {
         "console": {
@@ -486,6 +650,11 @@ LOGGING = {
             "formatter": LOG_FORMAT,
             "filters": ["redact_secrets", "log_context"],
             **({"stream": "ext://sys.stdout"} if LOG_FORMAT == "json" else {}),
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "storefront.alerts.AdminMailHandler",
+            "filters": ["require_debug_false"],
         },
     },
     # App loggers propagate to the root handler (so pytest's caplog sees them too).
@@ -495,6 +664,11 @@ LOGGING = {
         "banq": {"level": LOG_LEVEL},
         "webhooks": {"level": LOG_LEVEL},
         "storefront": {"level": LOG_LEVEL},
+        # Django's own handlers are replaced: its mail to ADMINS would wait on the mail server in
+        # the request, unredacted, for every error of any django logger (bad Host headers too).
+        "django": {"handlers": [], "level": "INFO"},
+        # Server errors (500s): mailed to ADMINS when there is no Sentry to report them.
+        "django.request": {"handlers": ["mail_admins"] if ADMINS and not SENTRY_DSN else []},
         # banq.client logs each retry in its own words.
         "urllib3.connectionpool": {"level": "ERROR"},
     },

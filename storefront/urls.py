@@ -7,6 +7,8 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from storefront.csp import CspReportView
+
 
 @require_safe
 @cache_control(public=True, max_age=86400)
@@ -19,6 +21,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
     path("favicon.ico", favicon, name="favicon"),
+    # Browsers' Content-Security-Policy violation reports. /healthz, /readyz and /metrics are
+    # answered before the URLs are looked at (storefront.ops.OpsEndpointsMiddleware).
+    path("csp-report/", CspReportView.as_view(), name="csp-report"),
     path("", include("banq.urls")),
     path("", include("orders.urls")),
 ]

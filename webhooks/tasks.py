@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
+from storefront import metrics
 from webhooks.models import WebhookEvent
 from webhooks.services import webhook_event_process_claimed
 
@@ -46,6 +47,8 @@ def events_due(*, limit: int = RETRY_BATCH) -> list[int]:
 @task()
 def webhook_event_retry(event_id: int) -> str:
     event = webhook_event_process_claimed(pk=event_id)
+    if event is not None:
+        metrics.WEBHOOKS.labels(outcome=event.state, via="retry").inc()
     return event.state if event is not None else "claimed elsewhere"
 
 
@@ -56,4 +59,5 @@ def webhooks_retry_due() -> str:
         event = webhook_event_process_claimed(pk=pk)
         if event is not None:
             states[event.state] = states.get(event.state, 0) + 1
+            metrics.WEBHOOKS.labels(outcome=event.state, via="retry").inc()
     return ", ".join(f"{state} {count}" for state, count in sorted(states.items())) or "nothing due"

@@ -33,6 +33,7 @@ from django.views.decorators.csrf import csrf_exempt
 from banq.client import banq_budget
 from banq.settings import banq_settings
 from orders.outbox import outbox_enqueue
+from storefront import metrics
 from storefront.http import JsonView, json_error
 from webhooks.models import WebhookEvent
 from webhooks.services import (
@@ -100,6 +101,7 @@ class BanqWebhookView(JsonView):
             webhook_refusal_count(
                 remote_addr=_remote_addr(request), banq_like=webhook_looks_like_banq(peek)
             )
+            metrics.WEBHOOKS.labels(outcome="wrong_token", via="delivery").inc()
             return _quiet(json_error("not_found", "There is nothing here.", 404))
 
         limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -125,6 +127,7 @@ class BanqWebhookView(JsonView):
                 **common,
             )
             logger.warning("Webhook call to %s: body over %s bytes refused", ENDPOINT, limit)
+            metrics.WEBHOOKS.labels(outcome="too_large", via="delivery").inc()
             return _quiet(json_error("body_too_large", error, 413))
 
         event = webhook_event_record(body=body, attempting=True, **common)
@@ -147,6 +150,7 @@ class BanqWebhookView(JsonView):
 
 
 def _answer(event: WebhookEvent) -> JsonResponse:
+    metrics.WEBHOOKS.labels(outcome=event.state, via="delivery").inc()
     if event.state in SETTLED_ANSWERS:
         return JsonResponse({"status": event.state})
     if event.state == State.INVALID:

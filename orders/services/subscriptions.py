@@ -37,6 +37,7 @@ from orders.outbox import outbox_enqueue
 from orders.plans import day_words
 from orders.recurring import Plan
 from orders.services.history import order_flag_raise, order_history_add
+from storefront import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ def subscription_installment_missed(
         _expect_after(fresh, number)
         _touch(order)
     logger.warning("Order %s: %s missed", order.public_id, label)
+    metrics.INSTALLMENTS.labels(result="missed").inc()
     subscription.refresh_from_db()
     return True
 

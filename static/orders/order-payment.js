@@ -23,6 +23,12 @@
 (function () {
   "use strict";
 
+  // The order's link (order_detail.html) is selected whole when clicked or focused, ready to copy.
+  document.querySelectorAll("[data-select-on-focus]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+    input.addEventListener("click", function () { input.select(); });
+  });
+
   var root = document.getElementById("order-payment");
   if (!root) { return; }
 

@@ -24,6 +24,7 @@ from tests.support.browser import (
     DESKTOP,
     SECRET_KEY,
     WEBHOOK_TOKEN,
+    CspViolations,
     PageErrors,
     Storefront,
     Watch,
@@ -120,14 +121,17 @@ def watch() -> Watch:
 def new_page(chromium, watch) -> Iterator[Callable[..., Any]]:
     """``new_page(viewport=DESKTOP, **context_options)``: a page in a fresh browser context (its
     own cookies: another shopper). Its responses go to ``watch``; an uncaught script error or a
-    console error it did not ``errors_of(page).allow(...)`` fails the journey."""
+    console error it did not ``errors_of(page).allow(...)`` fails the journey, and so does any
+    Content-Security-Policy violation in any of its pages or frames (``new_page.csp``)."""
     contexts: list[Any] = []
     errors: dict[Any, PageErrors] = {}
+    violations = CspViolations()
 
     def open_page(viewport: dict[str, int] | None = None, **options: Any) -> Any:
         options.setdefault("locale", "en-US")
         context = chromium.new_context(viewport=viewport or DESKTOP, **options)
         context.set_default_timeout(10_000)
+        violations.listen(context)
         contexts.append(context)
         page = context.new_page()
         watch.listen(page)
@@ -137,9 +141,13 @@ def new_page(chromium, watch) -> Iterator[Callable[..., Any]]:
         return page
 
     open_page.errors_of = lambda page: errors[page]  # type: ignore[attr-defined]
+    open_page.csp = violations  # type: ignore[attr-defined]
     yield open_page
     for context in contexts:
         context.close()
+    assert not violations.found, "Content-Security-Policy violations:\n" + "\n".join(
+        violations.found
+    )
     unexpected = [e for found in errors.values() for e in found.unexpected()]
     assert not unexpected, "the pages logged errors:\n" + "\n".join(unexpected)
 

@@ -76,7 +76,7 @@ def test_order_page_renders_the_widget_contract(settings):
     response = owner_client(order).get(order.get_absolute_url())
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<script src="https://widget.example/ecommerce.js"></script>' in html
+    assert '<script src="https://widget.example/ecommerce.js" nonce="' in html
     assert 'id="pay-with-banq"' in html
     assert f'data-order-id="{order.public_id}"' in html
     assert 'data-link-url="/generate-payment-link"' in html

@@ -3,6 +3,7 @@ limits are the store's."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -130,7 +131,9 @@ def test_compose_runs_postgresql_redis_the_migrations_two_stores_and_workers():
         assert service["env_file"] == "storefront.env"
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
-    assert services["worker"]["command"] == ["python", "manage.py", "worker"]
+    assert (
+        services["worker"]["command"][-1] == 'exec python manage.py worker --worker-id "$$HOSTNAME"'
+    )
     assert services["worker"]["deploy"]["replicas"] == 2
     assert [services[n]["ports"] for n in ("web1", "web2")] == [
         ["127.0.0.1:8001:8000"],
@@ -165,3 +168,80 @@ def test_the_docs_document_every_deployment_file():
     readme = (BASE / "README.md").read_text()
     assert "(docs/deployment.md)" in readme
     assert "(docs/operations.md" in readme
+
+
+# --- health and metrics ---------------------------------------------------------------------------
+
+
+def test_the_image_checks_that_the_store_answers_healthz():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    check = re.search(r"^HEALTHCHECK [^\n]*\\\n\s+CMD (\[[^\n]*\])$", dockerfile, flags=re.M)
+    assert check, "no HEALTHCHECK"
+    command = json.loads(check.group(1))
+    assert command[:2] == ["python", "-c"]
+    assert "http://127.0.0.1:8000/healthz" in command[2]
+    assert dockerfile.index("HEALTHCHECK") > dockerfile.index("USER storefront")
+
+
+def test_compose_checks_each_workers_own_heartbeat_and_shares_the_metrics():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    worker = services["worker"]
+    assert '--worker-id "$$HOSTNAME"' in worker["command"][-1]
+    assert worker["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        'python manage.py readiness --worker "$$HOSTNAME"',
+    ]
+    for name in ("web1", "web2", "worker"):
+        service = services[name]
+        assert "metrics:/app/.run/metrics" in service["volumes"]
+        assert service["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/app/.run/metrics"
+        assert "healthcheck" not in service or name == "worker"  # the stores: the image's
+    assert compose["volumes"]["metrics"]["driver_opts"]["type"] == "tmpfs"
+
+
+def test_the_units_share_a_metrics_directory_and_say_how_to_check_health():
+    for unit in ("storefront@.service", "storefront-worker@.service"):
+        text = (DEPLOY / "systemd" / unit).read_text()
+        assert "Environment=PROMETHEUS_MULTIPROC_DIR=/run/storefront-metrics" in text
+        assert "RuntimeDirectory=storefront-metrics" in text
+        assert "RuntimeDirectoryPreserve=yes" in text
+    store = (DEPLOY / "systemd" / "storefront@.service").read_text()
+    assert "curl -fsS http://127.0.0.1:8001/healthz" in store
+    assert "/readyz" in store
+    worker = (DEPLOY / "systemd" / "storefront-worker@.service").read_text()
+    assert "readiness --worker" in worker
+
+
+def test_nginx_opens_healthz_keeps_readyz_and_metrics_in():
+    assert "proxy_pass" in _location(re.escape("= /healthz"))
+    readyz = _location(re.escape("= /readyz"))
+    assert "deny all;" in readyz
+    assert "allow 127.0.0.1;" in readyz
+    assert _location(re.escape("= /metrics")).strip() == "return 404;"
+    assert _kib(_location(re.escape("= /csp-report/"))) == settings.CSP_REPORT_MAX_BYTES
+
+
+def metric_names_exported(client) -> set[str]:
+    settings.METRICS_TOKEN  # noqa: B018 - set by the caller's fixture
+    text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert text.status_code == 200
+    return set(re.findall(r"^# HELP (\S+)", text.content.decode(), flags=re.M))
+
+
+@pytest.mark.django_db
+def test_the_grafana_dashboard_shows_only_metrics_the_store_exports(client, settings):
+    settings.METRICS_TOKEN = "dashboard-test-token-0123456789abcdef"
+    dashboard = json.loads((DEPLOY / "grafana" / "storefront-dashboard.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {
+        re.sub(r"_(bucket|sum|count)$", "", name)
+        for expr in expressions
+        for name in re.findall(r"\b((?:storefront|django)_[a-z_]+)\b", expr)
+    }
+
+    exported = metric_names_exported(client)
+
+    assert used
+    assert used - exported == set()
+    assert {"storefront_webhooks_total", "storefront_banq_calls_total"} <= used

@@ -7,6 +7,9 @@ against the real store (daphne), the real task worker and the real banq emulator
   processes' logs) and the secrets that must not be in it (``leaks()``).
 - ``PageErrors``: uncaught script errors and console errors of one page, so a broken page script
   or a missing file fails the journey.
+- ``CspViolations``: every ``securitypolicyviolation`` event in any page or frame of a browser
+  context, so a script, style, frame or connection the Content-Security-Policy blocks fails the
+  journey.
 - ``axe_violations(page)``: axe-core run in every frame of the page (the banq modal's frame too).
 - ``snap(page, name)``: a screenshot under ``screenshots/browser/`` (git-ignored).
 - ``Storefront``: what a shopper does, in the shopper's terms (add to cart, check out, Pay,
@@ -162,6 +165,51 @@ class PageErrors:
 
     def unexpected(self) -> list[str]:
         return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+# Runs in every frame before its own scripts: reports each violation to the test.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  if (typeof window.__cspViolation === "function") {
+    window.__cspViolation({
+      directive: event.effectiveDirective,
+      blocked: event.blockedURI,
+      document: event.documentURI,
+      source: event.sourceFile,
+      line: event.lineNumber,
+      sample: event.sample
+    });
+  }
+}, true);
+"""
+
+
+@dataclass
+class CspViolations:
+    """The ``securitypolicyviolation`` events of a browser context's pages and frames. Each
+    journey must end with none (``tests/browser/conftest.py``); a test that provokes one on
+    purpose takes it off with ``expect_and_clear``."""
+
+    found: list[str] = field(default_factory=list)
+
+    def listen(self, context: Any) -> None:
+        def report(source: Any, violation: dict[str, Any]) -> None:
+            frame = source.get("frame")
+            where = frame.url if frame is not None else violation.get("document")
+            self.found.append(
+                f"{violation.get('directive')} blocked {violation.get('blocked') or 'inline'} "
+                f"in {where} ({violation.get('source')}:{violation.get('line')})"
+            )
+
+        context.expose_binding("__cspViolation", report)
+        context.add_init_script(CSP_LISTENER)
+
+    def expect_and_clear(self, directive: str) -> list[str]:
+        """The violations seen so far, all of ``directive`` (else the test fails), forgotten."""
+        seen, self.found = self.found, []
+        assert seen, f"no violation of {directive}"
+        assert all(v.startswith(directive + " ") for v in seen), seen
+        return seen
 
 
 def tokens_issued(emulator: Any) -> list[str]:

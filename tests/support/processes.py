@@ -91,7 +91,7 @@ def live_store_database_url() -> str:
 
     data = connection.settings_dict
     engine = data["ENGINE"]
-    if engine == "django.db.backends.sqlite3":
+    if engine.endswith("sqlite3"):  # Django's, or django-prometheus's counting one
         name = str(data["NAME"])
         if name == ":memory:" or name.startswith("file:"):
             raise RuntimeError("live servers need a file-based SQLite test database")
