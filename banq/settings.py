@@ -100,6 +100,12 @@ class BanqSettings:
                 raise BanqConfigError(f"{name} is not set.")
 
     @property
+    def lookup_window(self) -> float:
+        """Seconds one look-up of a payment can take at most (every try with both timeouts, plus a
+        margin): a look-up claimed longer ago belongs to a process that died."""
+        return (self.connect_timeout + self.read_timeout) * (self.retries + 1) + 5
+
+    @property
     def placeholder_window(self) -> timedelta:
         """How long a link call may take at most (both timeouts plus a margin)."""
         return timedelta(seconds=self.connect_timeout + self.read_timeout + 5)

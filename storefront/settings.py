@@ -446,7 +446,8 @@ BANQ_LINK_RATE_WINDOW = env.int("BANQ_LINK_RATE_WINDOW", default=60)
 # Inside a request (webhook, shopper's confirm, Pay) banq gets no retries, short timeouts and this
 # many seconds in all; what doesn't fit is left to the worker (banq gets 503 and retries too).
 BANQ_REQUEST_BUDGET = env.float("BANQ_REQUEST_BUDGET", default=10.0)
-# At most one banq look-up per payment attempt in this many seconds, from shoppers and pages.
+# The shopper's confirm and the order page start at most one banq look-up per payment attempt in
+# this many seconds (one look-up runs at a time, whoever asks: banq/lookups.py).
 BANQ_RECHECK_MIN_INTERVAL = env.float("BANQ_RECHECK_MIN_INTERVAL", default=3.0)
 # A payment link is handed out again without asking banq only while banq's last word on it is
 # younger than this many seconds.
