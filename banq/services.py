@@ -7,9 +7,10 @@ would block the webhook that marks the order paid, and on SQLite every other wri
 
 1. a short transaction locks the order, checks it is payable, supersedes attempts for another
    total, and returns the open link to reuse, or saves a *placeholder* attempt (no URL yet);
-2. a link is reused only while banq's last word on it is fresh (``BANQ_LINK_FRESH_SECONDS``);
-   otherwise banq is asked first (outside any transaction), so a link banq failed or completed is
-   never handed out again;
+2. a link is reused only while banq's last word on it is fresh (``BANQ_LINK_FRESH_SECONDS``, one
+   second); otherwise banq is asked first (outside any transaction, ``banq.lookups``), so a link
+   banq failed, cancelled, expired or completed is never handed out again, whatever webhooks were
+   lost; when banq can't say, no link is handed out (the shopper is told to try again);
 3. banq is called with no transaction open; a second short transaction fills the placeholder and
    moves the order to ``awaiting_payment``.
 

@@ -143,7 +143,7 @@ def _load() -> BanqSettings:
         link_rate_window=int(getattr(settings, "BANQ_LINK_RATE_WINDOW", 60)),
         request_budget=float(getattr(settings, "BANQ_REQUEST_BUDGET", 10.0)),
         recheck_min_interval=float(getattr(settings, "BANQ_RECHECK_MIN_INTERVAL", 3.0)),
-        link_fresh_seconds=float(getattr(settings, "BANQ_LINK_FRESH_SECONDS", 5.0)),
+        link_fresh_seconds=float(getattr(settings, "BANQ_LINK_FRESH_SECONDS", 1.0)),
         sweep_schedule=tuple(
             parse_duration(v, name="BANQ_SWEEP_SCHEDULE")
             for v in getattr(settings, "BANQ_SWEEP_SCHEDULE", ("10s", "30s", "1m", "2m", "5m"))

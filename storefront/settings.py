@@ -451,7 +451,7 @@ BANQ_REQUEST_BUDGET = env.float("BANQ_REQUEST_BUDGET", default=10.0)
 BANQ_RECHECK_MIN_INTERVAL = env.float("BANQ_RECHECK_MIN_INTERVAL", default=3.0)
 # A payment link is handed out again without asking banq only while banq's last word on it is
 # younger than this many seconds.
-BANQ_LINK_FRESH_SECONDS = env.float("BANQ_LINK_FRESH_SECONDS", default=5.0)
+BANQ_LINK_FRESH_SECONDS = env.float("BANQ_LINK_FRESH_SECONDS", default=1.0)
 # The worker's sweep: every open payment attempt is re-checked with banq at these delays after its
 # link was last handed out, then every BANQ_SWEEP_EVERY, until BANQ_SWEEP_HORIZON after that, with
 # at most BANQ_SWEEP_MAX_CALLS_PER_MINUTE calls to banq.
