@@ -272,12 +272,14 @@ WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
 # Every running worker records a heartbeat this often; one silent for WORKER_LEASE_SECONDS is dead.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 WORKER_LEASE_SECONDS = env.float("WORKER_LEASE_SECONDS", default=60.0)
+# How often the workers look for tasks of dead workers (their lease ran out) to put back.
+WORKER_LEASE_CHECK_SECONDS = env.float("WORKER_LEASE_CHECK_SECONDS", default=15.0)
 # The periodic work the worker enqueues (task path: every so many seconds), once across workers.
 WORKER_PERIODIC_TASKS = {
     "banq.tasks.banq_sweep": 5,  # ask banq about open payments that are due a check
     "webhooks.tasks.webhooks_retry_due": 10,  # events banq or the store must retry
     "orders.tasks.orders_expire": 30,  # unpaid orders past their time (banq asked first)
-    "storefront.tasks.tasks_housekeeping": 600,  # tasks of dead workers, old results
+    "storefront.tasks.tasks_housekeeping": 600,  # old results, tasks running without a worker id
 }
 
 # --- Sessions, security ---
