@@ -353,8 +353,15 @@ STORAGES = {
 }
 
 # --- E-mail ---
-# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 ; console by default.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587, or EMAIL_BACKEND (a backend's
+# dotted path, e.g. a provider's API backend with its own settings; it wins over EMAIL_URL's). With
+# neither, e-mails are printed to the console: fine in emulator mode only. Outside it the e-mails
+# (they carry the shoppers' signed order links) need one of them, and a backend that prints or
+# writes them to files stops the store and the worker from starting (storefront/checks.py).
+EMAIL_CONFIGURED = bool(os.environ.get("EMAIL_URL") or os.environ.get("EMAIL_BACKEND"))
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+_email["EMAIL_BACKEND"] = env.str("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
+vars().update(_email)
 # Seconds before an SMTP connection or send gives up (the worker then retries with backoff).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.com")
