@@ -51,6 +51,7 @@ from orders.recurring import ONCE
 from orders.services import (
     order_check_payable,
     order_copy_status,
+    order_provider_answered,
     order_set_status,
     subscription_start_today,
 )
@@ -336,6 +337,7 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
     try:
         with transaction.atomic():
             locked = order_lock(pk=order.pk)
+            order_provider_answered(order=locked)  # banq answered: reachable again
             _move_to_awaiting(locked)
             filled = {name: getattr(placeholder, name) for name in LINK_FIELDS}
             if not BanqPayment.objects.filter(pk=placeholder.pk).update(**filled):

@@ -319,3 +319,14 @@ def test_concurrent_clicks_create_one_banq_payment(banq_api):
     assert BanqPayment.objects.filter(order=order).count() == 1
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_a_new_link_is_banq_answering_the_order_is_no_longer_unreachable(banq_api):
+    order = order_create(total="19.99", status=Order.Status.FAILED)
+    Order.objects.filter(pk=order.pk).update(provider_unreachable_since=timezone.now())
+    add_paid_link(banq_api)
+
+    payment_link_generate(order=order)
+
+    order.refresh_from_db()
+    assert order.provider_unreachable_since is None

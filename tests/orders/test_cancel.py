@@ -5,13 +5,14 @@ asked first; while it can't be, nothing is cancelled and everyone is told so."""
 from __future__ import annotations
 
 from io import StringIO
+from urllib.parse import quote
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from orders.access import order_access_key, session_grant_order
+from orders.access import order_access_key, order_signed_url, session_grant_order
 from orders.models import Order, OrderEvent
 from tests.factories import order_create
 from tests.support.banq_api import add_payment, payment_payload
@@ -50,11 +51,13 @@ def test_the_order_page_offers_to_cancel_an_unpaid_order_behind_a_confirmation_s
     order = order_create(status=Order.Status.AWAITING_PAYMENT)
 
     html = owner_client(order).get(order.get_absolute_url()).content.decode()
+    by_link = Client().get(order_signed_url(order=order)).content.decode()
 
-    assert '<details class="cancel-order"' in html
+    assert '<details class="cancel-order" data-when="pending awaiting_payment failed">' in html
     assert "<summary>Cancel this order</summary>" in html
-    assert f'action="{cancel_url(order)}?key=' in html
+    assert f'action="{cancel_url(order)}"' in html
     assert "Yes, cancel this order" in html
+    assert f'action="{cancel_url(order)}?key={quote(order_access_key(order=order))}"' in by_link
 
 
 def test_a_paid_order_page_offers_no_cancel():
