@@ -114,6 +114,8 @@ def attempt_lookup(
     since = since or timezone.now()
     accept_from = since - timedelta(seconds=min_interval)
     deadline = time.monotonic() + max(0.0, wait)
+    if attempt_claim_check(attempt=attempt, min_interval=min_interval):
+        return _ask(attempt=attempt, source=source, in_request=in_request)
     while True:
         row = BanqPayment.objects.get(pk=attempt.pk)
         began = row.check_claimed_at
@@ -130,7 +132,7 @@ def attempt_lookup(
 
 
 def _ask(*, attempt: BanqPayment, source: str, in_request: bool) -> Lookup:
-    began = attempt.check_claimed_at
+    began = attempt.check_claimed_at or timezone.now()  # set by the claim
     try:
         outcome = payment_recheck(attempt=attempt, source=source, in_request=in_request)
     except BanqError as exc:
@@ -140,13 +142,19 @@ def _ask(*, attempt: BanqPayment, source: str, in_request: bool) -> Lookup:
         with contextlib.suppress(Exception):  # end the claim; the error is what matters
             BanqPayment.objects.filter(pk=attempt.pk).update(check_failed_at=timezone.now())
         raise
-    # banq's word is recorded; a redelivery of what we knew writes nothing, so end the claim.
-    BanqPayment.objects.filter(pk=attempt.pk).filter(
-        Q(checked_at__isnull=True) | Q(checked_at__lt=began)
-    ).update(checked_at=timezone.now())
-    return Lookup(
-        Answer.ANSWERED, outcome.attempt or BanqPayment.objects.get(pk=attempt.pk), outcome=outcome
-    )
+    recorded = outcome.attempt
+    if (
+        recorded is None
+        or recorded.pk != attempt.pk
+        or recorded.checked_at is None
+        or recorded.checked_at < began
+    ):
+        # banq's word was not written (a redelivery of what we knew): end the claim all the same.
+        BanqPayment.objects.filter(pk=attempt.pk).filter(
+            Q(checked_at__isnull=True) | Q(checked_at__lt=began)
+        ).update(checked_at=timezone.now())
+        recorded = BanqPayment.objects.get(pk=attempt.pk)
+    return Lookup(Answer.ANSWERED, recorded, outcome=outcome)
 
 
 def _failed(*, attempt: BanqPayment, source: str, exc: BanqError) -> None:

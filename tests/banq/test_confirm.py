@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -62,6 +63,7 @@ def test_a_confirm_shares_the_answer_of_the_look_up_in_flight(banq_api):
     def the_sweep_records_the_payment() -> None:
         time.sleep(0.3)  # while the confirm waits for this look-up
         payment_recheck(attempt=attempt, source="sweep")
+        connection.close()  # this thread's own
 
     other = threading.Thread(target=the_sweep_records_the_payment)
     other.start()

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from banq.lookups import FAILED_LOOKUP_RETRY, Answer, attempt_lookup
@@ -108,6 +109,7 @@ def test_the_answer_of_a_look_up_that_began_after_us_is_shared(banq_api):
         BanqPayment.objects.filter(pk=attempt.pk).update(
             checked_at=timezone.now(), status=BanqPayment.Status.COMPLETED
         )
+        connection.close()  # this thread's own
 
     other = threading.Thread(target=the_other_look_up_ends)
     other.start()
@@ -127,6 +129,7 @@ def test_a_look_up_that_began_before_us_is_waited_for_then_banq_is_asked_again(b
     def the_other_look_up_ends() -> None:
         time.sleep(0.3)
         BanqPayment.objects.filter(pk=attempt.pk).update(checked_at=timezone.now())
+        connection.close()  # this thread's own
 
     other = threading.Thread(target=the_other_look_up_ends)
     other.start()
