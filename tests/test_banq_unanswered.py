@@ -16,6 +16,7 @@ tasks as the worker runs them); the shopper's paths go through a live store over
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -37,7 +38,6 @@ from orders.tasks import orders_expire
 from tests.admin.conftest import ORDERS_URL, messages_of
 from tests.commands.conftest import run_command
 from tests.factories import order_create, product_create, recurring_order_create
-from tests.support.live_store import free_port
 from tests.support.shopper import Shopper
 
 pytestmark = pytest.mark.integration
@@ -153,7 +153,15 @@ def test_cancel_while_the_shoppers_confirm_waits_on_a_slow_banq_finds_the_paymen
 
 # --- the family: every state change, banq unreachable, slow and erroring ---------------------
 
-DEAD_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there: banq can't be reached
+
+def _closed_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+DEAD_URL = f"http://127.0.0.1:{_closed_port()}"  # nothing listens there: banq can't be reached
 UNREACHABLE = "banq can't be reached right now"
 TOLD_AN_END = ("This order expired", "This order was cancelled", "will be refunded", "did not go")
 
