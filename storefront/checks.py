@@ -108,7 +108,7 @@ def storefront_email_check(app_configs=None, **kwargs) -> list:
                 "shoppers' e-mails, with their signed order links, would be printed to the "
                 "console.",
                 hint=EMAIL_HINT,
-                id="storefront.E006",
+                id="storefront.E008",
             )
         ]
     leak = LEAKING_EMAIL_BACKENDS.get(getattr(settings, "EMAIL_BACKEND", ""))
@@ -119,7 +119,7 @@ def storefront_email_check(app_configs=None, **kwargs) -> list:
                 f"{environment}): the shoppers' e-mails, with their signed order links, would "
                 "end up there.",
                 hint=EMAIL_HINT,
-                id="storefront.E007",
+                id="storefront.E009",
             )
         ]
     return []

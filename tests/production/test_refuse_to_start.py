@@ -99,7 +99,7 @@ def test_the_store_and_the_worker_refuse_to_start_without_a_way_to_send_e_mail()
 
     for result in (served, worked):
         assert result.returncode == 1
-        assert "storefront.E006" in result.stderr
+        assert "storefront.E008" in result.stderr
     assert nothing_listens(port)
     assert "started" not in worked.stdout + worked.stderr
 

@@ -119,10 +119,10 @@ def test_without_the_secret_key_production_fails_its_checks():
 @pytest.mark.parametrize(
     ("email", "error"),
     [
-        ({}, "storefront.E006"),
-        ({"EMAIL_URL": "consolemail://"}, "storefront.E007"),
-        ({"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, "storefront.E007"),
-        ({"EMAIL_URL": "filemail:///tmp/mails"}, "storefront.E007"),
+        ({}, "storefront.E008"),
+        ({"EMAIL_URL": "consolemail://"}, "storefront.E009"),
+        ({"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, "storefront.E009"),
+        ({"EMAIL_URL": "filemail:///tmp/mails"}, "storefront.E009"),
     ],
 )
 def test_check_deploy_refuses_e_mails_printed_to_the_console_outside_emulator_mode(email, error):
