@@ -1,6 +1,7 @@
 """banq in the merchant admin: payment attempts (read-only), on their own and inside an order,
-and the order action "Re-check with banq", which applies banq's current answer through
-``banq.settlement.payment_recheck`` (the one locked service, exactly-once like the webhooks).
+the order action "Re-check with banq", which applies banq's current answer through
+``banq.lookups.attempt_lookup`` (the one locked service, exactly-once like the webhooks), and, on
+the order list and page, "banq can't be reached right now" while that is the case.
 
 ``Order`` is re-registered with ``BanqOrderAdmin`` (``orders.admin.OrderAdmin`` plus the banq
 parts) so that the orders app needs no import of banq.
@@ -15,11 +16,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from banq.exceptions import BanqConfigError, BanqError, BanqUnavailable
+from banq.client import banq_budget, banq_budget_left
+from banq.exceptions import BanqConfigError, BanqUnavailable
+from banq.lookups import Answer, Lookup, attempt_lookup
 from banq.models import BanqPayment
 from banq.payloads import storable_text
 from banq.selectors import attempt_latest_checkable
-from banq.settlement import PaymentOutcome, Settlement, payment_recheck
+from banq.settings import banq_settings
+from banq.settlement import Settlement
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderEvent
 from storefront.admin_mixins import ReadOnlyAdminMixin
@@ -39,6 +43,7 @@ ATTEMPT_FIELDS = (
     "created_at",
     "completed_at",
     "checked_at",
+    "check_failed_at",
     "next_check_at",
     "payload",
 )
@@ -107,8 +112,10 @@ class BanqOrderAdmin(OrderAdmin):
 
     @admin.action(description="Re-check with banq", permissions=["change"])
     def recheck_with_banq(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        """Ask banq about each order's newest attempt with a banq id and apply the answer."""
+        """Ask banq about each order's newest attempt with a banq id and apply the answer
+        (``banq.lookups``: a look-up in flight elsewhere is waited for and shared)."""
         orders = list(queryset.order_by("pk"))
+        config = banq_settings()
         for index, order in enumerate(orders):
             attempt = attempt_latest_checkable(order=order)
             if attempt is None:
@@ -119,31 +126,66 @@ class BanqOrderAdmin(OrderAdmin):
                     messages.WARNING,
                 )
                 continue
-            try:
-                outcome = payment_recheck(attempt=attempt, source=OrderEvent.Source.ADMIN)
-            except (BanqUnavailable, BanqConfigError) as exc:
-                left = [o.number for o in orders[index:]]
+            with banq_budget(config.request_budget):
+                lookup = attempt_lookup(
+                    attempt=attempt,
+                    source=OrderEvent.Source.ADMIN,
+                    in_request=True,
+                    wait=banq_budget_left(),
+                )
+            if lookup.answer == Answer.BUSY:
+                self.message_user(
+                    request,
+                    f"{order.number}: banq is still answering another look-up about it; nothing "
+                    "changed, try again in a moment.",
+                    messages.WARNING,
+                )
+                continue
+            exc = lookup.error
+            if lookup.answer == Answer.UNREACHABLE and isinstance(
+                exc, BanqUnavailable | BanqConfigError | None
+            ):
+                left = ", ".join(o.number for o in orders[index:])
                 why = (
-                    "banq could not be reached"
-                    if isinstance(exc, BanqUnavailable)
-                    else "banq is not configured"
+                    "banq is not configured"
+                    if isinstance(exc, BanqConfigError)
+                    else "banq can't be reached right now"
                 )
                 self.message_user(
                     request,
-                    f"{why} ({exc}). Nothing changed for {', '.join(left)}; try again later.",
+                    f"{why} ({exc or 'a look-up just failed'}). Nothing changed for {left}; "
+                    "try again later.",
                     messages.ERROR,
                 )
                 return
-            except BanqError as exc:
+            if lookup.answer == Answer.UNREACHABLE:
                 self.message_user(
                     request, f"{order.number}: banq refused the look-up: {exc}", messages.ERROR
                 )
                 continue
-            self.message_user(request, _describe(order, attempt, outcome), _level(outcome))
+            self.message_user(request, _describe(order, lookup), _level(lookup))
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, order: Order) -> str:
+        """The status, and while banq can't be asked about an unpaid order, that too."""
+        badge = super().status_badge(order)
+        if order.provider_unreachable_since is None or order.paid_at is not None:
+            return badge
+        return format_html(
+            '{} <span class="banq-unreachable" title="since {}">banq can\'t be reached right '
+            "now</span>",
+            badge,
+            order.provider_unreachable_since.isoformat(timespec="seconds"),
+        )
 
 
-def _describe(order: Order, attempt: BanqPayment, outcome: PaymentOutcome) -> str:
-    prefix = f"{order.number} (banq payment {attempt.banq_payment_id})"
+def _describe(order: Order, lookup: Lookup) -> str:
+    prefix = f"{order.number} (banq payment {lookup.attempt.banq_payment_id})"
+    outcome = lookup.outcome
+    if outcome is None:  # answered by the look-up in flight that we waited for
+        return (
+            f"{prefix}: {lookup.attempt.get_status_display().lower()} (asked by another look-up)."
+        )
     if outcome.result == Settlement.PAID:
         return f"{prefix}: paid."
     if outcome.result == Settlement.ALREADY_PAID:
@@ -155,10 +197,12 @@ def _describe(order: Order, attempt: BanqPayment, outcome: PaymentOutcome) -> st
     return f"{prefix}: {outcome.result.label}. {outcome.reason}".strip()
 
 
-def _level(outcome: PaymentOutcome) -> int:
-    if outcome.result == Settlement.PAID:
+def _level(lookup: Lookup) -> int:
+    if lookup.outcome is None:
+        return messages.INFO
+    if lookup.outcome.result == Settlement.PAID:
         return messages.SUCCESS
-    if outcome.result in (Settlement.ALREADY_PAID, Settlement.NOT_COMPLETED):
+    if lookup.outcome.result in (Settlement.ALREADY_PAID, Settlement.NOT_COMPLETED):
         return messages.INFO
     return messages.WARNING
 

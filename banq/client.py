@@ -108,6 +108,12 @@ def _remaining() -> float | None:
     return None if end is None else end - time.monotonic()
 
 
+def banq_budget_left(*, default: float = 0.0) -> float:
+    """Seconds left of the ``banq_budget`` around the caller (``default`` outside one)."""
+    left = _remaining()
+    return default if left is None else max(0.0, left)
+
+
 class _LoggedRetry(Retry):
     """urllib3's ``Retry``, logging each retry, and giving up on a ``Retry-After`` longer than
     ``MAX_RETRY_AFTER`` (a request must not sleep for minutes)."""
@@ -734,4 +740,11 @@ def _drop_clients(**kwargs) -> None:
         _clients.clear()
 
 
-__all__ = ["BanqClient", "BanqError", "banq_budget", "get_banq_client", "get_banq_user_client"]
+__all__ = [
+    "BanqClient",
+    "BanqError",
+    "banq_budget",
+    "banq_budget_left",
+    "get_banq_client",
+    "get_banq_user_client",
+]

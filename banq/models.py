@@ -59,7 +59,15 @@ class BanqPayment(models.Model):
         null=True,
         blank=True,
         editable=False,
-        help_text="When someone last started asking banq (at most one look-up every few seconds).",
+        help_text="When the latest look-up at banq began (one at a time: it is in flight until "
+        "banq's word is recorded or it fails).",
+    )
+    check_failed_at = models.DateTimeField(
+        "last look-up failed",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a look-up at banq last failed (banq down, erroring or too slow).",
     )
     check_anchor_at = models.DateTimeField(
         "link handed out",

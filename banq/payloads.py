@@ -34,7 +34,10 @@ from banq.exceptions import BanqPayloadError
 
 CENT = Decimal("0.01")
 DEFAULT_TOKEN_LIFETIME = timedelta(hours=24)  # the lifetime of banq's sample token
-FAILED_STATUSES = frozenset({"failed", "declined", "rejected", "cancelled", "canceled", "error"})
+# Final at banq and not paid: the link can't be paid any more.
+FAILED_STATUSES = frozenset(
+    {"failed", "declined", "rejected", "cancelled", "canceled", "expired", "error"}
+)
 _MAX_KEYS_NAMED = 20
 # Characters no PostgreSQL text or jsonb value can hold: NUL, and lone UTF-16 surrogates (which
 # can't even be encoded as UTF-8). A surrogate pair in the JSON is decoded to one character.

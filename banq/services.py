@@ -7,9 +7,10 @@ would block the webhook that marks the order paid, and on SQLite every other wri
 
 1. a short transaction locks the order, checks it is payable, supersedes attempts for another
    total, and returns the open link to reuse, or saves a *placeholder* attempt (no URL yet);
-2. a link is reused only while banq's last word on it is fresh (``BANQ_LINK_FRESH_SECONDS``);
-   otherwise banq is asked first (outside any transaction), so a link banq failed or completed is
-   never handed out again;
+2. a link is reused only while banq's last word on it is fresh (``BANQ_LINK_FRESH_SECONDS``, one
+   second); otherwise banq is asked first (outside any transaction, ``banq.lookups``), so a link
+   banq failed, cancelled, expired or completed is never handed out again, whatever webhooks were
+   lost; when banq can't say, no link is handed out (the shopper is told to try again);
 3. banq is called with no transaction open; a second short transaction fills the placeholder and
    moves the order to ``awaiting_payment``.
 
@@ -33,18 +34,15 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from banq.client import banq_budget, get_banq_client
-from banq.exceptions import BanqConfigError, BanqError, BanqPayloadError
+from banq.client import banq_budget, banq_budget_left, get_banq_client
+from banq.exceptions import BanqConfigError, BanqError, BanqPayloadError, BanqUnavailable
+from banq.lookups import attempt_lookup
 from banq.models import BanqPayment
 from banq.payloads import jsonable
 from banq.settings import banq_settings
-from banq.settlement import (
-    PAID_OUTCOMES,
-    attempt_claim_check,
-    payment_recheck,
-)
 from orders.exceptions import InvalidOrderTransition
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent
@@ -53,6 +51,7 @@ from orders.recurring import ONCE
 from orders.services import (
     order_check_payable,
     order_copy_status,
+    order_provider_answered,
     order_set_status,
     subscription_start_today,
 )
@@ -289,8 +288,16 @@ def _link(*, lookup: dict[str, Any]) -> tuple[Order, BanqPayment]:
                 # Ask banq (outside any transaction) whether the link is still open, then look
                 # again: a failed link is no longer reusable, a completed one paid the order.
                 recheck = False
-                if attempt_claim_check(attempt=stale.attempt, min_interval=0):
-                    payment_recheck(attempt=stale.attempt, source=Source.SHOPPER, in_request=True)
+                asked = attempt_lookup(
+                    attempt=stale.attempt,
+                    source=Source.SHOPPER,
+                    in_request=True,
+                    wait=banq_budget_left(),
+                )
+                if not asked.answered:
+                    raise BanqUnavailable(
+                        "banq could not say whether this order's open link is still good."
+                    ) from None
                 continue
             if ready:
                 attempt_schedule_restart(attempt=attempt)
@@ -330,6 +337,7 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
     try:
         with transaction.atomic():
             locked = order_lock(pk=order.pk)
+            order_provider_answered(order=locked)  # banq answered: reachable again
             _move_to_awaiting(locked)
             filled = {name: getattr(placeholder, name) for name in LINK_FIELDS}
             if not BanqPayment.objects.filter(pk=placeholder.pk).update(**filled):
@@ -352,41 +360,63 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
 
 # --- before an order expires or is cancelled -------------------------------------------------
 
+# Sources that run while someone waits (a request): short timeouts, no retries, the request budget.
+IN_REQUEST_SOURCES = (Source.PAGE, Source.SHOPPER, Source.CONFIRM, Source.ADMIN)
 
-def order_payments_check_with_banq(*, order: Order, source: str) -> ProviderVerdict:
-    """Registered with ``orders.payments``: asks banq about every attempt of ``order`` that banq
-    could still complete, and applies what it says. ``PAID`` when a payment completed (the order
-    is paid now), ``UNKNOWN`` when banq could not be asked, else ``CLEAR``.
 
-    An attempt banq spoke about less than ``BANQ_RECHECK_MIN_INTERVAL`` seconds ago is not asked
-    again; its recorded answer stands. Attempts without banq's payment id can't be asked about
-    (the webhook, which names the payment, still settles them).
-    """
-    config = banq_settings()
-    attempts = list(
-        BanqPayment.objects.filter(order=order, status__in=BanqPayment.OPEN_STATUSES).exclude(
-            banq_payment_id=""
-        )
+def _checkable(order: Order):
+    """The order's attempts that banq could still complete and can be asked about."""
+    return BanqPayment.objects.filter(order=order, status__in=BanqPayment.OPEN_STATUSES).exclude(
+        banq_payment_id=""
     )
+
+
+def order_payments_check_with_banq(
+    *, order: Order, source: str, since: datetime
+) -> ProviderVerdict:
+    """Registered with ``orders.payments`` (its ``ask``): asks banq about every attempt of
+    ``order`` that banq could still complete, and applies what it says. ``PAID`` when a payment
+    completed (the order is paid now), ``UNKNOWN`` when banq could not be asked or a look-up in
+    flight did not end in time, else ``CLEAR``.
+
+    Only answers from look-ups that began at or after ``since`` count (``banq.lookups``). The
+    order page (``Source.PAGE``) neither waits for a look-up in flight nor asks again within
+    ``BANQ_RECHECK_MIN_INTERVAL``: it answers ``UNKNOWN`` at once and the worker's expiry decides.
+    Attempts without banq's payment id can't be asked about (the webhook, which names the
+    payment, still settles them).
+    """
+    attempts = list(_checkable(order))
     if not attempts:
         return ProviderVerdict.CLEAR
-    in_request = source in (Source.PAGE, Source.SHOPPER, Source.CONFIRM, Source.ADMIN)
-    with banq_budget(config.request_budget if in_request else config.read_timeout * 3):
+    config = banq_settings()
+    in_request = source in IN_REQUEST_SOURCES
+    page = source == Source.PAGE
+    budget = config.request_budget if in_request else config.read_timeout * 3
+    with banq_budget(budget):
         for attempt in attempts:
-            if not attempt_claim_check(attempt=attempt):
-                if attempt.banq_status == "completed":
-                    return ProviderVerdict.UNKNOWN  # being applied by someone else right now
-                continue
-            try:
-                outcome = payment_recheck(attempt=attempt, source=source, in_request=in_request)
-            except BanqError as exc:
-                logger.warning(
-                    "Order %s: banq could not be asked about payment %s: %s",
-                    order.public_id,
-                    attempt.banq_payment_id,
-                    exc,
-                )
-                return ProviderVerdict.UNKNOWN
-            if outcome.result in PAID_OUTCOMES:
+            lookup = attempt_lookup(
+                attempt=attempt,
+                source=source,
+                in_request=in_request,
+                since=since,
+                wait=0.0 if page else banq_budget_left(),
+                min_interval=config.recheck_min_interval if page else 0.0,
+            )
+            if lookup.paid:
                 return ProviderVerdict.PAID
+            if not lookup.answered:
+                return ProviderVerdict.UNKNOWN
     return ProviderVerdict.CLEAR
+
+
+def order_payments_answered_by_banq(*, order: Order, since: datetime) -> bool:
+    """Registered with ``orders.payments`` (its ``answered``), called under the order's row lock:
+    every attempt banq could still complete has banq's word from a look-up that began at or after
+    ``since`` (an attempt created, or given its banq id, after that has not been asked about)."""
+    unanswered = (
+        Q(check_claimed_at__isnull=True)
+        | Q(check_claimed_at__lt=since)
+        | Q(checked_at__isnull=True)
+        | Q(checked_at__lt=F("check_claimed_at"))
+    )
+    return not _checkable(order).filter(unanswered).exists()

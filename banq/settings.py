@@ -100,6 +100,12 @@ class BanqSettings:
                 raise BanqConfigError(f"{name} is not set.")
 
     @property
+    def lookup_window(self) -> float:
+        """Seconds one look-up of a payment can take at most (every try with both timeouts, plus a
+        margin): a look-up claimed longer ago belongs to a process that died."""
+        return (self.connect_timeout + self.read_timeout) * (self.retries + 1) + 5
+
+    @property
     def placeholder_window(self) -> timedelta:
         """How long a link call may take at most (both timeouts plus a margin)."""
         return timedelta(seconds=self.connect_timeout + self.read_timeout + 5)
@@ -137,7 +143,7 @@ def _load() -> BanqSettings:
         link_rate_window=int(getattr(settings, "BANQ_LINK_RATE_WINDOW", 60)),
         request_budget=float(getattr(settings, "BANQ_REQUEST_BUDGET", 10.0)),
         recheck_min_interval=float(getattr(settings, "BANQ_RECHECK_MIN_INTERVAL", 3.0)),
-        link_fresh_seconds=float(getattr(settings, "BANQ_LINK_FRESH_SECONDS", 5.0)),
+        link_fresh_seconds=float(getattr(settings, "BANQ_LINK_FRESH_SECONDS", 1.0)),
         sweep_schedule=tuple(
             parse_duration(v, name="BANQ_SWEEP_SCHEDULE")
             for v in getattr(settings, "BANQ_SWEEP_SCHEDULE", ("10s", "30s", "1m", "2m", "5m"))

@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
@@ -49,6 +47,7 @@ from orders.services import (
     order_history_add,
     order_mark_paid,
     order_mark_payment_failed,
+    order_provider_answered,
 )
 from storefront import metrics
 
@@ -300,6 +299,8 @@ def payment_apply(
             order = order_lock(pk=order_id)
             # A concurrent call may have recorded it meanwhile (it held this lock).
             attempt = _find_attempt(remote) or _attempt_record_foreign(order=order, remote=remote)
+        # banq answered about this order: it is reachable again (the page stops saying otherwise).
+        order_provider_answered(order=order)
         # Which attempt is live matters only to a failure (only the live one fails the order).
         live = attempt_live(order=order) if remote.is_failed else None
         evaluation = payment_evaluate(
@@ -450,23 +451,6 @@ def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: st
 
 
 # --- asking banq -----------------------------------------------------------------------------
-
-
-def attempt_claim_check(*, attempt: BanqPayment, min_interval: float | None = None) -> bool:
-    """Claim the right to ask banq about ``attempt`` now: True for at most one caller per
-    ``min_interval`` seconds (``BANQ_RECHECK_MIN_INTERVAL``), across processes (a conditional
-    update of ``check_claimed_at``)."""
-    interval = banq_settings().recheck_min_interval if min_interval is None else min_interval
-    now = timezone.now()
-    since = now - timedelta(seconds=interval)
-    claimed = (
-        BanqPayment.objects.filter(pk=attempt.pk)
-        .filter(Q(check_claimed_at__isnull=True) | Q(check_claimed_at__lte=since))
-        .update(check_claimed_at=now)
-    )
-    if claimed:
-        attempt.check_claimed_at = now
-    return bool(claimed)
 
 
 def payment_recheck(

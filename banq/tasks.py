@@ -12,7 +12,10 @@ re-fetched, what banq has is recorded, and a missing installment is flagged.
 
 Each run takes at most its share of ``BANQ_SWEEP_MAX_CALLS_PER_MINUTE``. Attempts are claimed
 under a row lock (``skip_locked``) and their next check is moved before banq is called, so several
-workers never ask about the same attempt twice.
+workers never ask about the same attempt twice; each look-up goes through ``banq.lookups`` (one
+at a time per attempt, whoever asks: an attempt someone else is asking about right now is left to
+them). A look-up that fails is asked again within ``FAILED_LOOKUP_RETRY``, and its order says
+"banq can't be reached right now" until banq answers.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from banq.exceptions import BanqError, BanqUnavailable
+from banq.exceptions import BanqUnavailable
 from banq.installments import installments_sweep
+from banq.lookups import Answer, attempt_lookup
 from banq.models import BanqPayment
 from banq.services import attempt_next_check
 from banq.settings import banq_settings
-from banq.settlement import payment_recheck
 from orders.models import OrderEvent
 from storefront import metrics
 
@@ -67,22 +70,24 @@ def attempts_claim_due(*, limit: int) -> list[BanqPayment]:
 def banq_sweep() -> str:
     """Ask banq about the attempts that are due, then (with the calls left) about overdue
     installments; returns a summary for the task log."""
-    checked = errors = 0
+    checked = errors = busy = 0
     budget = sweep_budget()
     for attempt in attempts_claim_due(limit=budget):
-        try:
-            outcome = payment_recheck(attempt=attempt, source=OrderEvent.Source.SWEEP)
-        except BanqUnavailable as exc:
-            # banq is down: the claimed attempts already have their next check; stop this run.
-            logger.warning("Sweep: banq unavailable (%s); trying again later", exc)
+        # A look-up in flight elsewhere (a confirm, a cancel) records banq's word itself.
+        lookup = attempt_lookup(attempt=attempt, source=OrderEvent.Source.SWEEP)
+        if lookup.answer == Answer.BUSY:
+            busy += 1
+            continue
+        if lookup.answer == Answer.UNREACHABLE:
             errors += 1
-            break
-        except BanqError as exc:
-            logger.warning("Sweep: payment %s: %s", attempt.banq_payment_id, exc)
-            errors += 1
+            if isinstance(lookup.error, BanqUnavailable):
+                # banq is down: the claimed attempts already have their next check.
+                logger.warning("Sweep: banq unavailable (%s); trying again later", lookup.error)
+                break
             continue
         checked += 1
-        if outcome.changed:
+        outcome = lookup.outcome
+        if outcome is not None and outcome.changed:
             metrics.SWEEP_FOUND.labels(verdict=outcome.result.value).inc()
             logger.info(
                 "Sweep: order %s %s (banq payment %s)",
@@ -91,7 +96,7 @@ def banq_sweep() -> str:
                 attempt.banq_payment_id,
             )
     metrics.sweep_counted(checked=checked, errors=errors)
-    summary = f"{checked} checked, {errors} error(s)"
+    summary = f"{checked} checked, {errors} error(s)" + (f", {busy} being asked" if busy else "")
     installments = installments_sweep(limit=budget - checked - errors)
     if installments.checked or installments.errors:
         summary += (

@@ -10,10 +10,11 @@ middleware (the page sends ``X-CSRFToken``); only the session that owns the orde
 signed link) may call it, and a stranger gets the same 404 as an unknown id.
 
 ``POST /orders/<public_id>/confirm``: the page's "the widget says I paid". Records the shopper's
-claim, asks banq about the order's live payment (at most once per ``BANQ_RECHECK_MIN_INTERVAL``
-seconds per payment, whoever asks) and applies the answer through the same locked service as a
-webhook; answers the same JSON as ``GET /orders/<public_id>/status``. Same access rule and CSRF
-protection as above.
+claim, asks banq about the order's live payment (``banq.lookups``: at most once per
+``BANQ_RECHECK_MIN_INTERVAL`` seconds per payment; a look-up in flight, whoever started it, is
+waited for and shared) and applies the answer through the same locked service as a webhook;
+answers the same JSON as ``GET /orders/<public_id>/status`` (``banq_reachable`` false while banq
+can't be reached). Same access rule and CSRF protection as above.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ import uuid
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from banq.client import banq_budget
+from banq.client import banq_budget, banq_budget_left
 from banq.exceptions import BanqError
+from banq.lookups import attempt_lookup
 from banq.models import BanqPayment
 from banq.ratelimit import Bucket, rate_limit_hit
 from banq.services import payment_link_generate_by_public_id
 from banq.settings import banq_settings
-from banq.settlement import attempt_claim_check, payment_recheck
 from orders.access import (
     ACCESS_PARAM,
     order_get_accessible,
@@ -163,15 +164,20 @@ class OrderConfirmView(JsonView):
         if order.paid_at is None:
             order = order_payment_claim(order=order, source=OrderEvent.Source.CONFIRM)
             attempt = _attempt_to_confirm(order)
-            if attempt is not None and attempt_claim_check(attempt=attempt):
-                try:
-                    with banq_budget(banq_settings().request_budget):
-                        payment_recheck(
-                            attempt=attempt, source=OrderEvent.Source.CONFIRM, in_request=True
-                        )
-                except BanqError as exc:
-                    # The page keeps saying "confirming"; the sweep and the webhook carry on.
-                    logger.warning("Order %s: confirm could not ask banq: %s", order.public_id, exc)
+            if attempt is not None:
+                config = banq_settings()
+                # A look-up in flight (another tab, the sweep, a cancel) is waited for and its
+                # answer shared; one that failed moments ago stands. Either way the page keeps
+                # saying "confirming" (and, when banq can't be reached, says that too); the
+                # sweep and the webhook carry on.
+                with banq_budget(config.request_budget):
+                    attempt_lookup(
+                        attempt=attempt,
+                        source=OrderEvent.Source.CONFIRM,
+                        in_request=True,
+                        wait=banq_budget_left(),
+                        min_interval=config.recheck_min_interval,
+                    )
                 order.refresh_from_db()
         metrics.CONFIRMS.labels(status=order.status).inc()
         return order_status_response(order)

@@ -259,6 +259,39 @@ class OrderHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
         return event.to_status or ""
 
 
+UNREACHABLE = "unreachable"  # EndResult.UNKNOWN while the payment provider can't be reached
+
+
+def cancel_outcome(*, order: Order, result: str) -> str:
+    """``result`` of ``order_cancel``, with "could not ask" split by its reason."""
+    if result == EndResult.UNKNOWN and order.provider_unreachable_since is not None:
+        return UNREACHABLE
+    return result
+
+
+CANCEL_REPORTS: dict[str, tuple[str, int]] = {
+    EndResult.DONE: ("Cancelled {n} order(s): {orders}.", messages.SUCCESS),
+    EndResult.PAID: (
+        "Not cancelled, a completed payment was found, the order is paid: {orders}.",
+        messages.WARNING,
+    ),
+    UNREACHABLE: (
+        "Not cancelled: banq can't be reached right now, so it could not confirm that nothing "
+        "was paid. Nothing changed; try again later: {orders}.",
+        messages.ERROR,
+    ),
+    EndResult.UNKNOWN: (
+        "Not cancelled: banq is still answering about a payment for them (a shopper may be "
+        "paying right now). Nothing changed; try again in a moment: {orders}.",
+        messages.ERROR,
+    ),
+    EndResult.NOT_ALLOWED: (
+        "Skipped {n} order(s) whose status can't be cancelled: {orders}.",
+        messages.WARNING,
+    ),
+}
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
@@ -290,6 +323,7 @@ class OrderAdmin(admin.ModelAdmin):
                     "payment_reference",
                     "payment_claimed_at",
                     "payment_error",
+                    "provider_unreachable_since",
                     "status_changed_at",
                 )
             },
@@ -357,7 +391,7 @@ class OrderAdmin(admin.ModelAdmin):
         description="Cancel selected orders (banq is asked first)", permissions=["change"]
     )
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        done: dict[str, list[str]] = {result: [] for result in EndResult.values}
+        done: dict[str, list[str]] = {outcome: [] for outcome in CANCEL_REPORTS}
         for order in queryset.order_by("pk"):
             if not order_can_transition(current=order.status, target=Order.Status.CANCELLED):
                 done[EndResult.NOT_ALLOWED].append(
@@ -367,30 +401,11 @@ class OrderAdmin(admin.ModelAdmin):
             result = order_cancel(
                 order=order, source=OrderEvent.Source.ADMIN, actor=request.user.get_username()
             )
-            done[result].append(order.number)
-        reports = (
-            (EndResult.DONE, "Cancelled {n} order(s): {orders}.", messages.SUCCESS),
-            (
-                EndResult.PAID,
-                "Not cancelled, a completed payment was found, the order is paid: {orders}.",
-                messages.WARNING,
-            ),
-            (
-                EndResult.UNKNOWN,
-                "Not cancelled, banq could not be asked whether they were paid; try again "
-                "later: {orders}.",
-                messages.ERROR,
-            ),
-            (
-                EndResult.NOT_ALLOWED,
-                "Skipped {n} order(s) whose status can't be cancelled: {orders}.",
-                messages.WARNING,
-            ),
-        )
-        for result, text, level in reports:
-            if done[result]:
-                orders = ", ".join(done[result])
-                self.message_user(request, text.format(n=len(done[result]), orders=orders), level)
+            done[cancel_outcome(order=order, result=result)].append(order.number)
+        for outcome, (text, level) in CANCEL_REPORTS.items():
+            if done[outcome]:
+                orders = ", ".join(done[outcome])
+                self.message_user(request, text.format(n=len(done[outcome]), orders=orders), level)
 
     @admin.action(description="Mark flags as handled", permissions=["change"])
     def resolve_flags(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

@@ -191,6 +191,14 @@ class Order(models.Model):
         blank=True,
         help_text="Why the last payment failed, in words the shopper can read.",
     )
+    provider_unreachable_since = models.DateTimeField(
+        "payment provider unreachable since",
+        null=True,
+        blank=True,
+        help_text="Set while the payment provider can't be asked about this order (down, "
+        "erroring or too slow); cleared by its next answer. Nothing is cancelled or expired "
+        "meanwhile.",
+    )
     created_at = models.DateTimeField("created", auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
     status_changed_at = models.DateTimeField("status changed", null=True, blank=True)
@@ -286,6 +294,7 @@ class OrderEvent(AppendOnlyModel):
         SWEEP = "sweep", "Sweep"
         RECONCILE = "reconcile", "Reconcile"
         ADMIN = "admin", "Admin"
+        COMMAND = "command", "Management command"
         EXPIRY = "expiry", "Expiry"
         PAGE = "page", "Order page"
         WORKER = "worker", "Worker"

@@ -61,19 +61,27 @@ def order_page_states(order: Order, *, payable: bool) -> list[str]:
     ``paid`` (money received, the confirmation), ``refund_due`` (money received for a cancelled
     order: it will be refunded, never shown as a confirmation), else the status, plus ``payable``
     (the Pay button), ``confirming`` (the shopper's widget reported a payment banq has not confirmed
-    yet) and ``checking`` (past its payment time; banq is being asked whether it was paid).
+    yet), ``checking`` (past its payment time; banq is being asked whether it was paid) and
+    ``unreachable`` (banq can't be reached right now: nothing is cancelled or expired meanwhile).
     """
     if order.refund_due:
         return ["refund_due"]
     if order.paid_at is not None:
         return ["paid"]
     states = [order.status]
+    still_open = order.status in (
+        Order.Status.PENDING,
+        Order.Status.AWAITING_PAYMENT,
+        Order.Status.FAILED,
+    )
     if payable:
         states.append("payable")
-    elif order.status in (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.FAILED):
+    elif still_open:
         states.append("checking")
     if order.payment_claimed_at is not None and order.status != Order.Status.FAILED:
         states.append("confirming")
+    if still_open and order.provider_unreachable_since is not None:
+        states.append("unreachable")
     return states
 
 
@@ -82,10 +90,11 @@ def order_status_payload(order: Order) -> dict:
 
     ``paid`` means money was received; ``refund_due`` that it was received for a cancelled order
     (shown as such, never as a confirmation); ``confirming`` that the shopper's page reported a
-    payment that is not confirmed yet; ``payable`` whether the shopper can pay now; ``states`` what
-    the page shows (``order_page_states``). A recurring order also has ``plan`` (its plan in
-    words and data, what is expected next) and ``installments`` (those paid or failed, oldest
-    first): ``orders.plans.plan_payload``.
+    payment that is not confirmed yet; ``payable`` whether the shopper can pay now;
+    ``banq_reachable`` false while banq can't be asked about the order (nothing is cancelled or
+    expired meanwhile); ``states`` what the page shows (``order_page_states``). A recurring order
+    also has ``plan`` (its plan in words and data, what is expected next) and ``installments``
+    (those paid or failed, oldest first): ``orders.plans.plan_payload``.
     """
     from orders.services.status import order_is_payable
 
@@ -102,6 +111,7 @@ def order_status_payload(order: Order) -> dict:
         "refund_due": order.refund_due,
         "confirming": order.payment_claimed_at is not None and order.paid_at is None,
         "payable": payable,
+        "banq_reachable": order.provider_unreachable_since is None,
         "states": order_page_states(order, payable=payable),
         "total": str(order.total),
         "currency": order.currency,

@@ -3,12 +3,26 @@
 Before an order expires or is cancelled, the store must know that no payment for it completed
 (never "nothing was charged" while the provider may hold a completed payment). A provider app
 registers a checker at start-up (``banq`` does in its ``AppConfig.ready``); ``orders.services``
-calls ``order_payments_check`` and acts on the verdict.
+asks it and acts on the verdict. A checker has two parts:
+
+- ``ask(*, order, source, since) -> ProviderVerdict``: asks the provider now (over the network,
+  with no lock held) about every payment of ``order`` it could still complete, and applies what
+  it says. An answer counts only if it comes from a look-up that began at or after ``since``
+  (a look-up in flight that began earlier is waited for, then asked again). ``UNKNOWN`` when the
+  provider could not be asked: down, erroring, slow, or a look-up in flight that did not end in
+  time. Never ``CLEAR`` on a guess.
+- ``answered(*, order, since) -> bool``: a read of the database only, under the order's row lock:
+  every payment the provider could still complete has its answer from a look-up that began at or
+  after ``since``, and that answer was "not completed". A payment that appeared (or got the
+  provider's id) after the ask is unanswered, so it can't slip through between the ask and the
+  lock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import models
 
@@ -16,26 +30,40 @@ from orders.models import Order
 
 
 class ProviderVerdict(models.TextChoices):
-    CLEAR = "clear", "No completed payment"  # asked (or nothing to ask): safe to expire/cancel
+    CLEAR = "clear", "No completed payment"  # the provider said so (or there is nothing to ask)
     PAID = "paid", "A payment completed"  # ... and was applied: the order is paid now
-    UNKNOWN = "unknown", "Could not ask"  # the provider could not be reached: wait
+    UNKNOWN = "unknown", "Could not ask"  # down, erroring, slow or busy: wait, change nothing
 
 
-Checker = Callable[..., ProviderVerdict]
+@dataclass(frozen=True)
+class Checker:
+    ask: Callable[..., ProviderVerdict]
+    answered: Callable[..., bool]
+
+
 _checkers: list[Checker] = []
 
 
-def payment_checker_register(checker: Checker) -> None:
-    """Register ``checker(*, order, source) -> ProviderVerdict`` (idempotent)."""
+def payment_checker_register(
+    *, ask: Callable[..., ProviderVerdict], answered: Callable[..., bool]
+) -> None:
+    """Register a provider's ``ask`` and ``answered`` (see the module doc; idempotent)."""
+    checker = Checker(ask=ask, answered=answered)
     if checker not in _checkers:
         _checkers.append(checker)
 
 
-def order_payments_check(*, order: Order, source: str) -> ProviderVerdict:
+def order_payments_check(*, order: Order, source: str, since: datetime) -> ProviderVerdict:
     """Ask every registered provider about ``order``; PAID wins, then UNKNOWN, else CLEAR."""
-    verdicts = [checker(order=order, source=source) for checker in _checkers]
+    verdicts = [checker.ask(order=order, source=source, since=since) for checker in _checkers]
     if ProviderVerdict.PAID in verdicts:
         return ProviderVerdict.PAID
     if ProviderVerdict.UNKNOWN in verdicts:
         return ProviderVerdict.UNKNOWN
     return ProviderVerdict.CLEAR
+
+
+def order_payments_answered(*, order: Order, since: datetime) -> bool:
+    """Under ``order``'s row lock: has every provider's "not completed" answer for every payment
+    it could still complete come from a look-up that began at or after ``since``?"""
+    return all(checker.answered(order=order, since=since) for checker in _checkers)

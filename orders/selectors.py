@@ -1,4 +1,4 @@
-"""Reads for the shop: products, cart summaries. Query counts stay constant."""
+"""Reads for the shop: products, cart summaries, orders by number. Query counts stay constant."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from orders.inputs import ascii_digits
-from orders.models import Cart, CartItem, Product
+from orders.models import Cart, CartItem, Order, Product
 from orders.plans import product_plan_words
 from orders.services import PricedLine, cart_price_lines
 
@@ -117,3 +117,8 @@ def cart_item_count(*, session_key: str | None) -> int:
         return 0
     total = CartItem.objects.filter(cart__session_key=session_key).aggregate(n=Sum("quantity"))
     return int(total["n"] or 0)
+
+
+def orders_by_number(*, numbers: list[str]) -> dict[str, Order]:
+    """The orders with these numbers, by number (unknown numbers are missing)."""
+    return {order.number: order for order in Order.objects.filter(number__in=numbers)}

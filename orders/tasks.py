@@ -4,8 +4,8 @@
   (the outbox): the ``order_status_changed`` / ``order_paid`` signals, so receivers that do I/O
   run here, not in the request, and are not lost to a crash; and the shopper's e-mail, if any.
 - ``order_email_send``: one e-mail to the shopper, exactly once per order and kind (the history
-  records each one sent); a failure is retried with backoff, and after the last try the order is
-  flagged for the merchant.
+  records each one sent, and a task of a worker that died runs again: ``storefront.worker``); a
+  failure is retried with backoff, and after the last try the order is flagged for the merchant.
 - ``orders_expire``: the periodic expiry (the payment provider is asked first).
 """
 
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.utils import timezone
 from django_tasks import task
 
@@ -38,13 +39,28 @@ def email_already_sent(*, order: Order, kind: str) -> bool:
     ).exists()
 
 
+def email_message_id(*, order: Order, kind: str) -> str:
+    """One Message-ID per order and e-mail, the same on every try: if a worker dies after the mail
+    server took the message but before the history recorded it, the task runs again and sends
+    it again, and mail systems see the same message twice, not two messages."""
+    host = urlsplit(settings.STOREFRONT_URL).hostname or "localhost"
+    return f"<order-{order.public_id.hex}-{kind.replace(':', '-')}@{host}>"
+
+
 def _email(order: Order, kind: str, attempt: int) -> str:
     """Send e-mail ``kind`` for ``order`` once; on failure, retry later with backoff."""
     if email_already_sent(order=order, kind=kind):
         return "already sent"
     subject, body = email_render(order=order, kind=kind)
+    message = EmailMessage(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [order.email],
+        headers={"Message-ID": email_message_id(order=order, kind=kind)},
+    )
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+        message.send()
     except Exception as exc:
         metrics.EMAILS.labels(kind=kind, outcome="failed").inc()
         problem = f"{type(exc).__name__}: {exc}"[:300]

@@ -14,4 +14,6 @@ urlpatterns = [
     path("orders/<str:public_id>/", views.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<str:public_id>/status", views.OrderStatusView.as_view(), name="order-status"),
     path("orders/<str:public_id>/status/", views.OrderStatusView.as_view()),
+    path("orders/<str:public_id>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<str:public_id>/cancel/", views.OrderCancelView.as_view()),
 ]

@@ -33,6 +33,7 @@ from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
 from orders.notifications import order_page_states, order_status_payload
 from orders.plans import plan_payload
+from orders.services import EndResult
 from storefront.http import JsonView, json_error, wants_json
 
 logger = logging.getLogger(__name__)
@@ -291,6 +292,7 @@ class OrderDetailView(View):
         order_expire_on_sight(order)
         payable = services.order_is_payable(order=order)
         plan, installments = plan_payload(order)
+        cancellable = order.paid_at is None and order.status in services.CANCELLABLE
         context = {
             "order": order,
             "states": order_page_states(order, payable=payable),
@@ -300,6 +302,7 @@ class OrderDetailView(View):
             "status_url": reverse("orders:order-status", kwargs={"public_id": order.public_id}),
             "ws_path": f"/ws/orders/{order.public_id}/",
             "payable": payable,
+            "cancellable": cancellable,
             "plan": plan,
             "installments": installments,
         }
@@ -320,6 +323,65 @@ class OrderStatusView(JsonView):
             return json_error("not_found", "There is no such order.", 404)
         order_expire_on_sight(order)
         return order_status_response(order)
+
+
+class OrderCancelView(View):
+    """``POST /orders/<public_id>/cancel``: the shopper cancels an order that is not paid, after
+    the confirmation step on the order page. Same access rule as the order page (owner session or
+    signed ``?key=``; anyone else gets the same 404 as for an unknown order) and CSRF-protected.
+
+    The view parses and answers; ``order_cancel`` decides: the payment provider is asked first, a
+    completed payment wins (the order is paid instead), and while the provider can't be asked
+    nothing changes. A form gets a redirect to the order page with a message; a JSON caller gets
+    the status JSON with ``cancel`` (``{"result", "message"}``): 200 when cancelled, else 409.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM) or request.POST.get(ACCESS_PARAM) or None
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            if wants_json(request):
+                return json_error("not_found", "There is no such order.", 404)
+            raise Http404("No such order")
+        result = services.order_cancel(order=order, source=OrderEvent.Source.SHOPPER)
+        outcome, text, level = _cancel_said(order=order, result=result)
+        if wants_json(request):
+            payload = {
+                **order_status_payload(order),
+                "cancel": {"result": outcome, "message": text},
+            }
+            return JsonResponse(payload, status=200 if result == EndResult.DONE else 409)
+        messages.add_message(request, level, text)
+        return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
+
+
+def _cancel_said(*, order, result: str) -> tuple[str, str, int]:
+    """``(outcome, message for the shopper, message level)`` for ``order_cancel``'s ``result``;
+    the outcome splits "could not ask" into ``unreachable`` and ``unknown``."""
+    if result == EndResult.DONE:
+        return (
+            result,
+            f"Your order {order.number} was cancelled. Nothing was charged.",
+            messages.SUCCESS,
+        )
+    if result == EndResult.PAID:
+        text = "Your order was not cancelled: banq says your payment went through, so it is paid."
+        return result, text, messages.WARNING
+    if result == EndResult.NOT_ALLOWED:
+        return result, "This order can no longer be cancelled.", messages.ERROR
+    if order.provider_unreachable_since is not None:
+        text = (
+            "Your order was not cancelled: banq can't be reached right now, and we cancel only "
+            "once banq confirms that nothing was charged. Please try again in a few minutes."
+        )
+        return "unreachable", text, messages.ERROR
+    text = (
+        "Your order was not cancelled yet: we are still confirming with banq whether a payment "
+        "went through. Please try again in a moment."
+    )
+    return result, text, messages.ERROR
 
 
 def order_status_response(order) -> JsonResponse:

@@ -1,5 +1,5 @@
 """System checks for what takes real money safely: DEBUG, the secret key, the trusted proxies,
-the admin's second factor and the metrics settings.
+the e-mail backend, the admin's second factor and the metrics settings.
 
 Run by ``manage.py check``, by every management command that checks (``migrate``, ``worker``)
 and by ``python -m storefront.serve`` before it listens: the store and the worker refuse to start
@@ -82,6 +82,49 @@ def storefront_safety_check(app_configs=None, **kwargs) -> list:
                 )
             )
     return messages
+
+
+# Backends that never deliver an e-mail but print it, or write it to a file, order link and all.
+LEAKING_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend": "prints every e-mail to the console",
+    "django.core.mail.backends.filebased.EmailBackend": "writes every e-mail to a file",
+}
+EMAIL_HINT = (
+    "Set EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587, or EMAIL_BACKEND to a "
+    "backend that delivers e-mail."
+)
+
+
+@register(Tags.security)
+def storefront_email_check(app_configs=None, **kwargs) -> list:
+    """Outside emulator mode the shoppers' e-mails (with their signed order links) must be
+    delivered: EMAIL_URL or EMAIL_BACKEND is required, and the console and file backends are
+    refused, so neither `check --deploy` nor the store nor the worker starts with them."""
+    if _emulated():
+        return []
+    environment = getattr(settings, "BANQ_ENVIRONMENT", "emulator")
+    if not getattr(settings, "EMAIL_CONFIGURED", True):
+        return [
+            Error(
+                f"EMAIL_URL is not set (required when BANQ_ENVIRONMENT={environment}): the "
+                "shoppers' e-mails, with their signed order links, would be printed to the "
+                "console.",
+                hint=EMAIL_HINT,
+                id="storefront.E008",
+            )
+        ]
+    leak = LEAKING_EMAIL_BACKENDS.get(getattr(settings, "EMAIL_BACKEND", ""))
+    if leak:
+        return [
+            Error(
+                f"The e-mail backend {leak} instead of sending it (BANQ_ENVIRONMENT="
+                f"{environment}): the shoppers' e-mails, with their signed order links, would "
+                "end up there.",
+                hint=EMAIL_HINT,
+                id="storefront.E009",
+            )
+        ]
+    return []
 
 
 @register(Tags.security, deploy=True)

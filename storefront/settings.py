@@ -311,12 +311,14 @@ WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
 # Every running worker records a heartbeat this often; one silent for WORKER_LEASE_SECONDS is dead.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
 WORKER_LEASE_SECONDS = env.float("WORKER_LEASE_SECONDS", default=60.0)
+# How often the workers look for tasks of dead workers (their lease ran out) to put back.
+WORKER_LEASE_CHECK_SECONDS = env.float("WORKER_LEASE_CHECK_SECONDS", default=15.0)
 # The periodic work the worker enqueues (task path: every so many seconds), once across workers.
 WORKER_PERIODIC_TASKS = {
     "banq.tasks.banq_sweep": 5,  # ask banq about open payments that are due a check
     "webhooks.tasks.webhooks_retry_due": 10,  # events banq or the store must retry
     "orders.tasks.orders_expire": 30,  # unpaid orders past their time (banq asked first)
-    "storefront.tasks.tasks_housekeeping": 600,  # tasks of dead workers, old results
+    "storefront.tasks.tasks_housekeeping": 600,  # old results, tasks running without a worker id
 }
 
 # --- Sessions, security ---
@@ -429,8 +431,15 @@ STORAGES = {
 }
 
 # --- E-mail ---
-# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 ; console by default.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587, or EMAIL_BACKEND (a backend's
+# dotted path, e.g. a provider's API backend with its own settings; it wins over EMAIL_URL's). With
+# neither, e-mails are printed to the console: fine in emulator mode only. Outside it the e-mails
+# (they carry the shoppers' signed order links) need one of them, and a backend that prints or
+# writes them to files stops the store and the worker from starting (storefront/checks.py).
+EMAIL_CONFIGURED = bool(os.environ.get("EMAIL_URL") or os.environ.get("EMAIL_BACKEND"))
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+_email["EMAIL_BACKEND"] = env.str("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
+vars().update(_email)
 # Seconds before an SMTP connection or send gives up (the worker then retries with backoff).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.com")
@@ -550,11 +559,12 @@ BANQ_LINK_RATE_WINDOW = env.int("BANQ_LINK_RATE_WINDOW", default=60)
 # Inside a request (webhook, shopper's confirm, Pay) banq gets no retries, short timeouts and this
 # many seconds in all; what doesn't fit is left to the worker (banq gets 503 and retries too).
 BANQ_REQUEST_BUDGET = env.float("BANQ_REQUEST_BUDGET", default=10.0)
-# At most one banq look-up per payment attempt in this many seconds, from shoppers and pages.
+# The shopper's confirm and the order page start at most one banq look-up per payment attempt in
+# this many seconds (one look-up runs at a time, whoever asks: banq/lookups.py).
 BANQ_RECHECK_MIN_INTERVAL = env.float("BANQ_RECHECK_MIN_INTERVAL", default=3.0)
 # A payment link is handed out again without asking banq only while banq's last word on it is
 # younger than this many seconds.
-BANQ_LINK_FRESH_SECONDS = env.float("BANQ_LINK_FRESH_SECONDS", default=5.0)
+BANQ_LINK_FRESH_SECONDS = env.float("BANQ_LINK_FRESH_SECONDS", default=1.0)
 # The worker's sweep: every open payment attempt is re-checked with banq at these delays after its
 # link was last handed out, then every BANQ_SWEEP_EVERY, until BANQ_SWEEP_HORIZON after that, with
 # at most BANQ_SWEEP_MAX_CALLS_PER_MINUTE calls to banq.

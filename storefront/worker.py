@@ -3,7 +3,17 @@
 Periodic tasks are listed in ``settings.WORKER_PERIODIC_TASKS`` (dotted task path: seconds). Every
 worker runs a small scheduler thread; a run is enqueued by whichever worker first moves the task's
 ``PeriodicSlot`` on (a conditional update), and not at all while an earlier run still waits in the
-queue. The tasks themselves are claimed by one worker each (``select_for_update(skip_locked)``).
+queue. The tasks themselves are claimed by one worker each (``select_for_update(skip_locked)``),
+which records its id on the task (``DBTaskResult.worker_ids``, the last one is the claimer).
+
+Leases: every worker records a heartbeat (``Heartbeat``, a thread of its own, every
+``WORKER_HEARTBEAT_SECONDS``, also while a long task runs). A task running under a worker whose
+heartbeat is older than ``WORKER_LEASE_SECONDS``, or gone, belongs to a worker that died (kill -9,
+power loss): ``tasks_requeue_dead`` puts it back in the queue. The scheduler thread runs that
+check itself every ``WORKER_LEASE_CHECK_SECONDS`` (once across workers, through its own slot), so
+it never waits behind the tasks in the queue. A task running without a worker id goes back after
+``STALE_RUNNING`` (housekeeping). Our tasks are idempotent (the e-mail task checks the order's
+history), so a task that runs again sends nothing twice.
 
 ``tasks_run_ready`` runs the tasks that are ready, in this process: tests and
 ``manage.py worker --batch`` use it.
@@ -29,7 +39,9 @@ from storefront.models import PeriodicSlot, WorkerHeartbeat
 logger = logging.getLogger(__name__)
 
 SCHEDULER_TICK = 1.0  # seconds between looks at the schedule
-STALE_RUNNING = timedelta(minutes=15)  # a task "running" this long belongs to a dead worker
+# A task "running" this long without a worker id belongs to a dead worker (those with one: leases).
+STALE_RUNNING = timedelta(minutes=15)
+LEASE_SLOT = "storefront.worker.tasks_requeue_dead"  # the lease check's periodic slot
 KEEP_SUCCESSFUL = timedelta(days=1)
 KEEP_FAILED = timedelta(days=14)
 
@@ -38,21 +50,27 @@ def periodic_tasks() -> dict[str, float]:
     return dict(getattr(settings, "WORKER_PERIODIC_TASKS", {}))
 
 
+def _slot_take(name: str, *, seconds: float, now: datetime) -> bool:
+    """Whether this worker won the periodic slot ``name`` now (a conditional update moves it on
+    by ``seconds``, so across workers one wins each time)."""
+    try:
+        with transaction.atomic():
+            PeriodicSlot.objects.get_or_create(name=name, defaults={"next_run_at": now})
+    except IntegrityError:  # another worker created it at the same moment
+        pass
+    won = PeriodicSlot.objects.filter(name=name, next_run_at__lte=now).update(
+        next_run_at=now + timedelta(seconds=seconds), last_enqueued_at=now
+    )
+    return bool(won)
+
+
 def periodic_enqueue_due() -> list[str]:
     """Enqueue the periodic tasks that are due (once across all workers); returns their paths."""
     now = timezone.now()
     enqueued = []
     for path, seconds in periodic_tasks().items():
-        try:
-            with transaction.atomic():
-                PeriodicSlot.objects.get_or_create(name=path, defaults={"next_run_at": now})
-        except IntegrityError:  # another worker created it at the same moment
-            pass
         with transaction.atomic():
-            won = PeriodicSlot.objects.filter(name=path, next_run_at__lte=now).update(
-                next_run_at=now + timedelta(seconds=seconds), last_enqueued_at=now
-            )
-            if not won:
+            if not _slot_take(path, seconds=seconds, now=now):
                 continue
             waiting = DBTaskResult.objects.filter(
                 task_path=path, status=TaskResultStatus.READY
@@ -63,12 +81,55 @@ def periodic_enqueue_due() -> list[str]:
     return enqueued
 
 
+def tasks_requeue_dead(*, now: datetime | None = None) -> int:
+    """Tasks running under a worker whose lease ran out (no heartbeat for
+    ``WORKER_LEASE_SECONDS``, or none at all) go back to the queue; returns how many.
+
+    A task claimed less than a lease ago is left alone (its worker may not have beaten yet), and
+    each task is put back by a conditional update of the claim it was found with, so a task
+    another worker claimed meanwhile is never touched."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.WORKER_LEASE_SECONDS)
+    alive = set(
+        WorkerHeartbeat.objects.filter(seen_at__gte=cutoff).values_list("worker_id", flat=True)
+    )
+    requeued = 0
+    running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff)
+    for task_id, path, worker_ids, started_at in running.values_list(
+        "id", "task_path", "worker_ids", "started_at"
+    ):
+        if not worker_ids or worker_ids[-1] in alive:
+            continue  # no worker id: the STALE_RUNNING fallback; a live worker: still its task
+        back = DBTaskResult.objects.filter(
+            pk=task_id, status=TaskResultStatus.RUNNING, started_at=started_at
+        ).update(status=TaskResultStatus.READY)
+        if back:
+            requeued += 1
+            logger.warning(
+                "Task %s (%s): worker %s stopped beating, the task is back in the queue",
+                task_id,
+                path,
+                worker_ids[-1],
+            )
+    return requeued
+
+
+def lease_check_due() -> int:
+    """Run ``tasks_requeue_dead`` when it is due (every ``WORKER_LEASE_CHECK_SECONDS``, once
+    across workers); returns how many tasks went back to the queue."""
+    now = timezone.now()
+    if not _slot_take(LEASE_SLOT, seconds=settings.WORKER_LEASE_CHECK_SECONDS, now=now):
+        return 0
+    return tasks_requeue_dead(now=now)
+
+
 def tasks_requeue_stale(*, older_than: timedelta = STALE_RUNNING) -> int:
-    """Tasks left "running" by a worker that died (kill -9, power loss) run again. Our tasks are
-    idempotent (the e-mail task checks the history) and bounded well under ``older_than``."""
+    """Tasks left "running" without a worker id (claimed by something that records none) run
+    again after ``older_than``; tasks with a worker id are the lease's (``tasks_requeue_dead``).
+    Our tasks are idempotent and bounded well under ``older_than``."""
     cutoff = timezone.now() - older_than
     return DBTaskResult.objects.filter(
-        status=TaskResultStatus.RUNNING, started_at__lt=cutoff
+        status=TaskResultStatus.RUNNING, started_at__lt=cutoff, worker_ids=[]
     ).update(status=TaskResultStatus.READY)
 
 
@@ -84,7 +145,8 @@ def tasks_prune() -> int:
 
 
 class Scheduler(threading.Thread):
-    """Enqueues the periodic tasks that are due, every ``SCHEDULER_TICK`` seconds."""
+    """Enqueues the periodic tasks that are due, and runs the lease check when it is due, every
+    ``SCHEDULER_TICK`` seconds."""
 
     def __init__(self) -> None:
         super().__init__(name="periodic-scheduler", daemon=True)
@@ -95,6 +157,7 @@ class Scheduler(threading.Thread):
             try:
                 close_old_connections()
                 periodic_enqueue_due()
+                lease_check_due()
             except Exception:  # a database hiccup must not stop the schedule for good
                 logger.exception("Scheduler: could not enqueue periodic tasks")
             self.stopping.wait(SCHEDULER_TICK)
@@ -174,10 +237,10 @@ def worker_create(*, worker_id: str, interval: float, batch: bool = False) -> Wo
     )
 
 
-def tasks_run_ready(*, max_tasks: int = 1000) -> int:
+def tasks_run_ready(*, max_tasks: int = 1000, worker_id: str = "inline") -> int:
     """Run the tasks that are ready now, in this process, one by one (tasks they enqueue that are
-    ready too are run as well); returns how many ran."""
-    worker = worker_create(worker_id="inline", interval=0)
+    ready too are run as well), claimed as ``worker_id``; returns how many ran."""
+    worker = worker_create(worker_id=worker_id, interval=0)
     ran = 0
     while ran < max_tasks:
         with transaction.atomic():

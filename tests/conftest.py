@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.support.emulator",
     "tests.support.live_store",
     "tests.support.live_worker",
+    "tests.support.smtp_sink",
 ]
 
 

@@ -25,9 +25,11 @@ from orders.services.checkout import (
 from orders.services.history import order_flag_raise, order_flags_resolve, order_history_add
 from orders.services.status import (
     ALLOWED_TRANSITIONS,
+    CANCELLABLE,
     EXPIRABLE,
     PAYABLE,
     EndResult,
+    ExpiryRun,
     order_can_transition,
     order_cancel,
     order_check_payable,
@@ -39,8 +41,11 @@ from orders.services.status import (
     order_mark_paid,
     order_mark_payment_failed,
     order_payment_claim,
+    order_provider_answered,
+    order_provider_unreachable,
     order_set_status,
     order_stale_q,
+    orders_expire_run,
     orders_expire_stale,
 )
 from orders.services.subscriptions import (
@@ -56,9 +61,11 @@ from orders.services.subscriptions import (
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "CANCELLABLE",
     "EXPIRABLE",
     "PAYABLE",
     "EndResult",
+    "ExpiryRun",
     "PricedLine",
     "cart_add_item",
     "cart_get_for_session",
@@ -86,9 +93,12 @@ __all__ = [
     "order_mark_payment_failed",
     "order_number_generate",
     "order_payment_claim",
+    "order_provider_answered",
+    "order_provider_unreachable",
     "order_copy_status",
     "order_set_status",
     "order_stale_q",
+    "orders_expire_run",
     "orders_expire_stale",
     "plan_mix_check",
     "plan_quantity_check",

@@ -14,6 +14,8 @@ The rules "payable" and "expired" live here too: ``order_is_payable``, ``order_c
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,7 +28,7 @@ from orders.exceptions import InvalidOrderTransition, OrderNotPayable
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.outbox import outbox_enqueue
-from orders.payments import ProviderVerdict, order_payments_check
+from orders.payments import ProviderVerdict, order_payments_answered, order_payments_check
 from orders.services.history import order_flag_raise, order_history_add
 from orders.signals import order_status_changed
 
@@ -327,6 +329,10 @@ def order_payment_claim(*, order: Order, source: str = Source.CONFIRM) -> Order:
 
 # --- expiry and cancellation: the provider is asked first -------------------------------------
 
+# Asks of the provider before an expiry or a cancellation is postponed, when payments keep
+# appearing or moving between the ask and the order's lock (a shopper paying right now).
+END_ROUNDS = 3
+
 
 class EndResult(models.TextChoices):
     DONE = "done", "Done"
@@ -338,29 +344,54 @@ class EndResult(models.TextChoices):
 def _end(
     *, order: Order, target: str, allowed: tuple[str, ...], source: str, actor: str, message: str
 ) -> EndResult:
-    fresh = Order.objects.get(pk=order.pk)
-    if fresh.paid_at is not None or fresh.status not in allowed:
-        _copy_into(order, fresh)
-        return EndResult.NOT_ALLOWED
-    verdict = order_payments_check(order=fresh, source=source)
-    if verdict == ProviderVerdict.PAID:
-        _copy_into(order, Order.objects.get(pk=order.pk))
-        return EndResult.PAID
-    if verdict == ProviderVerdict.UNKNOWN:
-        logger.warning(
-            "Order %s: not %s yet: the payment provider could not be asked", order.public_id, target
-        )
-        return EndResult.UNKNOWN
-    with transaction.atomic():
-        locked = order_lock(pk=order.pk)
-        if locked.paid_at is not None or locked.status not in allowed:
-            _copy_into(order, locked)
-            return EndResult.PAID if locked.paid_at is not None else EndResult.NOT_ALLOWED
-        order_set_status(
-            order=locked, status=target, source=source, actor=actor, message=message, locked=True
-        )
-    _copy_into(order, locked)
-    return EndResult.DONE
+    """Move ``order`` to ``target`` only once the provider said that no payment completed.
+
+    Each round asks the provider (no lock held: it may wait on the network), then takes the
+    order's lock and checks, in the database, that every payment the provider could still
+    complete was answered "not completed" by a look-up that began in this round
+    (``order_payments_answered``); only then the status changes, in that transaction. A payment
+    that appeared or moved meanwhile makes another round; "could not ask" (``UNKNOWN``) or
+    ``END_ROUNDS`` rounds without a settled answer change nothing.
+    """
+    first = True
+    for _ in range(END_ROUNDS):
+        began = timezone.now()
+        fresh = Order.objects.get(pk=order.pk)
+        if fresh.paid_at is not None or fresh.status not in allowed:
+            _copy_into(order, fresh)
+            return EndResult.PAID if fresh.paid_at and not first else EndResult.NOT_ALLOWED
+        first = False
+        verdict = order_payments_check(order=fresh, source=source, since=began)
+        if verdict != ProviderVerdict.CLEAR:
+            _copy_into(order, Order.objects.get(pk=order.pk))
+            if verdict == ProviderVerdict.PAID:
+                return EndResult.PAID
+            logger.warning(
+                "Order %s: not %s: the payment provider could not be asked%s",
+                order.public_id,
+                target,
+                " (unreachable)" if order.provider_unreachable_since else "",
+            )
+            return EndResult.UNKNOWN
+        with transaction.atomic():
+            locked = order_lock(pk=order.pk)
+            if locked.paid_at is not None or locked.status not in allowed:
+                _copy_into(order, locked)
+                return EndResult.PAID if locked.paid_at is not None else EndResult.NOT_ALLOWED
+            if order_payments_answered(order=locked, since=began):
+                order_set_status(
+                    order=locked,
+                    status=target,
+                    source=source,
+                    actor=actor,
+                    message=message,
+                    locked=True,
+                )
+                _copy_into(order, locked)
+                return EndResult.DONE
+        logger.info("Order %s: a payment moved while it was being checked", order.public_id)
+    logger.warning("Order %s: not %s: its payments kept moving", order.public_id, target)
+    return EndResult.UNKNOWN
 
 
 def order_expire(
@@ -368,7 +399,8 @@ def order_expire(
 ) -> EndResult:
     """Expire an unpaid order past its payment time (``ORDER_EXPIRY_MINUTES``, or ``minutes``),
     after the provider confirmed that no payment completed. ``DONE`` when it expired; otherwise
-    nothing changed (see ``EndResult``)."""
+    nothing changed (see ``EndResult``; ``UNKNOWN`` with ``provider_unreachable_since`` set: the
+    provider can't be reached)."""
     if not order_is_stale(order=order, minutes=minutes):
         return EndResult.NOT_ALLOWED
     return _end(
@@ -381,17 +413,60 @@ def order_expire(
     )
 
 
+CANCELLABLE = tuple(s for s, targets in ALLOWED_TRANSITIONS.items() if S.CANCELLED in targets)
+
+
 def order_cancel(*, order: Order, source: str, actor: str = "") -> EndResult:
     """Cancel an unpaid order after the provider confirmed that no payment completed. A payment
-    found then wins (``PAID``)."""
+    found then wins (``PAID``); ``UNKNOWN``: the provider could not be asked, nothing changed."""
     return _end(
         order=order,
         target=S.CANCELLED,
-        allowed=tuple(s for s, targets in ALLOWED_TRANSITIONS.items() if S.CANCELLED in targets),
+        allowed=CANCELLABLE,
         source=source,
         actor=actor,
         message="Cancelled; no completed payment.",
     )
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    """What one expiry run did: the orders expired, found paid, and postponed because the
+    provider could not be asked (``unreachable``: it can't be reached, so the run stopped and
+    ``left`` orders wait for the next one)."""
+
+    expired: list[Order] = dataclass_field(default_factory=list)
+    paid: list[Order] = dataclass_field(default_factory=list)
+    postponed: list[Order] = dataclass_field(default_factory=list)
+    unreachable: bool = False
+    left: int = 0
+
+
+def orders_expire_run(
+    *,
+    now: datetime | None = None,
+    minutes: int | None = None,
+    source: str = Source.EXPIRY,
+    limit: int | None = None,
+) -> ExpiryRun:
+    """Expire unpaid orders past their payment time (see ``orders_expire_stale``). When the
+    provider can't be reached the run stops at that order: the others would only wait on it."""
+    candidates = Order.objects.filter(order_stale_q(now=now, minutes=minutes)).order_by(
+        "created_at", "pk"
+    )
+    orders = list(candidates[:limit] if limit else candidates)
+    run = ExpiryRun()
+    for index, order in enumerate(orders):
+        result = order_expire(order=order, source=source, minutes=minutes)
+        if result == EndResult.DONE:
+            run.expired.append(order)
+        elif result == EndResult.PAID:
+            run.paid.append(order)
+        elif result == EndResult.UNKNOWN:
+            run.postponed.append(order)
+            if order.provider_unreachable_since is not None:
+                return replace(run, unreachable=True, left=len(orders) - index - 1)
+    return run
 
 
 def orders_expire_stale(
@@ -408,15 +483,49 @@ def orders_expire_stale(
     asked first, so a payment landing at the same moment wins. Orders whose provider can't be
     asked now are left for the next run.
     """
-    candidates = Order.objects.filter(order_stale_q(now=now, minutes=minutes)).order_by(
-        "created_at", "pk"
-    )
-    orders = list(candidates[:limit] if limit else candidates)
     if dry_run:
-        return orders
-    return [
-        o for o in orders if order_expire(order=o, source=source, minutes=minutes) == EndResult.DONE
-    ]
+        candidates = Order.objects.filter(order_stale_q(now=now, minutes=minutes)).order_by(
+            "created_at", "pk"
+        )
+        return list(candidates[:limit] if limit else candidates)
+    return orders_expire_run(now=now, minutes=minutes, source=source, limit=limit).expired
+
+
+# --- the payment provider could not be asked ---------------------------------------------------
+
+
+def order_provider_unreachable(*, order: Order, source: str, message: str) -> bool:
+    """The payment provider could not be asked about ``order`` (down, erroring, too slow): until
+    its next answer (``order_provider_answered``) the order's page, its status JSON and the admin
+    say so, and nothing is cancelled or expired. Set once, by a conditional update (no lock), with
+    one history line (``message``, the provider's words); returns whether this call set it."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, provider_unreachable_since__isnull=True).update(
+            provider_unreachable_since=now, updated_at=now
+        )
+        if changed:
+            order_history_add(order=order, kind=Kind.RECHECK, source=source, message=message)
+            transaction.on_commit(lambda: _push_fresh(order.pk))
+    if changed:
+        order.provider_unreachable_since = now
+    return bool(changed)
+
+
+def order_provider_answered(*, order: Order) -> None:
+    """The payment provider answered about ``order`` (read under its row lock by the caller's
+    transaction): it is no longer "unreachable"."""
+    if order.provider_unreachable_since is None:
+        return
+    order.provider_unreachable_since = None
+    order.save(update_fields=["provider_unreachable_since", "updated_at"])
+    transaction.on_commit(lambda: notifications.push_status(order=order))
+
+
+def _push_fresh(pk: int) -> None:
+    fresh = Order.objects.filter(pk=pk).first()
+    if fresh is not None:
+        notifications.push_status(order=fresh)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -450,6 +559,7 @@ def _copy_into(target: Order, source: Order) -> None:
         "paid_at",
         "payment_reference",
         "payment_claimed_at",
+        "provider_unreachable_since",
         "updated_at",
     ):
         setattr(target, field, getattr(source, field))

@@ -317,7 +317,7 @@ def test_recheck_action_with_banq_down_shows_an_error_and_changes_nothing(admin_
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
     texts = " ".join(messages_of(response))
-    assert "banq could not be reached" in texts
+    assert "banq can't be reached right now" in texts
     assert settings.BANQ_PASSWORD not in response.content.decode()
 
 

@@ -28,7 +28,6 @@ KNOWN_LONG = {
     "banq/installments.py _walk",
     "banq/settlement.py _record",
     "banq/settlement.py payment_evaluate",
-    "banq/management/commands/banq_reconcile.py Command._run",
     "orders/services/checkout.py order_create_from_cart",
     "orders/services/subscriptions.py installment_record",
 }

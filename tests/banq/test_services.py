@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from banq.exceptions import BanqRequestError, BanqUnavailable
+from banq.exceptions import BanqError, BanqRequestError, BanqUnavailable
 from banq.models import BanqPayment
 from banq.services import payment_link_generate
 from orders.exceptions import OrderNotPayable
@@ -109,7 +109,8 @@ def test_a_link_banq_spoke_about_long_ago_is_rechecked_and_reused_while_open(ban
     assert [c.request.method for c in api_calls(banq_api)] == ["POST", "GET"]
 
 
-def test_a_link_banq_failed_is_never_offered_again(banq_api):
+@pytest.mark.parametrize("status", ["failed", "cancelled", "expired"])
+def test_a_link_banq_failed_is_never_offered_again(banq_api, status):
     order = order_create(total="19.99")
     add_paid_link(banq_api)
     first = payment_link_generate(order=order)
@@ -117,7 +118,7 @@ def test_a_link_banq_failed_is_never_offered_again(banq_api):
     add_payment(
         banq_api,
         payment_payload(
-            status="failed", fail_reason="InsufficientBalance", external_order_code=order.number
+            status=status, fail_reason="InsufficientBalance", external_order_code=order.number
         ),
     )
     add_paid_link(banq_api, paid_link_payload(payment_id="fresh", url="https://link.banq.com/new"))
@@ -130,6 +131,30 @@ def test_a_link_banq_failed_is_never_offered_again(banq_api):
     assert second.pk != first.pk
     assert second.url == "https://link.banq.com/new"
     assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_a_link_banq_cannot_be_asked_about_is_not_handed_out(banq_api):
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    first = payment_link_generate(order=order)
+    _stale(first)
+    add_payment(banq_api, {"error": "down"}, payment_id=first.banq_payment_id, status=503)
+
+    with pytest.raises(BanqError):
+        payment_link_generate(order=order)
+
+    first.refresh_from_db()
+    assert first.status == BanqPayment.Status.CREATED  # nothing known, nothing changed
+
+
+def test_a_link_younger_than_a_second_is_handed_out_again_without_asking(banq_api, settings):
+    assert settings.BANQ_LINK_FRESH_SECONDS == 1
+    order = order_create(total="19.99")
+    add_paid_link(banq_api)
+    first = payment_link_generate(order=order)
+
+    assert payment_link_generate(order=order).pk == first.pk
+    assert [c.request.method for c in api_calls(banq_api)] == ["POST"]
 
 
 def test_a_link_banq_completed_pays_the_order_instead(banq_api):
@@ -294,3 +319,14 @@ def test_concurrent_clicks_create_one_banq_payment(banq_api):
     assert BanqPayment.objects.filter(order=order).count() == 1
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_a_new_link_is_banq_answering_the_order_is_no_longer_unreachable(banq_api):
+    order = order_create(total="19.99", status=Order.Status.FAILED)
+    Order.objects.filter(pk=order.pk).update(provider_unreachable_since=timezone.now())
+    add_paid_link(banq_api)
+
+    payment_link_generate(order=order)
+
+    order.refresh_from_db()
+    assert order.provider_unreachable_since is None

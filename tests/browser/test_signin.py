@@ -72,6 +72,8 @@ def production_store(live_store_factory, settings):
             "BANQ_MERCHANT_GUID": "6f1c2b9e-0000-4c5b-8e7f-9a0b1c2d3e4f",
             "BANQ_ACCOUNT_SPACE_ID": "3a7d9c1e-0000-4e8a-9c6d-0f1e2d3c4b5a",
             "BANQ_WEBHOOK_TOKEN": f"signin-webhook-{token_urlsafe(24)}",
+            # Outside emulator mode e-mail must be delivered (storefront.E008); none is sent here.
+            "EMAIL_URL": "smtp://127.0.0.1:25",
             # Lifted for this test process only (tests/browser/conftest.py): check --deploy, run
             # by the store outside emulator mode, refuses it.
             "DJANGO_ALLOW_ASYNC_UNSAFE": "",

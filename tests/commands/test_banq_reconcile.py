@@ -214,7 +214,7 @@ def test_reconcile_banq_down_exits_1_and_changes_nothing(banq_api):
     run = run_command("banq_reconcile")
 
     assert run.code == 1
-    assert "could not be asked" in run.err
+    assert "banq could not be asked (banq can't be reached right now)" in run.err
     assert "errors 1" in run.out
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
@@ -244,16 +244,37 @@ def test_reconcile_unknown_order_number():
     assert "No order SF-NOPE" in run.err
 
 
-def test_reconcile_skips_a_payment_another_run_just_asked_about(banq_api):
-    _, attempt = _old_order_with_attempt()
-    # Another reconcile run, the worker's sweep or a shopper's confirm, in any process.
+def test_reconcile_waits_for_a_look_up_in_flight_and_never_takes_it_for_an_answer(
+    banq_api, settings
+):
+    settings.BANQ_REQUEST_BUDGET = 0.3  # how long a command waits for a look-up in flight
+    order, attempt = _old_order_with_attempt()
+    # Another reconcile run, the worker's sweep or a shopper's confirm, in any process, is
+    # waiting for banq right now.
     BanqPayment.objects.filter(pk=attempt.pk).update(check_claimed_at=timezone.now())
 
     run = run_command("banq_reconcile")
 
     assert run.code == 0
-    assert "asked about a moment ago" in run.out
+    assert "another look-up is still waiting for banq; not asked" in run.out
+    assert "not asked 1" in run.out
     assert api_calls(banq_api) == []
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_reconcile_asks_banq_itself_right_after_an_earlier_look_up(banq_api):
+    order, attempt = _old_order_with_attempt()
+    asked = timezone.now() - timedelta(seconds=1)
+    BanqPayment.objects.filter(pk=attempt.pk).update(check_claimed_at=asked, checked_at=asked)
+    add_payment(banq_api, _remote(order, "completed"))
+
+    run = run_command("banq_reconcile")
+
+    assert run.code == 0
+    assert ": paid" in run.out
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
 
 
 # --- against the running emulator ---------------------------------------------------------

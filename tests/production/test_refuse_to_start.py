@@ -82,6 +82,19 @@ def test_the_store_refuses_to_start_with_a_published_key():
     assert "storefront.E003" in result.stderr
 
 
+def test_the_store_and_the_worker_refuse_to_start_without_a_way_to_send_e_mail():
+    env = {k: v for k, v in production_env().items() if not k.startswith("EMAIL_")}
+
+    served, port = serve(env)
+    worked = worker(env)
+
+    for result in (served, worked):
+        assert result.returncode == 1
+        assert "storefront.E008" in result.stderr
+    assert nothing_listens(port)
+    assert "started" not in worked.stdout + worked.stderr
+
+
 def test_the_worker_refuses_to_start_on_the_same_checks():
     env = clean_env(BANQ_ENVIRONMENT="sandbox", DJANGO_DEBUG="true")
 

@@ -117,6 +117,40 @@ def test_without_the_secret_key_production_fails_its_checks():
 
 
 @pytest.mark.parametrize(
+    ("email", "error"),
+    [
+        ({}, "storefront.E008"),
+        ({"EMAIL_URL": "consolemail://"}, "storefront.E009"),
+        ({"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, "storefront.E009"),
+        ({"EMAIL_URL": "filemail:///tmp/mails"}, "storefront.E009"),
+    ],
+)
+def test_check_deploy_refuses_e_mails_printed_to_the_console_outside_emulator_mode(email, error):
+    env = {k: v for k, v in production_env().items() if not k.startswith("EMAIL_")}
+
+    result = manage("check", "--deploy", env={**env, **email})
+
+    assert result.returncode == 1
+    assert error in result.stderr
+    assert "signed order links" in result.stderr
+    assert "EMAIL_URL" in result.stderr  # the hint names what to set
+
+
+def test_an_explicit_e_mail_backend_passes_and_emulator_mode_may_print_e_mails():
+    env = {k: v for k, v in production_env().items() if not k.startswith("EMAIL_")}
+    env["EMAIL_BACKEND"] = "django.core.mail.backends.smtp.EmailBackend"
+
+    production = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    emulator = manage("check", env={k: v for k, v in clean_env().items() if "EMAIL" not in k})
+
+    assert production.returncode == 0, production.stderr
+    assert emulator.returncode == 0, emulator.stderr
+    assert settings_of(clean_env(), "EMAIL_BACKEND")["EMAIL_BACKEND"].endswith(
+        "console.EmailBackend"
+    )
+
+
+@pytest.mark.parametrize(
     "key",
     [
         "dev-only-insecure-key-banq-storefront-do-not-use-in-production",

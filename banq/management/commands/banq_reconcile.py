@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,15 +11,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from banq.client import get_banq_client
 from banq.exceptions import BanqAuthError, BanqConfigError, BanqError, BanqUnavailable
 from banq.installments import installment_ordinal
+from banq.lookups import Answer, attempt_lookup
+from banq.models import BanqPayment
 from banq.selectors import orders_to_reconcile
 from banq.settings import banq_settings, parse_duration
-from banq.settlement import (
-    PAID_OUTCOMES,
-    Settlement,
-    attempt_claim_check,
-    payment_apply,
-    payment_preview,
-)
+from banq.settlement import PAID_OUTCOMES, PaymentOutcome, Settlement, payment_preview
 from orders.models import OrderEvent
 
 SUMMARY_KEYS = ("paid", "already paid", "still open", "failed", "rejected", "other", "errors")
@@ -44,8 +41,8 @@ class Command(BaseCommand):
         "payment is applied exactly once whoever sees it first, and --dry-run reports exactly "
         "what a real run would do. The worker's sweep already does this on a schedule; this "
         "command is for an operator (or cron, optionally). Safe to run beside the worker and "
-        "itself: a payment asked about in the last seconds is skipped. Exit status 1 when banq "
-        "can't be reached or refuses a look-up."
+        "itself: a payment someone is asking banq about right now is waited for and its answer "
+        "shared. Exit status 1 when banq can't be reached or refuses a look-up."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -83,74 +80,118 @@ class Command(BaseCommand):
         candidates = orders_to_reconcile(older_than=older_than, number=number)
         if number and not candidates:
             raise CommandError(f"No order {number}.")
-        counts: Counter[str] = Counter()
+        tally = _Tally(dry_run=dry_run)
         not_reconcilable = [c for c in candidates if not c.attempts]
-        checked = skipped = installments = 0
-        unreachable: str | None = None
         for candidate in candidates:
-            if not candidate.attempts or unreachable:
+            if not candidate.attempts or tally.unreachable:
                 continue
-            order = candidate.order
-            checked += 1
+            tally.checked += 1
             for attempt in candidate.attempts:
-                where = f"{order.number} (banq payment {attempt.banq_payment_id})"
-                # An order named by the operator is asked about whatever; a sweep of all orders
-                # skips payments another run (or the worker) asked about a moment ago.
-                if not (dry_run or number) and not attempt_claim_check(attempt=attempt):
-                    skipped += 1
-                    self.stdout.write(f"{where}: asked about a moment ago by another run, skipped")
-                    continue
-                try:
-                    remote = get_banq_client().get_payment(attempt.banq_payment_id)
-                except (BanqUnavailable, BanqAuthError, BanqConfigError) as exc:
-                    counts["errors"] += 1
-                    unreachable = f"{type(exc).__name__}: {exc}"
-                    self.stderr.write(f"{where}: banq could not be asked: {exc}")
-                    break
-                except BanqError as exc:
-                    counts["errors"] += 1
-                    self.stderr.write(f"{where}: {exc}")
-                    continue
-                if dry_run:
-                    outcome = payment_preview(remote=remote)
-                else:
-                    outcome = payment_apply(remote=remote, source=OrderEvent.Source.RECONCILE)
-                result, reason = outcome.result, outcome.reason
-                counts[COUNT_BY_RESULT.get(result, "other")] += 1
-                text = f"{where}: {'would be ' if dry_run else ''}{result.label.lower()}"
-                if reason:
-                    text += f" ({reason})"
-                self.stdout.write(text)
-                # A recurring payment's charges banq reports that the order had not recorded.
-                for charge in outcome.installments:
-                    installments += 1
-                    line = (
-                        f"  installment {installment_ordinal(charge.number)} "
-                        f"(banq transaction {charge.transaction_id or '-'}"
-                        f"): {charge.result.label.lower()}, "
-                        f"{'would be recorded' if dry_run else 'recorded'}"
-                    )
-                    self.stdout.write(line + (f" ({charge.reason})" if charge.reason else ""))
-                if result in PAID_OUTCOMES:
-                    break  # the order is paid: its other attempts don't matter now
+                where = f"{candidate.order.number} (banq payment {attempt.banq_payment_id})"
+                ask = self._preview if dry_run else self._apply
+                stop = ask(where=where, attempt=attempt, tally=tally)
+                if stop or tally.unreachable:
+                    break  # the order is paid (its other attempts don't matter), or banq is down
 
         for candidate in not_reconcilable:
             self.stdout.write(f"{candidate.order.number}: not reconcilable: {candidate.reason}")
-
-        summary = ", ".join(f"{key} {counts[key]}" for key in SUMMARY_KEYS)
-        self.stdout.write(
-            ("Dry run, nothing applied. " if dry_run else "")
-            + f"Checked {checked} order(s): {summary}; "
-            f"not reconcilable {len(not_reconcilable)}"
-            + (
-                f"; installments {'to record' if dry_run else 'recorded'} {installments}"
-                if installments
-                else ""
+        self.stdout.write(tally.summary(dry_run=dry_run, not_reconcilable=len(not_reconcilable)))
+        if tally.unreachable:
+            raise CommandError(
+                f"banq can't be reached right now, or refused us ({tally.unreachable}); nothing "
+                "changed for the orders it could not be asked about. Try again later."
             )
-            + (f"; skipped {skipped} (asked about a moment ago)" if skipped else "")
-            + "."
+        if tally.counts["errors"]:
+            raise CommandError(f"{tally.counts['errors']} look-up(s) failed.")
+
+    def _preview(self, *, where: str, attempt: BanqPayment, tally: _Tally) -> bool:
+        """``--dry-run``: fetch banq's answer and say what applying it would do."""
+        try:
+            remote = get_banq_client().get_payment(attempt.banq_payment_id)
+        except BanqError as exc:
+            self._failed(where=where, exc=exc, tally=tally)
+            return False
+        outcome = payment_preview(remote=remote)
+        self._report(where=where, result=outcome.result, reason=outcome.reason, tally=tally)
+        self._installments(outcome=outcome, tally=tally, dry_run=True)
+        return outcome.result in PAID_OUTCOMES
+
+    def _apply(self, *, where: str, attempt: BanqPayment, tally: _Tally) -> bool:
+        """Ask banq (``banq.lookups``: a look-up in flight elsewhere is waited for and shared)
+        and apply its answer."""
+        lookup = attempt_lookup(
+            attempt=attempt,
+            source=OrderEvent.Source.RECONCILE,
+            wait=banq_settings().request_budget,
         )
-        if unreachable:
-            raise CommandError(f"banq could not be reached or refused us ({unreachable}).")
-        if counts["errors"]:
-            raise CommandError(f"{counts['errors']} look-up(s) failed.")
+        if lookup.answer == Answer.BUSY:
+            tally.busy += 1
+            self.stdout.write(f"{where}: another look-up is still waiting for banq; not asked")
+            return False
+        if lookup.answer == Answer.UNREACHABLE:
+            self._failed(where=where, exc=lookup.error or BanqUnavailable(), tally=tally)
+            return False
+        if lookup.outcome is None:  # answered by the look-up in flight that we waited for
+            result = SHARED_RESULTS.get(lookup.attempt.status, Settlement.NOT_COMPLETED)
+            self._report(where=where, result=result, reason="asked by another look-up", tally=tally)
+            return result in PAID_OUTCOMES
+        outcome = lookup.outcome
+        self._report(where=where, result=outcome.result, reason=outcome.reason, tally=tally)
+        self._installments(outcome=outcome, tally=tally, dry_run=False)
+        return outcome.result in PAID_OUTCOMES
+
+    def _failed(self, *, where: str, exc: BanqError, tally: _Tally) -> None:
+        tally.counts["errors"] += 1
+        if isinstance(exc, BanqUnavailable | BanqAuthError | BanqConfigError):
+            tally.unreachable = f"{type(exc).__name__}: {exc}"
+            self.stderr.write(
+                f"{where}: banq could not be asked (banq can't be reached right now): {exc}"
+            )
+        else:
+            self.stderr.write(f"{where}: {exc}")
+
+    def _report(self, *, where: str, result: Settlement, reason: str, tally: _Tally) -> None:
+        tally.counts[COUNT_BY_RESULT.get(result, "other")] += 1
+        text = f"{where}: {'would be ' if tally.dry_run else ''}{result.label.lower()}"
+        self.stdout.write(text + (f" ({reason})" if reason else ""))
+
+    def _installments(self, *, outcome: PaymentOutcome, tally: _Tally, dry_run: bool) -> None:
+        """A recurring payment's charges banq reports that the order had not recorded."""
+        for charge in outcome.installments:
+            tally.installments += 1
+            line = (
+                f"  installment {installment_ordinal(charge.number)} "
+                f"(banq transaction {charge.transaction_id or '-'}"
+                f"): {charge.result.label.lower()}, "
+                f"{'would be recorded' if dry_run else 'recorded'}"
+            )
+            self.stdout.write(line + (f" ({charge.reason})" if charge.reason else ""))
+
+
+# What an answer shared from another look-up (recorded on the attempt) counts as.
+SHARED_RESULTS: dict[str, Settlement] = {
+    BanqPayment.Status.COMPLETED: Settlement.ALREADY_PAID,
+    BanqPayment.Status.FAILED: Settlement.FAILED_ELSEWHERE,
+    BanqPayment.Status.REJECTED: Settlement.REJECTED,
+}
+
+
+@dataclass
+class _Tally:
+    dry_run: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+    checked: int = 0
+    busy: int = 0
+    installments: int = 0
+    unreachable: str = ""  # why banq can't be reached, once it can't
+
+    def summary(self, *, dry_run: bool, not_reconcilable: int) -> str:
+        counts = ", ".join(f"{key} {self.counts[key]}" for key in SUMMARY_KEYS)
+        text = ("Dry run, nothing applied. " if dry_run else "") + (
+            f"Checked {self.checked} order(s): {counts}; not reconcilable {not_reconcilable}"
+        )
+        if self.installments:
+            text += f"; installments {'to record' if dry_run else 'recorded'} {self.installments}"
+        if self.busy:
+            text += f"; not asked {self.busy} (another look-up is still waiting for banq)"
+        return text + "."

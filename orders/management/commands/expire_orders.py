@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from orders.services import orders_expire_stale
+from orders.services import orders_expire_run, orders_expire_stale
 
 
 class Command(BaseCommand):
     help = (
         "Mark pending and awaiting-payment orders older than ORDER_EXPIRY_MINUTES (or "
-        "--older-than) as expired. Each order is locked and re-checked first, so a payment that "
-        "lands at the same moment wins and concurrent runs never expire an order twice. A banq "
+        "--older-than) as expired, once banq has said that no payment for them completed. Each "
+        "order is locked and re-checked first, so a payment that lands at the same moment wins "
+        "and concurrent runs never expire an order twice. While banq can't be asked, nothing "
+        "expires: the run says so and stops (the worker tries again every 30 seconds). A banq "
         "payment that completes after expiry is still recorded and flagged for the merchant."
     )
 
@@ -32,10 +34,31 @@ class Command(BaseCommand):
     def handle(self, *args, older_than=None, dry_run=False, **options):
         if older_than is not None and older_than < 0:
             raise CommandError("--older-than must be zero or more minutes")
-        orders = orders_expire_stale(minutes=older_than, dry_run=dry_run)
-        verb = "would expire" if dry_run else "expired"
-        for order in orders:
-            self.stdout.write(
-                f"  {verb} {order.number} (created {order.created_at:%Y-%m-%d %H:%M})"
+        if dry_run:
+            orders = orders_expire_stale(minutes=older_than, dry_run=True)
+            for order in orders:
+                self.stdout.write(f"  would expire {order.number} ({self._created(order)})")
+            self.stdout.write(f"{len(orders)} order(s) would expire.")
+            return
+        run = orders_expire_run(minutes=older_than)
+        for order in run.expired:
+            self.stdout.write(f"  expired {order.number} ({self._created(order)})")
+        for order in run.paid:
+            self.stdout.write(f"  not expired {order.number}: a completed payment was found, paid")
+        for order in run.postponed:
+            why = (
+                "banq can't be reached right now"
+                if order.provider_unreachable_since is not None
+                else "banq is still answering about a payment for it"
             )
-        self.stdout.write(f"{len(orders)} order(s) {verb}.")
+            self.stdout.write(f"  not expired {order.number}: {why}; nothing changed")
+        self.stdout.write(f"{len(run.expired)} order(s) expired.")
+        if run.unreachable:
+            self.stdout.write(
+                f"banq can't be reached right now: stopped; {run.left} more order(s) wait for "
+                "the next run."
+            )
+
+    @staticmethod
+    def _created(order) -> str:
+        return f"created {order.created_at:%Y-%m-%d %H:%M}"

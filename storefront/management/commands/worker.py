@@ -23,7 +23,9 @@ class Command(BaseCommand):
         "Run the store's task worker: the outbox (confirmation e-mails, signals), webhook "
         "retries, and the periodic work of WORKER_PERIODIC_TASKS (the sweep that asks banq about "
         "open payments, order expiry, housekeeping). Run one or more beside the store, on one or "
-        "several machines: each task runs once. SIGTERM or Ctrl-C stops it after the task at hand."
+        "several machines: each task runs once. A worker that dies (kill -9) leaves its task to "
+        "the others after WORKER_LEASE_SECONDS without a heartbeat. SIGTERM or Ctrl-C stops it "
+        "after the task at hand."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,10 +56,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         is_db = isinstance(task_backends["default"], DatabaseBackend)
+        worker_id = options["worker_id"] or get_random_string(16)
         if options["batch"]:
             if not is_db:
                 raise CommandError("--batch needs the database task backend.")
-            ran = tasks_run_ready()
+            # A batch run beats too: another worker's lease check leaves its tasks alone.
+            heartbeat = Heartbeat(worker_id=worker_id)
+            heartbeat.start()
+            try:
+                ran = tasks_run_ready(worker_id=worker_id)
+            finally:
+                heartbeat.stopping.set()
+                heartbeat.join(timeout=5)
             self.stdout.write(f"{ran} task(s) run.")
             return
         if options["schedule_only"]:
@@ -72,7 +82,6 @@ class Command(BaseCommand):
         interval = settings.WORKER_POLL_SECONDS if interval is None else interval
         if interval < 0:
             raise CommandError("--interval must be zero or more.")
-        worker_id = options["worker_id"] or get_random_string(16)
         scheduler = None if options["no_schedule"] else Scheduler()
         worker = worker_create(worker_id=worker_id, interval=interval)
         worker.configure_signals()
