@@ -29,6 +29,7 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits(live_store, banq_e
     _, attempt = order_with_attempt()
     banq_emulator.set_faults(latency_ms=1500)  # the webhook's re-fetch from banq is slow
     answers: list[int] = []
+    answered_at: list[float] = []
     started = threading.Event()
 
     def deliver() -> None:
@@ -38,6 +39,7 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits(live_store, banq_e
             json=webhook_notification_payload(resource_id=attempt.banq_payment_id),
             timeout=30,
         )
+        answered_at.append(time.monotonic())
         answers.append(response.status_code)
 
     thread = threading.Thread(target=deliver)
@@ -48,9 +50,13 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits(live_store, banq_e
     stopping = time.monotonic()
     live_store.process.terminate()
     live_store.process.wait(timeout=15)
+    exited = time.monotonic()
     thread.join(timeout=15)
 
     assert answers == [200]  # the request finished: an answer, not a cut connection
     assert WebhookEvent.objects.get().processed_at is not None  # settled, not cut short
     assert live_store.process.returncode == 0
-    assert time.monotonic() - stopping < 5
+    # It exits once its last request is answered (not after a fixed grace period): the time
+    # after the answer is the shutdown's own, whatever banq's slowness and the machine's load.
+    assert exited - answered_at[0] < 2.5
+    assert exited - stopping < 10
