@@ -856,8 +856,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="*",
         default=[],
-        help="floor webhooks links pages queries sockets sweep; or scale (a year of orders, "
-        "bench/scale.py)",
+        help="floor webhooks links pages queries sockets sweep; or scale alone (a year of "
+        "orders, bench/scale.py; --scale runs it on SQLite, then PostgreSQL)",
     )
     parser.add_argument(
         "--all",
@@ -865,19 +865,7 @@ def main(argv: list[str] | None = None) -> int:
         help="every profile of bench.summary.PLAN, each in its own process, then the targets",
     )
     parser.add_argument("--summary", action="store_true", help="the targets of the latest results")
-    parser.add_argument(
-        "--scale",
-        action="store_true",
-        help="a year of orders on SQLite, then PostgreSQL (make bench SCALE=1; bench/scale.py)",
-    )
     args = parser.parse_args(argv)
-    if args.scale or "scale" in args.only:
-        from bench import scale
-
-        if args.scale:
-            return scale.run_scale(quick=args.quick)
-        scale.ScaleBench(quick=args.quick, db=args.db, workers=1).run(args.only)
-        return 0
     if args.summary:
         print(summary.summary())
         return 0

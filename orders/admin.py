@@ -245,9 +245,12 @@ class OrderFlagInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 class OrderHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """The order's timeline, oldest first. Append-only: nothing here can be edited."""
+    """The order's timeline, oldest first. Append-only: nothing here can be edited. Shown as a
+    plain table (its template) rather than one inline form per line: an order can carry dozens
+    of lines, and their forms cost more than the rest of the page."""
 
     model = OrderEvent
+    template = "admin/orders/order/history_inline.html"
     extra = 0
     fields = ("at", "kind", "source", "actor", "change", "message")
     readonly_fields = fields

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.color import no_style
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 
 from banq.models import BanqPayment
 from orders.models import (
@@ -63,6 +63,7 @@ FAIL_REASONS = [
     ("expired_card", "The card has expired."),
 ]
 CENT = Decimal("0.01")
+LOCK_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -387,17 +388,11 @@ class OrderSeeder:
         done = 0
         while done < self.count:
             n = min(self.batch, self.count - done)
-            for i in range(done, done + n):
-                created = start + step * (i + self.rng.random())
-                self._order(min(created, self.now))
-            with transaction.atomic():
-                for table in self.tables.values():
-                    self.written[self._key(table)] += len(table.rows)
-                    self.writer.write(table)
+            self._batch(range(done, done + n), start=start, step=step)
             done += n
             if self.progress:
                 self.progress(done, self.count)
-        self._finish()
+        self._analyze()
         return SeedResult(
             counts=dict(self.written),
             seconds=time.monotonic() - started,
@@ -406,16 +401,57 @@ class OrderSeeder:
             seed=self.seed,
         )
 
-    def _key(self, table: Table) -> str:
-        return next(k for k, t in self.tables.items() if t is table)
+    def _batch(self, indexes: range, *, start: datetime, step: timedelta) -> None:
+        """Generate and write one batch, with its tables locked against other writers (the store
+        and its worker may be running), so its explicit keys can't collide. A deadlock with one
+        of them (PostgreSQL then cancels one side) is retried with the same random state."""
+        state, keys = self.rng.getstate(), dict(self.next_pk)
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    self._lock()
+                    for i in indexes:
+                        self._order(min(start + step * (i + self.rng.random()), self.now))
+                    written = {key: len(table.rows) for key, table in self.tables.items()}
+                    for table in self.tables.values():
+                        self.writer.write(table)
+                    self._reset_sequences()
+            except OperationalError:
+                if attempt == LOCK_ATTEMPTS - 1:
+                    raise
+                self.rng.setstate(state)
+                self.next_pk = dict(keys)
+                for table in self.tables.values():
+                    table.rows.clear()
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            for key, n in written.items():
+                self.written[key] += n
+            return
 
-    def _finish(self) -> None:
-        """Point the tables' id sequences past the explicit keys, and refresh the planner's
-        statistics (autovacuum would take minutes to notice a million new rows)."""
+    def _lock(self) -> None:
+        """Lock the tables for writing until the batch commits (on SQLite the transaction
+        already holds the database's write lock: IMMEDIATE), then start each table's keys
+        after its last row, in case another writer added some since the last batch."""
+        if connection.vendor == "postgresql":
+            names = ", ".join(connection.ops.quote_name(t.name) for t in self.tables.values())
+            with connection.cursor() as cursor:
+                # Blocks others' inserts and updates, not their reads or row locks.
+                cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+        for key, table in self.tables.items():
+            self.next_pk[key] = max(self.next_pk[key], _max_pk(table.model) + 1)
+
+    def _reset_sequences(self) -> None:
+        """Point the tables' id sequences past the explicit keys (before the lock is released)."""
         models_ = [t.model for t in self.tables.values()]
         with connection.cursor() as cursor:
             for sql in connection.ops.sequence_reset_sql(no_style(), models_):
                 cursor.execute(sql)
+
+    def _analyze(self) -> None:
+        """Refresh the planner's statistics (autovacuum would take minutes to notice a million
+        new rows)."""
+        with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 for table in self.tables.values():
                     cursor.execute(f"ANALYZE {connection.ops.quote_name(table.name)}")
