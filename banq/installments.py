@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
 from banq.settings import banq_settings
+from banq.verification import installment_charge, verify_charge
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
 from orders.services import (
     installment_name_transaction,
@@ -172,9 +173,12 @@ def installment_evaluate(
         return InstallmentEvaluation(
             InstallmentResult.NOT_OURS, f"banq gave no installment number for transaction {tx}."
         )
-    flag, problem = _verify(order=order, subscription=subscription, remote=remote, item=item)
-    if problem:
-        return InstallmentEvaluation(InstallmentResult.REJECTED, problem, Status.REJECTED, flag)
+    charge = installment_charge(order=order, subscription=subscription, remote=remote, item=item)
+    problem = verify_charge(order=order, charge=charge)
+    if problem is not None:
+        return InstallmentEvaluation(
+            InstallmentResult.REJECTED, problem.message, Status.REJECTED, problem.flag
+        )
     if n == 0:
         if item.is_failed:  # the order's own payment failing is the payment's business
             return InstallmentEvaluation(
@@ -238,38 +242,6 @@ def installment_evaluate(
     )
 
 
-def _verify(
-    *, order: Order, subscription: Subscription, remote: RemotePayment, item: RemoteInstallment
-) -> tuple[str, str]:
-    """``(flag, problem)`` for a charge that does not check out, like a one-time payment: its
-    order code is the order's, its amount the plan's (for a completed charge), its payment's
-    destination our ``BANQ_MERCHANT_GUID``."""
-    tx = item.guid or "(no id)"
-    code = item.external_order_code or remote.external_order_code or ""
-    if code != order.number or (remote.external_order_code or code) != order.number:
-        return (
-            Flag.ORDER_CODE_MISMATCH,
-            f"Order code mismatch: banq transaction {tx} is for {code or 'no order'}, not "
-            f"{order.number}.",
-        )
-    if item.is_completed and (item.funds is None or item.funds != subscription.amount):
-        return (
-            Flag.AMOUNT_MISMATCH,
-            f"Amount mismatch: banq transaction {tx} is "
-            f"{item.funds if item.funds is not None else 'without an amount'}, the plan's "
-            f"installment is {subscription.amount} {subscription.currency}.",
-        )
-    ours = banq_settings().merchant_guid.lower()
-    theirs = (remote.destination_guid or "").strip().lower()
-    if not ours or theirs != ours:
-        return (
-            Flag.DESTINATION_MISMATCH,
-            f"Foreign destination: banq transaction {tx} went to another banq account "
-            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
-        )
-    return "", ""
-
-
 # --- the writer: inside payment_apply, with the order locked ----------------------------------
 
 
@@ -311,6 +283,7 @@ def _charges(
                 completed_at=remote.completed_at,
                 external_order_code=remote.external_order_code,
                 payment_guid=remote.id,
+                currency=remote.currency,
             ),
         )
     return found

@@ -39,7 +39,7 @@ from banq.fail_reasons import fail_reason_text
 from banq.installments import InstallmentOutcome, installments_apply, installments_preview
 from banq.models import BanqPayment
 from banq.payloads import jsonable
-from banq.settings import banq_settings
+from banq.verification import payment_charge, verify_charge
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import (
@@ -127,9 +127,9 @@ def payment_evaluate(
         f"(status {remote.status or 'unknown'})."
     )
     if remote.is_completed:
-        flag, problem = _verify(order=order, remote=remote)
-        if problem:
-            return Evaluation(Settlement.REJECTED, problem, flag, foreign)
+        problem = verify_charge(order=order, charge=payment_charge(order=order, remote=remote))
+        if problem is not None:
+            return Evaluation(Settlement.REJECTED, problem.message, problem.flag, foreign)
         if order.paid_at is not None:
             if order.payment_reference == remote.id[:64]:
                 return Evaluation(Settlement.ALREADY_PAID, "The order is already paid.")
@@ -177,32 +177,6 @@ def payment_evaluate(
         Flag.UNKNOWN_PAYMENT if foreign else "",
         foreign,
     )
-
-
-def _verify(*, order: Order, remote: RemotePayment) -> tuple[str, str]:
-    """``(flag, problem)`` for a completed payment that does not check out, else blanks."""
-    if (remote.external_order_code or "") != order.number:
-        return (
-            Flag.ORDER_CODE_MISMATCH,
-            f"Order code mismatch: banq's payment {remote.id} is for "
-            f"{remote.external_order_code or 'no order'}, not {order.number}.",
-        )
-    if remote.funds is None or remote.funds != order.total:
-        return (
-            Flag.AMOUNT_MISMATCH,
-            f"Amount mismatch: banq payment {remote.id} is "
-            f"{remote.funds if remote.funds is not None else 'without an amount'}, "
-            f"the order total is {order.total} {order.currency}.",
-        )
-    ours = banq_settings().merchant_guid.lower()
-    theirs = (remote.destination_guid or "").strip().lower()
-    if not ours or theirs != ours:
-        return (
-            Flag.DESTINATION_MISMATCH,
-            f"Foreign destination: banq payment {remote.id} went to another banq account "
-            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
-        )
-    return "", ""
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -447,6 +447,9 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.
 # --- The store ---
 STORE_NAME = env.str("STORE_NAME", default="banq demo store")
 STORE_CURRENCY = "USD"
+# The payment provider new orders pay through: the name a provider app registers under in its
+# AppConfig.ready (orders.payments; banq's is "banq").
+PAYMENT_PROVIDER = "banq"
 # Public base URL of the store: used in e-mails (signed order links) and when registering the
 # webhook with banq.
 STOREFRONT_URL = env.str(

@@ -297,6 +297,23 @@ def test_an_installment_that_does_not_check_out_is_rejected_and_flagged(banq_api
     assert emails(order) == ["paid"]  # no receipt for money that doesn't check out
 
 
+def test_an_installment_in_another_currency_is_rejected_and_flagged(banq_api, deliver):
+    order, subscription = plan_order()
+    paid_first(banq_api, deliver, order, subscription)
+    wrong = item(subscription, 1)
+    wrong["funds"] = {"value": wrong["funds"], "currency": "EUR"}  # the plan's amount, in euros
+    answer(banq_api, order, subscription, item(subscription, 0), wrong, event=wrong)
+
+    deliver(transaction_event(1))
+
+    assert installments(order) == [(0, "paid", T[0]), (1, "rejected", T[1])]
+    flag = order.flags.get(kind=OrderFlag.Kind.AMOUNT_MISMATCH)
+    assert flag.reference == T[1]
+    assert "Currency mismatch" in flag.note
+    assert "EUR" in flag.note
+    assert emails(order) == ["paid"]
+
+
 def test_an_installment_for_another_order_code_is_rejected(banq_api, deliver):
     order, subscription = plan_order()
     paid_first(banq_api, deliver, order, subscription)
