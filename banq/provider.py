@@ -27,6 +27,7 @@ from banq.services import (
 from banq.settings import banq_settings
 from banq.verification import verify_charge
 from orders.models import Order, Subscription
+from orders.notifications import order_page_states
 from orders.payments import (
     Charge,
     ChargeProblem,
@@ -70,7 +71,7 @@ class BanqProvider:
         )
 
     def render_pay_block(self, *, request: HttpRequest, order: Order, payable: bool) -> str:
-        context = {"order": order, "payable": payable, "label": self.label}
+        context = {"order": order, "states": order_page_states(order, payable=payable)}
         return render_to_string("banq/_pay.html", context, request=request)
 
     def render_pay_script(self, *, request: HttpRequest, order: Order, payable: bool) -> str:

@@ -175,7 +175,8 @@ def payment_recurrence(*, order: Order) -> Recurrence:
             "can't be paid."
         )
     plan = subscription.plan
-    return Recurrence(frequency, plan.start, plan.banq_end_date)
+    # banq's endDate is the last installment's date (None: no end).
+    return Recurrence(frequency, plan.start, plan.last_due)
 
 
 def _attempt_recurrence(attempt: BanqPayment) -> Recurrence:

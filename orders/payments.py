@@ -1,16 +1,16 @@
 """The payment-provider seam: how ``orders`` works with a payment provider without knowing any.
 
-``orders`` owns the order, its status machine and its page; a provider app (``banq``) owns its
-payment attempts, its endpoints, its webhooks and its part of the order page. The provider
-implements ``PaymentProvider`` and registers itself at start-up, in its ``AppConfig.ready``
-(``payment_provider_register(BanqProvider())``); ``orders`` then reaches it only through
+``orders`` owns the order, its status machine and its page; a provider app owns its payment
+attempts, its endpoints, its webhooks and its part of the order page. The provider implements
+``PaymentProvider`` and registers itself at start-up, in its ``AppConfig.ready``
+(``payment_provider_register(YourProvider())``); ``orders`` then reaches it only through
 ``provider_for(order)`` and the calls below, never by import (``lint-imports`` holds that).
 
 Who calls what:
 
 - the order page (``orders.views.OrderDetailView``) asks ``provider_for(order)`` to render its pay
   block and its script (``render_pay_block``, ``render_pay_script``) and takes the URLs the page's
-  script calls from ``page_urls``; the provider's ``label`` ("banq") is the name shoppers read;
+  script calls from ``page_urls``; the provider's ``label`` is the name shoppers read;
 - the provider's own endpoint creates the payment link (``create_link``) when the page asks;
 - before an order expires or is cancelled, ``orders.services`` asks every provider ``check``
   (over the network, no lock held) and then ``answered`` (under the order's row lock), through
@@ -128,8 +128,8 @@ class PlanStop(models.TextChoices):
 class PaymentProvider(Protocol):
     """What a payment provider implements (see the module doc for who calls what)."""
 
-    name: str  # the registry key: "banq"
-    label: str  # the name shoppers and merchants read: "banq"
+    name: str  # the registry key, lower case: ``settings.PAYMENT_PROVIDER`` names it
+    label: str  # the name shoppers and merchants read
 
     def create_link(self, *, order: Order) -> PaymentLink: ...
 

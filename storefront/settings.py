@@ -197,7 +197,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "orders.context_processors.storefront",
-                "banq.context_processors.banq",
             ],
         },
     },

@@ -8,11 +8,10 @@ history line on the order, its flag (a failure, a charge outside the plan) and i
 receipt, or the failure in words) as a task in the same transaction (the outbox), and the
 order's ``updated_at`` moved so its open pages hear of it (push after commit, and the watcher).
 
-What an installment means is decided by the provider's one evaluator
-(``banq.installments.installment_evaluate``); these functions only write what they are told,
-with the order's row locked by the caller (``orders.locks.order_lock``, the lock order of
-``orders.locks``), so each provider transaction is recorded once (and the unique constraints of
-``Installment`` say so too).
+What an installment means is decided by the payment provider's one evaluator; these functions
+only write what they are told, with the order's row locked by the caller
+(``orders.locks.order_lock``, the lock order of ``orders.locks``), so each provider transaction
+is recorded once (and the unique constraints of ``Installment`` say so too).
 
 The expectation (``next_number``, ``next_due_date``) only moves forward: past each installment
 heard of (paid, failed or rejected), past one that never came (``subscription_installment_missed``),
@@ -34,6 +33,7 @@ from orders.locks import order_lock
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Product, Subscription
 from orders.money import format_money
 from orders.outbox import outbox_enqueue
+from orders.payments import provider_for
 from orders.plans import day_words
 from orders.recurring import Plan
 from orders.services.history import order_flag_raise, order_history_add
@@ -100,7 +100,7 @@ def subscription_start_today(*, order: Order, today: date | None = None) -> Subs
     try:
         moved = Plan(frequency=plan.frequency, start=today, periods=plan.periods, end=plan.end)
     except ValueError:
-        return subscription  # its last date has passed since checkout: banq gets it as sold
+        return subscription  # its last date has passed since checkout: the provider gets it as sold
     subscription.start_date = moved.start
     subscription.next_due_date = moved.start
     subscription.save(update_fields=["start_date", "next_due_date", "updated_at"])
@@ -279,12 +279,13 @@ def subscription_installment_missed(
             return False
         due = fresh.next_due_date
         label = _label(fresh, number)
+        provider = provider_for(order).label
         order_flag_raise(
             order=order,
             kind=OrderFlag.Kind.INSTALLMENT_MISSED,
             note=note
-            or f"{label}, due {day_words(due)}, did not arrive and banq has no charge for it: "
-            "ask the shopper or banq.",
+            or f"{label}, due {day_words(due)}, did not arrive and {provider} has no charge for "
+            f"it: ask the shopper or {provider}.",
             reference=f"installment-{number}-{due.isoformat() if due else ''}",
             source=source,
         )

@@ -71,7 +71,7 @@ def plan_order(
         funds=order.total,
         frequency=plan.frequency,
         start_date=plan.start,
-        end_date=plan.banq_end_date,
+        end_date=plan.last_due,
     )
     Order.objects.filter(pk=order.pk).update(status=Order.Status.AWAITING_PAYMENT)
     order.refresh_from_db()
@@ -86,7 +86,7 @@ def item(subscription: Subscription, n: int, *, guid: str | None = None, **kwarg
 
 def payment(order: Order, subscription: Subscription, *items, **kwargs):
     plan = subscription.plan
-    end = plan.banq_end_date
+    end = plan.last_due
     return recurring_payment_payload(
         external_order_code=order.number,
         start_date=plan.start.isoformat(),
