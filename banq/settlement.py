@@ -2,7 +2,8 @@
 evaluator that decides what that word means.
 
 ``payment_evaluate`` turns (our order, our attempt, banq's payment) into a ``Settlement`` with its
-reason and the flag to raise, and writes nothing. Everything that acts on banq's answer uses it:
+reason and the flag to raise, and writes nothing (what each verdict means, for the log, the admin,
+the webhooks and reconcile, is in ``banq.outcomes``). Everything that acts on banq's answer uses it:
 ``payment_apply`` (the webhook processor, the shopper's confirm, the sweep, reconcile, the admin),
 ``payment_preview`` (``banq_reconcile --dry-run``), so a dry run and a real run can't disagree.
 
@@ -32,12 +33,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
 from banq.installments import InstallmentOutcome, installments_apply, installments_preview
 from banq.models import BanqPayment
+from banq.outcomes import PAID_OUTCOMES, Settlement
 from banq.payloads import jsonable
 from banq.verification import payment_charge, verify_charge
 from orders.locks import order_lock
@@ -59,22 +61,6 @@ logger = logging.getLogger(__name__)
 Source = OrderEvent.Source
 Flag = OrderFlag.Kind
 Attempt = BanqPayment.Status
-
-
-class Settlement(models.TextChoices):
-    PAID = "paid", "Paid"
-    ALREADY_PAID = "already_paid", "Already paid by this payment"
-    PAID_TWICE = "paid_twice", "Paid twice: refund one"
-    REJECTED = "rejected", "Rejected by verification"
-    FAILED = "failed", "Failed: the order's payment failed"
-    FAILED_ELSEWHERE = "failed_elsewhere", "Failed, not the order's live payment"
-    CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
-    NOT_COMPLETED = "not_completed", "Still open at banq"
-    UNMATCHED = "unmatched", "No matching order"
-
-
-# The outcomes that mean "the order has its money".
-PAID_OUTCOMES = (Settlement.PAID, Settlement.ALREADY_PAID, Settlement.PAID_TWICE)
 
 
 @dataclass(frozen=True)
@@ -409,11 +395,8 @@ def _record(
 
 def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: str) -> None:
     metrics.SETTLEMENTS.labels(verdict=evaluation.outcome.value, source=source).inc()
-    level = logging.INFO
-    if evaluation.outcome in (Settlement.REJECTED, Settlement.PAID_TWICE, Settlement.CONTRADICTION):
-        level = logging.WARNING
     logger.log(
-        level,
+        evaluation.outcome.meaning.log_level,
         "Order %s: banq payment %s %s (%s)%s",
         order.public_id,
         remote.id,

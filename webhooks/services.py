@@ -24,7 +24,7 @@ from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqUnavai
 from banq.installments import installment_results
 from banq.models import BanqPayment
 from banq.payloads import storable_text
-from banq.settlement import PaymentOutcome, Settlement, payment_apply
+from banq.settlement import PaymentOutcome, payment_apply
 from orders.locks import row_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import order_flag_raise
@@ -44,17 +44,6 @@ RESOURCE_TYPES = ("payment", "transaction")
 KEEP_HEADERS = ("user-agent", "content-type", "content-length", "x-forwarded-for", "x-request-id")
 NEVER_KEEP = ("cookie", "authorization", "proxy-authorization", "set-cookie")
 HEADER_VALUE_MAX = 500
-EVENT_STATE_BY_RESULT = {
-    Settlement.PAID: State.PROCESSED,
-    Settlement.FAILED: State.PROCESSED,
-    Settlement.FAILED_ELSEWHERE: State.PROCESSED,
-    Settlement.PAID_TWICE: State.PROCESSED,
-    Settlement.CONTRADICTION: State.PROCESSED,
-    Settlement.ALREADY_PAID: State.DUPLICATE,
-    Settlement.REJECTED: State.REJECTED,
-    Settlement.NOT_COMPLETED: State.IGNORED,
-    Settlement.UNMATCHED: State.UNMATCHED,
-}
 
 
 def _clean(value: object, limit: int) -> str:
@@ -290,7 +279,7 @@ def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
                 source=OrderEvent.Source.WEBHOOK,
                 remote_transaction=fetched.transaction,
             )
-            state = EVENT_STATE_BY_RESULT[outcome.result]
+            state = State(outcome.result.meaning.event_state)
             _fill(event, fetched, outcome)
             error = outcome.reason
             if state == State.DUPLICATE and outcome.installments:

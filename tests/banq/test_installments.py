@@ -17,8 +17,9 @@ from banq.installments import (
     installments_sweep,
 )
 from banq.models import BanqPayment
+from banq.outcomes import Settlement
 from banq.payloads import parse_payment
-from banq.settlement import Settlement, payment_apply, payment_preview
+from banq.settlement import payment_apply, payment_preview
 from banq.tasks import banq_sweep
 from orders.access import order_signed_url
 from orders.admin_selectors import order_needs_attention_q
