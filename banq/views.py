@@ -197,8 +197,8 @@ def _attempt_to_confirm(order: Order) -> BanqPayment | None:
     """The payment the shopper most likely just paid: the newest open one banq can be asked about
     (the live link, else a superseded link still open in an old tab)."""
     return (
-        BanqPayment.objects.filter(order=order, status__in=BanqPayment.OPEN_STATUSES)
-        .exclude(banq_payment_id="")
+        BanqPayment.objects.filter(order=order)
+        .checkable()
         .order_by(F("check_anchor_at").desc(nulls_last=True), "-created_at", "-pk")
         .first()
     )
