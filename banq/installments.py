@@ -1,5 +1,5 @@
-"""Installments of recurring payments: the one evaluator, the writer the settlement service calls,
-and the sweep's check for installments that are overdue.
+"""Installments of recurring payments: the one evaluator and the writer the settlement service
+calls.
 
 banq charges a recurring payment again every period; each charge is a transaction of that
 payment (``banq.payloads.RemoteInstallment``: from the payment's ``transactions`` list, or a
@@ -14,11 +14,7 @@ for every charge banq reports, inside ``banq.settlement.payment_apply`` (the one
 the order's row is locked, so duplicate and out-of-order events, the sweep and a webhook at the
 same moment record each transaction once; the database's unique constraints say so as well).
 
-``installments_sweep`` (the worker's ``banq_sweep``): an active subscription whose expected
-installment is overdue by ``BANQ_INSTALLMENT_GRACE`` after its due day gets its payment re-fetched
-from banq (the payment carries its transactions) and applied the same way; when banq still has
-nothing for it, the order is flagged "installment missed" (once per installment and due date) and
-the next one is expected. Nothing is expected after the plan's end.
+The sweep's check for overdue installments is ``banq.overdue``.
 """
 
 from __future__ import annotations
@@ -26,30 +22,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import models
-from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
-from banq.settings import banq_settings
+from banq.payloads import RemoteInstallment
 from banq.verification import installment_charge, verify_charge
-from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
+from orders.models import Installment, Order, OrderFlag, Subscription
 from orders.services import (
     installment_name_transaction,
     installment_paid_after_failure,
     installment_record,
     order_flag_raise,
     subscription_get,
-    subscription_installment_missed,
-    subscriptions_claim_overdue,
 )
 from orders.services.subscriptions import EMAIL_INSTALLMENT_FAILED, EMAIL_INSTALLMENT_PAID
 from storefront import metrics
 
 if TYPE_CHECKING:
-    from banq.payloads import RemoteInstallment, RemotePayment, RemoteTransaction
+    from banq.payloads import RemotePayment, RemoteTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -251,8 +243,6 @@ def _charges(
     """Every charge banq reports for ``remote``: its ``transactions``, the fetched
     ``transaction`` (its own order code wins over the list's), and, when banq lists none for
     installment 0 and the payment paid the order, the payment itself as installment 0."""
-    from banq.payloads import RemoteInstallment
-
     charges = {c.guid: c for c in remote.installments if c.guid}
     fetched = transaction.as_installment() if transaction is not None else None
     if fetched is not None and (fetched.payment_guid in (None, remote.id)):
@@ -427,86 +417,6 @@ def _write(
         email=evaluation.email,
         expect=evaluation.counts,
     )
-
-
-# --- the sweep: overdue installments ------------------------------------------------------------
-
-
-def installment_overdue_since(*, due: date, grace: timedelta) -> datetime:
-    """When an installment due on ``due`` (a local date) is overdue: the end of its due day plus
-    ``grace``."""
-    end_of_day = datetime.combine(due + timedelta(days=1), datetime.min.time())
-    return timezone.make_aware(end_of_day) + grace
-
-
-def installment_is_overdue(*, subscription: Subscription, now: datetime, grace: timedelta) -> bool:
-    """Whether ``subscription``'s expected installment is overdue at ``now``. Pure."""
-    if subscription.state != Subscription.State.ACTIVE or subscription.next_due_date is None:
-        return False
-    return now >= installment_overdue_since(due=subscription.next_due_date, grace=grace)
-
-
-def _overdue_cutoff(*, now: datetime, grace: timedelta) -> date:
-    """Installments due on or before this local date are overdue at ``now``."""
-    return timezone.localdate(now - grace) - timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    checked: int = 0
-    recorded: int = 0
-    missed: int = 0
-    errors: int = 0
-
-
-def installments_sweep(*, limit: int, now: datetime | None = None) -> SweepResult:
-    """Ask banq about at most ``limit`` subscriptions whose expected installment is overdue
-    (``BANQ_INSTALLMENT_GRACE`` after its due day), record what banq has, and flag the expected
-    installment as missed when banq has nothing for it. A subscription banq couldn't be asked
-    about is asked again after ``BANQ_SWEEP_EVERY``."""
-    from banq.client import get_banq_client
-    from banq.exceptions import BanqError, BanqUnavailable
-    from banq.settlement import payment_apply
-
-    if limit <= 0:
-        return SweepResult()
-    config = banq_settings()
-    now = now or timezone.now()
-    claimed = subscriptions_claim_overdue(
-        due_on_or_before=_overdue_cutoff(now=now, grace=config.installment_grace),
-        asked_before=now - config.sweep_every,
-        limit=limit,
-        now=now,
-    )
-    checked = recorded = missed = errors = 0
-    for subscription in claimed:
-        order = subscription.order
-        expected = subscription.next_number
-        if expected is None or not order.payment_reference:
-            continue
-        try:
-            remote = get_banq_client().get_payment(order.payment_reference)
-        except BanqUnavailable as exc:
-            logger.warning("Sweep: banq unavailable (%s); installments later", exc)
-            errors += 1
-            break
-        except BanqError as exc:
-            logger.warning("Sweep: order %s installments: %s", order.public_id, exc)
-            errors += 1
-            continue
-        checked += 1
-        outcome = payment_apply(remote=remote, source=OrderEvent.Source.SWEEP)
-        recorded += len(outcome.installments)
-        subscription.refresh_from_db()
-        if subscription.next_number == expected and installment_is_overdue(
-            subscription=subscription, now=now, grace=config.installment_grace
-        ):
-            missed += int(
-                subscription_installment_missed(
-                    subscription=subscription, number=expected, source=OrderEvent.Source.SWEEP
-                )
-            )
-    return SweepResult(checked=checked, recorded=recorded, missed=missed, errors=errors)
 
 
 def installment_ordinal(number: int | None) -> str:

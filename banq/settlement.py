@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from banq.client import BanqClient, get_banq_client
 from banq.fail_reasons import fail_reason_text
 from banq.installments import InstallmentOutcome, installments_apply, installments_preview
 from banq.models import BanqPayment
@@ -411,16 +412,19 @@ def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: st
 
 
 def payment_recheck(
-    *, attempt: BanqPayment, source: str, in_request: bool = False
+    *,
+    attempt: BanqPayment,
+    source: str,
+    in_request: bool = False,
+    client: BanqClient | None = None,
 ) -> PaymentOutcome:
     """Fetch banq's current view of ``attempt`` and apply it.
 
     Raises the ``BanqError`` family when banq can't be asked (``BanqUnavailable`` is retryable).
-    ``in_request``: no retries, short timeouts (see ``banq.client``). An attempt without banq's
-    payment id can't be asked about: the outcome is ``unmatched``.
+    ``in_request``: no retries, short timeouts (see ``banq.client``); ``client``: the banq client
+    to ask (default: ``get_banq_client(in_request=...)``). An attempt without banq's payment id
+    can't be asked about: the outcome is ``unmatched``.
     """
-    from banq.client import get_banq_client
-
     if not attempt.banq_payment_id:
         return PaymentOutcome(
             Settlement.UNMATCHED,
@@ -428,5 +432,6 @@ def payment_recheck(
             attempt=attempt,
             reason="This attempt has no banq payment id to look up.",
         )
-    remote = get_banq_client(in_request=in_request).get_payment(attempt.banq_payment_id)
+    client = client or get_banq_client(in_request=in_request)
+    remote = client.get_payment(attempt.banq_payment_id)
     return payment_apply(remote=remote, source=source)

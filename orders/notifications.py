@@ -18,9 +18,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from orders.access import order_signed_url
 from orders.models import Installment, Order
 from orders.payments import provider_for
 from orders.plans import installment_words, next_words, plan_payload, subscription_plan_words
+from orders.rules import order_is_payable
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +101,6 @@ def order_status_payload(order: Order) -> dict:
     ``plan`` (its plan in words and data, what is expected next) and ``installments`` (those paid
     or failed, oldest first): ``orders.plans.plan_payload``.
     """
-    from orders.services.status import order_is_payable
-
     payable = order_is_payable(order=order)
     reachable = order.provider_unreachable_since is None
     payload = {
@@ -169,8 +169,6 @@ def _push_failed(order: Order, done) -> None:
 def email_render(*, order: Order, kind: str) -> tuple[str, str]:
     """``(subject, body)`` of the e-mail ``kind`` for ``order`` (``"<name>:<installment pk>"``
     for an installment's e-mail)."""
-    from orders.access import order_signed_url
-
     name, _, ref = kind.partition(":")
     template, subject = EMAILS[name]
     context: dict = {
@@ -196,15 +194,3 @@ def email_render(*, order: Order, kind: str) -> tuple[str, str]:
         words["payment"] = f"payment {installment.number + 1}"
     subject = f"{settings.STORE_NAME}: {subject.format(**words)}"
     return subject, render_to_string(template, context)
-
-
-def order_changed_task():
-    from orders.tasks import order_changed
-
-    return order_changed
-
-
-def order_email_task():
-    from orders.tasks import order_email_send
-
-    return order_email_send

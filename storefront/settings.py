@@ -316,7 +316,7 @@ WORKER_LEASE_CHECK_SECONDS = env.float("WORKER_LEASE_CHECK_SECONDS", default=15.
 WORKER_PERIODIC_TASKS = {
     "banq.tasks.banq_sweep": 5,  # ask banq about open payments that are due a check
     "webhooks.tasks.webhooks_retry_due": 10,  # events banq or the store must retry
-    "orders.tasks.orders_expire": 30,  # unpaid orders past their time (banq asked first)
+    "orders.periodic.orders_expire": 30,  # unpaid orders past their time (banq asked first)
     "storefront.tasks.tasks_housekeeping": 600,  # old results, tasks running without a worker id
 }
 

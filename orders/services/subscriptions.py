@@ -37,6 +37,7 @@ from orders.payments import provider_for
 from orders.plans import day_words
 from orders.recurring import Plan
 from orders.services.history import order_flag_raise, order_history_add
+from orders.tasks import order_email_send
 from storefront import metrics
 
 logger = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ def installment_record(
             source=source,
         )
     if email:
-        outbox_enqueue(notifications.order_email_task(), order.pk, f"{email}:{installment.pk}")
+        outbox_enqueue(order_email_send, order.pk, f"{email}:{installment.pk}")
     if expect:
         _expect_after(subscription, number)
     _touch(order)
@@ -252,9 +253,7 @@ def installment_paid_after_failure(
         f"(transaction {installment.transaction_id}, reported failed before).",
         data={"installment": installment.number, "transaction": installment.transaction_id},
     )
-    outbox_enqueue(
-        notifications.order_email_task(), order.pk, f"{EMAIL_INSTALLMENT_PAID}:{installment.pk}"
-    )
+    outbox_enqueue(order_email_send, order.pk, f"{EMAIL_INSTALLMENT_PAID}:{installment.pk}")
     _touch(order)
     return installment
 

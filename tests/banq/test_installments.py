@@ -10,14 +10,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from banq.installments import (
-    InstallmentResult,
-    installment_evaluate,
-    installment_is_overdue,
-    installments_sweep,
-)
+from banq.installments import InstallmentResult, installment_evaluate
 from banq.models import BanqPayment
 from banq.outcomes import Settlement
+from banq.overdue import installment_is_overdue, installments_sweep
 from banq.payloads import parse_payment
 from banq.settlement import payment_apply, payment_preview
 from banq.tasks import banq_sweep
