@@ -128,35 +128,9 @@ def installment_evaluate(
     label = f"Installment {n + 1}" if n is not None else "A charge"
     tx = item.guid or "(no id)"
     if order.paid_at is None or order.payment_reference != remote.id[:64]:
-        if item.is_completed and n and order.paid_at is not None:
-            return InstallmentEvaluation(
-                InstallmentResult.OUTSIDE_PLAN,
-                f"banq payment {remote.id}, which did not pay this order, charged {label.lower()} "
-                f"(transaction {tx}): refund it and stop that payment at banq.",
-                Status.DUPLICATE,
-                Flag.INSTALLMENT_UNEXPECTED,
-                counts=False,
-            )
-        return InstallmentEvaluation(
-            InstallmentResult.NOT_OURS,
-            f"banq payment {remote.id} is not the payment of this order's plan.",
-        )
+        return _not_the_plans_payment(order=order, remote=remote, item=item, label=label, tx=tx)
     if known is not None:
-        if known.status == Status.FAILED and item.is_completed:
-            return InstallmentEvaluation(
-                InstallmentResult.PAID_AFTER_FAILURE,
-                f"{label}: transaction {tx}, reported failed before, is now completed.",
-                Status.PAID,
-                email=EMAIL_INSTALLMENT_PAID,
-            )
-        if known.status == Status.PAID and item.is_failed:
-            return InstallmentEvaluation(
-                InstallmentResult.CONTRADICTION,
-                f"banq now reports paid transaction {tx} ({label.lower()}) as failed "
-                f"({item.fail_reason or 'unknown'}); nothing changed.",
-                flag=Flag.PAYMENT_CONTRADICTION,
-            )
-        return InstallmentEvaluation(InstallmentResult.KNOWN, f"Transaction {tx} recorded before.")
+        return _known_charge(known=known, item=item, label=label, tx=tx)
     if not (item.is_completed or item.is_failed):
         return InstallmentEvaluation(
             InstallmentResult.OPEN, f"banq reports transaction {tx} as {item.status or 'unknown'}."
@@ -172,28 +146,89 @@ def installment_evaluate(
             InstallmentResult.REJECTED, problem.message, Status.REJECTED, problem.flag
         )
     if n == 0:
-        if item.is_failed:  # the order's own payment failing is the payment's business
-            return InstallmentEvaluation(
-                InstallmentResult.NOT_OURS, "The first payment's failure is the order's own."
-            )
-        if paid is None:
-            # Paid after the order was cancelled: recorded (money received; the order is
-            # flagged for a refund), but the plan never starts.
-            cancelled = order.status == Order.Status.CANCELLED
-            return InstallmentEvaluation(
-                InstallmentResult.FIRST, "", Status.PAID, counts=not cancelled
-            )
-        if not paid.transaction_id:
-            return InstallmentEvaluation(
-                InstallmentResult.NAMED, f"The first payment is transaction {tx}."
-            )
+        return _first_payment(order=order, item=item, paid=paid, label=label, tx=tx)
+    return _later_installment(
+        order=order, subscription=subscription, item=item, paid=paid, label=label, tx=tx
+    )
+
+
+def _not_the_plans_payment(
+    *, order: Order, remote: RemotePayment, item: RemoteInstallment, label: str, tx: str
+) -> InstallmentEvaluation:
+    """A charge of a banq payment that did not pay this order: a refund if it took money."""
+    if item.is_completed and item.number and order.paid_at is not None:
         return InstallmentEvaluation(
-            InstallmentResult.PAID_TWICE,
-            f"{label} was charged twice: transactions {paid.transaction_id} and {tx}: refund one.",
+            InstallmentResult.OUTSIDE_PLAN,
+            f"banq payment {remote.id}, which did not pay this order, charged {label.lower()} "
+            f"(transaction {tx}): refund it and stop that payment at banq.",
             Status.DUPLICATE,
-            Flag.DUPLICATE_PAYMENT,
+            Flag.INSTALLMENT_UNEXPECTED,
+            counts=False,
         )
-    if subscription.plan.due(n) is None:
+    return InstallmentEvaluation(
+        InstallmentResult.NOT_OURS,
+        f"banq payment {remote.id} is not the payment of this order's plan.",
+    )
+
+
+def _known_charge(
+    *, known: Installment, item: RemoteInstallment, label: str, tx: str
+) -> InstallmentEvaluation:
+    """A transaction recorded before: paid after failing, a contradiction, or a redelivery."""
+    if known.status == Status.FAILED and item.is_completed:
+        return InstallmentEvaluation(
+            InstallmentResult.PAID_AFTER_FAILURE,
+            f"{label}: transaction {tx}, reported failed before, is now completed.",
+            Status.PAID,
+            email=EMAIL_INSTALLMENT_PAID,
+        )
+    if known.status == Status.PAID and item.is_failed:
+        return InstallmentEvaluation(
+            InstallmentResult.CONTRADICTION,
+            f"banq now reports paid transaction {tx} ({label.lower()}) as failed "
+            f"({item.fail_reason or 'unknown'}); nothing changed.",
+            flag=Flag.PAYMENT_CONTRADICTION,
+        )
+    return InstallmentEvaluation(InstallmentResult.KNOWN, f"Transaction {tx} recorded before.")
+
+
+def _first_payment(
+    *, order: Order, item: RemoteInstallment, paid: Installment | None, label: str, tx: str
+) -> InstallmentEvaluation:
+    """Installment 0, the order's own payment (checked out already)."""
+    if item.is_failed:  # the order's own payment failing is the payment's business
+        return InstallmentEvaluation(
+            InstallmentResult.NOT_OURS, "The first payment's failure is the order's own."
+        )
+    if paid is None:
+        # Paid after the order was cancelled: recorded (money received; the order is
+        # flagged for a refund), but the plan never starts.
+        cancelled = order.status == Order.Status.CANCELLED
+        return InstallmentEvaluation(InstallmentResult.FIRST, "", Status.PAID, counts=not cancelled)
+    if not paid.transaction_id:
+        return InstallmentEvaluation(
+            InstallmentResult.NAMED, f"The first payment is transaction {tx}."
+        )
+    return InstallmentEvaluation(
+        InstallmentResult.PAID_TWICE,
+        f"{label} was charged twice: transactions {paid.transaction_id} and {tx}: refund one.",
+        Status.DUPLICATE,
+        Flag.DUPLICATE_PAYMENT,
+    )
+
+
+def _later_installment(
+    *,
+    order: Order,
+    subscription: Subscription,
+    item: RemoteInstallment,
+    paid: Installment | None,
+    label: str,
+    tx: str,
+) -> InstallmentEvaluation:
+    """Installment 1 or later (checked out already): after the plan's end, failed, twice, for a
+    cancelled order, or paid."""
+    if subscription.plan.due(item.number or 0) is None:
         if item.is_completed:
             status = Status.PAID if paid is None else Status.DUPLICATE
             what = "was charged: refund it, and stop the payment at banq"
@@ -346,28 +381,38 @@ def _walk(
             )
         else:
             row = None
-        if row is not None:
-            if row.transaction_id:
-                by_tx[row.transaction_id] = row
-            if row.status == Status.PAID:
-                paid_by_number[row.number] = row
+        if row is not None and row.transaction_id:
+            by_tx[row.transaction_id] = row
+        if row is not None and row.status == Status.PAID:
+            paid_by_number[row.number] = row
         done.append(
             InstallmentOutcome(evaluation.result, item.number, item.guid, evaluation.reason)
         )
         if source:
-            metrics.INSTALLMENTS.labels(result=evaluation.result.value).inc()
-            logger.log(
-                logging.WARNING if evaluation.flag else logging.INFO,
-                "Order %s: banq payment %s installment %s: %s (%s)%s",
-                order.public_id,
-                remote.id,
-                installment_ordinal(item.number),
-                evaluation.result.value,
-                source,
-                f": {evaluation.reason}" if evaluation.reason else "",
-                extra={"order": order.number},
-            )
+            _log(order=order, remote=remote, item=item, evaluation=evaluation, source=source)
     return tuple(done)
+
+
+def _log(
+    *,
+    order: Order,
+    remote: RemotePayment,
+    item: RemoteInstallment,
+    evaluation: InstallmentEvaluation,
+    source: str,
+) -> None:
+    metrics.INSTALLMENTS.labels(result=evaluation.result.value).inc()
+    logger.log(
+        logging.WARNING if evaluation.flag else logging.INFO,
+        "Order %s: banq payment %s installment %s: %s (%s)%s",
+        order.public_id,
+        remote.id,
+        installment_ordinal(item.number),
+        evaluation.result.value,
+        source,
+        f": {evaluation.reason}" if evaluation.reason else "",
+        extra={"order": order.number},
+    )
 
 
 def _write(

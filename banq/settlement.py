@@ -109,39 +109,9 @@ def payment_evaluate(
             f"(order code {remote.external_order_code or 'missing'}).",
         )
     foreign = attempt is None or not attempt.created_by_store
-    unknown_note = (
-        f"banq payment {remote.id} for this order was not created by the store "
-        f"(status {remote.status or 'unknown'})."
-    )
     if remote.is_completed:
-        problem = verify_charge(order=order, charge=payment_charge(order=order, remote=remote))
-        if problem is not None:
-            return Evaluation(Settlement.REJECTED, problem.message, problem.flag, foreign)
-        if order.paid_at is not None:
-            if order.payment_reference == remote.id[:64]:
-                return Evaluation(Settlement.ALREADY_PAID, "The order is already paid.")
-            return Evaluation(
-                Settlement.PAID_TWICE,
-                f"Order already paid by banq payment {order.payment_reference}; banq payment "
-                f"{remote.id} also completed: refund one of them.",
-                Flag.DUPLICATE_PAYMENT,
-                foreign,
-            )
-        return Evaluation(
-            Settlement.PAID,
-            unknown_note if foreign else "",
-            Flag.UNKNOWN_PAYMENT if foreign else "",
-        )
+        return _evaluate_completed(order=order, remote=remote, foreign=foreign)
     if remote.is_failed:
-        fail_reason = remote.fail_reason or "unknown"
-        if attempt is not None and attempt.status == Attempt.COMPLETED:
-            return Evaluation(
-                Settlement.CONTRADICTION,
-                f"banq now reports completed payment {remote.id} as failed ({fail_reason}); "
-                "nothing changed.",
-                Flag.PAYMENT_CONTRADICTION,
-                foreign,
-            )
         live = (
             not foreign
             and attempt is not None
@@ -149,18 +119,64 @@ def payment_evaluate(
             and order.status == Order.Status.AWAITING_PAYMENT
             and order.paid_at is None
         )
-        if live:
-            return Evaluation(Settlement.FAILED, f"banq payment failed: {fail_reason}.")
-        return Evaluation(
-            Settlement.FAILED_ELSEWHERE,
-            f"banq payment {remote.id} failed ({fail_reason}); it is not the order's live "
-            f"payment, so the order stays {order.status}.",
-            Flag.UNKNOWN_PAYMENT if foreign else "",
-            foreign,
+        was_completed = attempt is not None and attempt.status == Attempt.COMPLETED
+        return _evaluate_failed(
+            order=order, remote=remote, foreign=foreign, live=live, was_completed=was_completed
         )
     return Evaluation(
         Settlement.NOT_COMPLETED,
         f"banq reports the payment as {remote.status or 'unknown'}.",
+        Flag.UNKNOWN_PAYMENT if foreign else "",
+        foreign,
+    )
+
+
+def _evaluate_completed(*, order: Order, remote: RemotePayment, foreign: bool) -> Evaluation:
+    """banq says ``remote`` completed: paid, unless it does not check out or the order already
+    has its money."""
+    problem = verify_charge(order=order, charge=payment_charge(order=order, remote=remote))
+    if problem is not None:
+        return Evaluation(Settlement.REJECTED, problem.message, problem.flag, foreign)
+    if order.paid_at is not None:
+        if order.payment_reference == remote.id[:64]:
+            return Evaluation(Settlement.ALREADY_PAID, "The order is already paid.")
+        return Evaluation(
+            Settlement.PAID_TWICE,
+            f"Order already paid by banq payment {order.payment_reference}; banq payment "
+            f"{remote.id} also completed: refund one of them.",
+            Flag.DUPLICATE_PAYMENT,
+            foreign,
+        )
+    if not foreign:
+        return Evaluation(Settlement.PAID)
+    return Evaluation(
+        Settlement.PAID,
+        f"banq payment {remote.id} for this order was not created by the store "
+        f"(status {remote.status or 'unknown'}).",
+        Flag.UNKNOWN_PAYMENT,
+    )
+
+
+def _evaluate_failed(
+    *, order: Order, remote: RemotePayment, foreign: bool, live: bool, was_completed: bool
+) -> Evaluation:
+    """banq says ``remote`` failed: only the order's ``live`` attempt fails the order, and a
+    payment banq reported completed before is a contradiction."""
+    fail_reason = remote.fail_reason or "unknown"
+    if was_completed:
+        return Evaluation(
+            Settlement.CONTRADICTION,
+            f"banq now reports completed payment {remote.id} as failed ({fail_reason}); "
+            "nothing changed.",
+            Flag.PAYMENT_CONTRADICTION,
+            foreign,
+        )
+    if live:
+        return Evaluation(Settlement.FAILED, f"banq payment failed: {fail_reason}.")
+    return Evaluation(
+        Settlement.FAILED_ELSEWHERE,
+        f"banq payment {remote.id} failed ({fail_reason}); it is not the order's live "
+        f"payment, so the order stays {order.status}.",
         Flag.UNKNOWN_PAYMENT if foreign else "",
         foreign,
     )
@@ -326,20 +342,34 @@ def _record(
 ) -> tuple[Order, bool]:
     """Write what ``evaluation`` decided, with ``order`` locked by the caller. Returns the order
     as it now is, and whether its payment state changed."""
-    outcome = evaluation.outcome
-    now = timezone.now()
     if (
-        outcome == Settlement.ALREADY_PAID
+        evaluation.outcome == Settlement.ALREADY_PAID
         and attempt.status == Attempt.COMPLETED
         and attempt.banq_status == (remote.status or "")[:40]
     ):
         return order, False  # a redelivery: banq says what it said, nothing to write
+    _attempt_record(attempt=attempt, remote=remote, evaluation=evaluation)
+    order, changed = _order_record(order=order, remote=remote, evaluation=evaluation, source=source)
+    if evaluation.flag:
+        order_flag_raise(
+            order=order,
+            kind=evaluation.flag,
+            note=evaluation.reason,
+            reference=remote.id,
+            source=source,
+        )
+    return order, changed
+
+
+def _attempt_record(*, attempt: BanqPayment, remote: RemotePayment, evaluation: Evaluation) -> None:
+    """Our attempt takes banq's word: its status, payload and time, and what the verdict says."""
+    outcome = evaluation.outcome
+    now = timezone.now()
     if remote.id and not attempt.banq_payment_id:
         attempt.banq_payment_id = remote.id[:64]
     attempt.banq_status = (remote.status or "")[:40]
     attempt.last_payload = jsonable(remote.raw) if remote.raw else None
     attempt.checked_at = now
-    changed = False
     if outcome in PAID_OUTCOMES:
         attempt.status = Attempt.COMPLETED
         attempt.verification_error = ""
@@ -359,8 +389,14 @@ def _record(
     else:
         attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
 
+
+def _order_record(
+    *, order: Order, remote: RemotePayment, evaluation: Evaluation, source: str
+) -> tuple[Order, bool]:
+    """The order takes the verdict: paid, failed, or a line of its history."""
+    outcome = evaluation.outcome
     if outcome == Settlement.PAID:
-        order, changed = order_mark_paid(
+        return order_mark_paid(
             order=order,
             payment_reference=remote.id,
             paid_at=remote.completed_at,
@@ -368,14 +404,14 @@ def _record(
             message=f"banq payment {remote.id} completed and verified.",
             locked=True,
         )
-    elif outcome == Settlement.FAILED:
-        order, changed = order_mark_payment_failed(
+    if outcome == Settlement.FAILED:
+        return order_mark_payment_failed(
             order=order,
             reason=fail_reason_text(remote.fail_reason),
             source=source,
             message=evaluation.reason,
         )
-    elif outcome != Settlement.ALREADY_PAID:
+    if outcome != Settlement.ALREADY_PAID:
         order_history_add(
             order=order,
             kind=OrderEvent.Kind.RECHECK,
@@ -383,15 +419,7 @@ def _record(
             message=f"banq payment {remote.id}: {outcome.label}. {evaluation.reason}".strip(),
             data={"payment": remote.id, "outcome": outcome.value},
         )
-    if evaluation.flag:
-        order_flag_raise(
-            order=order,
-            kind=evaluation.flag,
-            note=evaluation.reason,
-            reference=remote.id,
-            source=source,
-        )
-    return order, changed
+    return order, False
 
 
 def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: str) -> None:

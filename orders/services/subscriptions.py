@@ -188,52 +188,58 @@ def installment_record(
         note=note,
         source=source,
     )
-    label = _label(subscription, number)
-    due = f" (due {day_words(due_date)})" if due_date else ""
-    money = format_money(amount, subscription.currency) if amount is not None else "no amount"
-    reference = f"transaction {transaction_id}" if transaction_id else "the order's payment"
-    if status == Installment.Status.PAID:
-        kind, message = Kind.INSTALLMENT, f"{label}{due}: {money} paid ({reference})."
-    elif status == Installment.Status.FAILED:
-        kind = Kind.INSTALLMENT_FAILED
-        why = fail_text or "declined"
-        message = f"{label}{due} failed: {why} ({fail_reason or 'no reason'}, {reference})."
-    else:
-        kind = Kind.INSTALLMENT
-        message = f"{label}{due}: {installment.get_status_display().lower()} ({reference}). {note}"
+    kind, message = _installment_history(installment)
+    amount_text = str(amount) if amount is not None else None
+    data = {"installment": number, "transaction": transaction_id, "status": status}
     order_history_add(
-        order=order,
-        kind=kind,
-        source=source,
-        message=message.strip(),
-        data={
-            "installment": number,
-            "transaction": transaction_id,
-            "status": status,
-            "amount": str(amount) if amount is not None else None,
-        },
+        order=order, kind=kind, source=source, message=message, data={**data, "amount": amount_text}
     )
+    _installment_tell(
+        order=order, installment=installment, flag=flag, note=flag_note or message, email=email
+    )
+    if expect:
+        _expect_after(subscription, number)
+    _touch(order)
+    label = _label(subscription, number)
+    logger.info("Order %s: %s %s (%s)", order.public_id, label, status, transaction_id or "-")
+    return installment
+
+
+def _installment_tell(
+    *, order: Order, installment: Installment, flag: str, note: str, email: str
+) -> None:
+    """Raise ``flag`` for the merchant (once per transaction) and enqueue ``email`` to the
+    shopper (once per installment), if any."""
     if flag:
         order_flag_raise(
             order=order,
             kind=flag,
-            note=flag_note or message,
-            reference=transaction_id or f"installment-{number}",
-            source=source,
+            note=note,
+            reference=installment.transaction_id or f"installment-{installment.number}",
+            source=installment.source,
         )
     if email:
         outbox_enqueue(order_email_send, order.pk, f"{email}:{installment.pk}")
-    if expect:
-        _expect_after(subscription, number)
-    _touch(order)
-    logger.info(
-        "Order %s: %s %s (%s)",
-        order.public_id,
-        _label(subscription, number),
-        status,
-        transaction_id or "-",
-    )
-    return installment
+
+
+def _installment_history(installment: Installment) -> tuple[str, str]:
+    """The history line of a recorded installment: its kind and its message."""
+    subscription = installment.subscription
+    label = _label(subscription, installment.number)
+    due_date = installment.due_date
+    due = f" (due {day_words(due_date)})" if due_date else ""
+    amount = installment.amount
+    money = format_money(amount, subscription.currency) if amount is not None else "no amount"
+    tx = installment.transaction_id
+    reference = f"transaction {tx}" if tx else "the order's payment"
+    if installment.status == Installment.Status.PAID:
+        return Kind.INSTALLMENT, f"{label}{due}: {money} paid ({reference})."
+    if installment.status == Installment.Status.FAILED:
+        why = installment.fail_text or "declined"
+        reason = installment.fail_reason or "no reason"
+        return Kind.INSTALLMENT_FAILED, f"{label}{due} failed: {why} ({reason}, {reference})."
+    status = installment.get_status_display().lower()
+    return Kind.INSTALLMENT, f"{label}{due}: {status} ({reference}). {installment.note}".strip()
 
 
 def installment_paid_after_failure(
