@@ -1,7 +1,10 @@
 """Writes to orders, by role: ``status`` (the status machine, payable and expiry rules),
-``history`` (the order's history and flags), ``cart``, ``checkout`` and ``subscriptions``
+``history`` (the order's history and flags), ``cart``, ``checkout``, ``shipping`` (the address
+and the shipping methods at checkout), ``fulfilment`` (shipped, delivered) and ``subscriptions``
 (recurring plans and their installments). The public names are
-re-exported here: ``from orders.services import order_mark_paid``."""
+re-exported here: ``from orders.services import order_mark_paid``; those of ``fulfilment`` are
+imported from it (``from orders.services.fulfilment import order_ship``), so that it stays out of
+the known import cycle through ``orders.notifications`` and ``orders.tasks``."""
 
 from orders.inputs import quantity_parse
 from orders.services.cart import (
@@ -23,6 +26,13 @@ from orders.services.checkout import (
     order_number_generate,
 )
 from orders.services.history import order_flag_raise, order_flags_resolve, order_history_add
+from orders.services.shipping import (
+    ShippingAddress,
+    shipping_address_clean,
+    shipping_method_choose,
+    shipping_methods_available,
+    shipping_price_words,
+)
 from orders.services.status import (
     ALLOWED_TRANSITIONS,
     CANCELLABLE,
@@ -67,6 +77,7 @@ __all__ = [
     "EndResult",
     "ExpiryRun",
     "PricedLine",
+    "ShippingAddress",
     "cart_add_item",
     "cart_get_for_session",
     "cart_price_lines",
@@ -101,6 +112,10 @@ __all__ = [
     "orders_expire_run",
     "orders_expire_stale",
     "plan_mix_check",
+    "shipping_address_clean",
+    "shipping_method_choose",
+    "shipping_methods_available",
+    "shipping_price_words",
     "plan_quantity_check",
     "quantity_parse",
     "stock_check",
