@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from orders.exceptions import FulfilmentError
 from orders.models import Order, OrderEvent, ShippingMethod
@@ -110,7 +111,7 @@ class FulfilmentAdminMixin:
             return "-"
         return format_html(
             '<address class="shipping-address">{}</address>',
-            format_html_join(format_html("<br>"), "{}", ((line,) for line in lines)),
+            format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)),
         )
 
     @admin.display(description="shipping method")
