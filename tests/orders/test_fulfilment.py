@@ -282,3 +282,15 @@ async def test_the_open_pages_socket_hears_the_order_ship():
     assert pushed["fulfilment"]["status"] == "shipped"
     assert pushed["fulfilment"]["tracking_url"] == TRACKING
     await socket.disconnect()
+
+
+def test_an_expired_orders_page_does_not_promise_to_ship(client):
+    order = shipping_order(paid=False)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.EXPIRED)
+
+    page = client.get(
+        f"/orders/{order.public_id}/?key={order_access_key(order=order)}"
+    ).content.decode()
+
+    assert "data-fulfilment-line hidden" in page
+    assert "12 Analytical Row" in page  # the address is still shown
