@@ -2,7 +2,7 @@
 address and method. Prices never come from a form.
 
 The rules are the services' (``checkout_email_clean``, ``checkout_name_clean``,
-``shipping_address_clean``, ``shipping_method_choose``), which checkout itself applies again; the
+``shipping_address_check``, ``shipping_method_choose``), which checkout itself applies again; the
 form only shows their messages next to the right field.
 """
 
@@ -19,7 +19,7 @@ from orders.models import ShippingMethod
 from orders.services import (
     checkout_email_clean,
     checkout_name_clean,
-    shipping_address_clean,
+    shipping_address_check,
     shipping_method_choose,
     shipping_price_words,
 )
@@ -125,16 +125,16 @@ class CheckoutForm(forms.Form):
         cleaned = super().clean()
         if not self.ships:
             return cleaned
-        try:
-            address = shipping_address_clean(self.data)
-        except CheckoutError as exc:
-            self.add_error(exc.field or None, str(exc))
+        address, problems = shipping_address_check(self.data)
+        for field, message in problems.items():
+            self.add_error(field, message)
+        if problems:
             return cleaned
-        cleaned |= address.as_fields()
+        cleaned |= address
         try:
             method = shipping_method_choose(
                 method=self.data.get("shipping_method"),
-                country=address.shipping_country,
+                country=address["shipping_country"],
                 currency=self.currency,
             )
         except CheckoutError as exc:

@@ -28,6 +28,7 @@ from orders.services.checkout import (
 from orders.services.history import order_flag_raise, order_flags_resolve, order_history_add
 from orders.services.shipping import (
     ShippingAddress,
+    shipping_address_check,
     shipping_address_clean,
     shipping_method_choose,
     shipping_methods_available,
@@ -112,6 +113,7 @@ __all__ = [
     "orders_expire_run",
     "orders_expire_stale",
     "plan_mix_check",
+    "shipping_address_check",
     "shipping_address_clean",
     "shipping_method_choose",
     "shipping_methods_available",

@@ -9,9 +9,10 @@ snapshot. ``shipping_method_choose`` checks the method against the country, and
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -105,20 +106,39 @@ def shipping_phone_clean(value: object) -> str:
     return text
 
 
+def _address_rules() -> list[tuple[str, Callable[[object], str]]]:
+    rules: list[tuple[str, Callable[[object], str]]] = [
+        (name, partial(address_text_clean, field=name, label=label, maximum=most, required=needed))
+        for name, label, most, needed in ADDRESS_FIELDS
+    ]
+    return [
+        *rules,
+        ("shipping_country", shipping_country_clean),
+        ("shipping_phone", shipping_phone_clean),
+    ]
+
+
+def shipping_address_check(data: Mapping[str, object]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(cleaned fields, problems)`` of the address in ``data``: every field is checked, and
+    ``problems`` holds a message for each one at fault (the checkout form shows them all)."""
+    cleaned: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for name, rule in _address_rules():
+        try:
+            cleaned[name] = rule(data.get(name))
+        except CheckoutError as exc:
+            problems[name] = str(exc)
+    return cleaned, problems
+
+
 def shipping_address_clean(data: Mapping[str, object]) -> ShippingAddress:
     """The address from ``data`` (form fields or a JSON object), cleaned. Raises ``CheckoutError``
     naming the first field at fault; nothing is stored by this function."""
-    fields = {
-        name: address_text_clean(
-            data.get(name), field=name, label=label, maximum=maximum, required=required
-        )
-        for name, label, maximum, required in ADDRESS_FIELDS
-    }
-    return ShippingAddress(
-        **fields,
-        shipping_country=shipping_country_clean(data.get("shipping_country")),
-        shipping_phone=shipping_phone_clean(data.get("shipping_phone")),
-    )
+    cleaned, problems = shipping_address_check(data)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise CheckoutError(message, field=field)
+    return ShippingAddress(**cleaned)
 
 
 def shipping_methods_available(*, currency: str | None = None) -> QuerySet[ShippingMethod]:

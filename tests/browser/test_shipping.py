@@ -115,6 +115,7 @@ def _merchant_marks_it_shipped(shop, new_page, check, order: Order) -> None:
     admin.get_by_role("link", name="Mark shipped").click()
     expect(admin.get_by_role("heading", name=f"Mark order {order.number} shipped")).to_be_visible()
     check(admin, "admin mark shipped form")
+    snap(admin, "admin-mark-shipped")
     admin.get_by_label("Carrier").fill("UPS")
     admin.get_by_label("Tracking number").fill("1Z999AA10123456784")
     admin.get_by_label("Tracking URL").fill(TRACKING_URL)
@@ -122,3 +123,5 @@ def _merchant_marks_it_shipped(shop, new_page, check, order: Order) -> None:
     expect(admin.locator(".messagelist")).to_contain_text("marked shipped")
     expect(admin.locator(".field-fulfilment_display")).to_contain_text("Shipped: UPS")
     check(admin, "admin order shipped")
+    admin.locator("fieldset").filter(has_text="Ships to").scroll_into_view_if_needed()
+    snap(admin, "admin-order-shipped")

@@ -327,3 +327,28 @@ def test_checkout_json_with_a_bad_address_is_a_clear_400(client):
     assert error["code"] == "invalid_checkout"
     assert "at most 200 characters" in error["message"]
     assert Order.objects.count() == 0
+
+
+def test_checkout_form_shows_every_address_problem_at_once(client):
+    method = method_create()
+    _cart_in_session(client, _mug())
+
+    response = client.post(
+        "/checkout/",
+        {
+            "email": "ada@example.com",
+            "name": "Ada",
+            **ADDRESS,
+            "shipping_line1": "",
+            "shipping_city": "a" * 101,
+            "shipping_country": "ZZ",
+            "shipping_method": method.pk,
+        },
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Please enter the address." in page
+    assert "Please enter the city in at most 100 characters." in page
+    assert "Please choose a country from the list." in page
+    assert Order.objects.count() == 0
