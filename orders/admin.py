@@ -1,9 +1,10 @@
 """The merchant's admin for products and orders.
 
-Imports point one way (docs/development.md, "Layers"): this module knows nothing of banq or
-webhooks. The banq app extends ``OrderAdmin`` with the payment attempts and the "re-check with
-banq" action (``banq/admin.py``), and the webhooks app with the order's webhook events
-(``webhooks/admin.py``); each re-registers ``Order`` with its subclass.
+Imports point one way (docs/development.md, "Layers"): this module knows no payment provider
+and nothing of webhooks. The provider's app extends ``OrderAdmin`` with its payment attempts and
+its re-check action, and the webhooks app with the order's webhook events; each re-registers
+``Order`` with its subclass. Texts that name the provider ask it for its name
+(``orders.payments.provider_label``).
 
 Statuses are never edited in the form: they change through the actions, which go through
 ``orders.services`` like every other writer. The order page shows its open flags and its history
@@ -25,6 +26,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import smart_split, unescape_string_literal
@@ -40,6 +42,7 @@ from orders.admin_selectors import (
     order_paid_within_q,
     subscription_installment_received_within,
 )
+from orders.admin_shipping import SHIPPING_FIELDS, FulfilmentAdminMixin
 from orders.models import (
     Installment,
     Order,
@@ -51,6 +54,7 @@ from orders.models import (
 )
 from orders.money import format_money
 from orders.notifications import order_status_display
+from orders.payments import provider_label
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
 from storefront.admin_mixins import LargeTablePaginator, ReadOnlyAdminMixin
@@ -76,9 +80,18 @@ def status_badge(order: Order) -> str:
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "price", "currency", "frequency", "stock", "is_active")
+    list_display = (
+        "name",
+        "slug",
+        "price",
+        "currency",
+        "frequency",
+        "requires_shipping",
+        "stock",
+        "is_active",
+    )
     list_editable = ("is_active", "stock", "price")
-    list_filter = ("is_active", "frequency")
+    list_filter = ("is_active", "frequency", "requires_shipping")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
@@ -93,6 +106,7 @@ class ProductAdmin(admin.ModelAdmin):
                     "currency",
                     "stock",
                     "is_active",
+                    "requires_shipping",
                     "image",
                 )
             },
@@ -109,13 +123,22 @@ class ProductAdmin(admin.ModelAdmin):
     )
 
 
+def _provider_words_now(template: str) -> str:
+    return template.format(provider=provider_label())
+
+
+# Labels built when the admin is loaded, which may be before the provider registers: filled in
+# when they are shown.
+_provider_words = lazy(_provider_words_now, str)
+
 MAX_SCHEDULE_ROWS = 120
 SEARCH_RELATED_MAX = 1000  # orders matched through a relation (a search this wide is refined)
 
 
 def subscription_schedule(subscription: Subscription) -> SafeString:
     """The plan's schedule as an HTML table: each installment's due date and what became of it
-    (paid with its date and banq transaction, failed with banq's reason, missed, expected), and
+    (paid with its date and the provider's transaction, failed with its reason, missed, expected),
+    and
     any charge outside the plan."""
     plan = subscription.plan
     rows = list(subscription.installments.all())
@@ -139,7 +162,7 @@ def subscription_schedule(subscription: Subscription) -> SafeString:
         texts = [_installment_text(row) for row in recorded.get(n, [])]
         if not texts:
             if str(n) in missed:
-                texts = ["missed: banq had no charge for it (flagged)"]
+                texts = [f"missed: {provider_label()} had no charge for it (flagged)"]
             elif subscription.next_number == n:
                 texts = ["expected next"]
             elif subscription.state == Subscription.State.ENDED or (
@@ -282,13 +305,13 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
         messages.WARNING,
     ),
     UNREACHABLE: (
-        "Not cancelled: banq can't be reached right now, so it could not confirm that nothing "
-        "was paid. Nothing changed; try again later: {orders}.",
+        "Not cancelled: {provider} can't be reached right now, so it could not confirm that "
+        "nothing was paid. Nothing changed; try again later: {orders}.",
         messages.ERROR,
     ),
     EndResult.UNKNOWN: (
-        "Not cancelled: banq is still answering about a payment for them (a shopper may be "
-        "paying right now). Nothing changed; try again in a moment: {orders}.",
+        "Not cancelled: {provider} is still answering about a payment for them (a shopper may "
+        "be paying right now). Nothing changed; try again in a moment: {orders}.",
         messages.ERROR,
     ),
     EndResult.NOT_ALLOWED: (
@@ -299,7 +322,7 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
@@ -310,7 +333,13 @@ class OrderAdmin(admin.ModelAdmin):
         "payment_reference_display",
     )
     list_display_links = ("number",)
-    list_filter = ("status", "created_at", NeedsAttentionFilter, PaidWithinFilter)
+    list_filter = (
+        "status",
+        "fulfilment_status",
+        "created_at",
+        NeedsAttentionFilter,
+        PaidWithinFilter,
+    )
     search_fields = ["number", "email", "payment_reference"]
     list_per_page = 50
     # No count of the whole table on each page (docs/benchmarks.md, "At a year of orders"), and
@@ -319,11 +348,11 @@ class OrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = LargeTablePaginator
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
-    actions = ["cancel_orders", "resolve_flags"]
+    actions = ["cancel_orders", "resolve_flags", "ship_orders"]
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
-        ("Money", {"fields": ("subtotal", "total", "currency")}),
+        ("Money", {"fields": ("subtotal", "shipping_price", "total", "currency")}),
         (
             "Payment",
             {
@@ -342,10 +371,13 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = (
         *(str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")),
         "plan_schedule",
+        *SHIPPING_FIELDS,
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.requires_shipping:
+            fieldsets = (*fieldsets, ("Shipping", {"fields": SHIPPING_FIELDS}))
         if obj is not None and obj.recurring:
             fieldsets = (*fieldsets, ("Recurring plan", {"fields": ("plan_schedule",)}))
         return fieldsets
@@ -369,14 +401,16 @@ class OrderAdmin(admin.ModelAdmin):
         return format_money(order.total, order.currency)
 
     # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
-    # admin.css): a short paid-at, and banq's payment id whole but over two lines.
+    # admin.css): a short paid-at, and the provider's payment id whole but over two lines.
     @admin.display(description="paid at", ordering="paid_at")
     def paid_at_display(self, order: Order) -> str:
         if order.paid_at is None:
             return "-"
         return date_format(localtime(order.paid_at), "j M Y, H:i")
 
-    @admin.display(description="banq payment id", ordering="payment_reference")
+    @admin.display(
+        description=_provider_words("{provider} payment id"), ordering="payment_reference"
+    )
     def payment_reference_display(self, order: Order) -> str:
         if not order.payment_reference:
             return "-"
@@ -429,7 +463,8 @@ class OrderAdmin(admin.ModelAdmin):
         return False  # an order is a financial record
 
     @admin.action(
-        description="Cancel selected orders (banq is asked first)", permissions=["change"]
+        description=_provider_words("Cancel selected orders ({provider} is asked first)"),
+        permissions=["change"],
     )
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         done: dict[str, list[str]] = {outcome: [] for outcome in CANCEL_REPORTS}
@@ -446,7 +481,8 @@ class OrderAdmin(admin.ModelAdmin):
         for outcome, (text, level) in CANCEL_REPORTS.items():
             if done[outcome]:
                 orders = ", ".join(done[outcome])
-                self.message_user(request, text.format(n=len(done[outcome]), orders=orders), level)
+                said = text.format(n=len(done[outcome]), orders=orders, provider=provider_label())
+                self.message_user(request, said, level)
 
     @admin.action(description="Mark flags as handled", permissions=["change"])
     def resolve_flags(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
