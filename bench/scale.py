@@ -155,7 +155,7 @@ def sweep_selection() -> None:
     """What a sweep tick (``banq_sweep``) reads to find its work: attempts due, plans overdue."""
     from django.utils import timezone
 
-    from banq.installments import _overdue_cutoff
+    from banq.overdue import _overdue_cutoff
     from banq.settings import banq_settings
     from banq.tasks import attempts_claim_due, sweep_budget
     from orders.services.subscriptions import subscriptions_claim_overdue
@@ -180,8 +180,8 @@ def retry_selection() -> None:
 
 def expiry_selection() -> None:
     """What an expiry tick reads to find its work: the orders past their payment time."""
+    from orders.periodic import EXPIRE_BATCH
     from orders.services import orders_expire_stale
-    from orders.tasks import EXPIRE_BATCH
 
     orders_expire_stale(dry_run=True, limit=EXPIRE_BATCH)
 

@@ -47,6 +47,7 @@ from orders.models import (
     OrderFlag,
     OrderItem,
     Product,
+    ShippingMethod,
     Subscription,
 )
 from webhooks.models import WebhookEvent
@@ -62,6 +63,15 @@ FAIL_REASONS = [
     ("declined", "The payment was declined."),
     ("expired_card", "The card has expired."),
 ]
+CITIES = [
+    ("Lyon", "69002", "FR"),
+    ("Berlin", "10115", "DE"),
+    ("Austin", "78701", "US"),
+    ("Leeds", "LS1 4AP", "GB"),
+    ("Porto", "4050-001", "PT"),
+]
+STREETS = ["Main Street", "Rue de la Paix", "Lindenallee", "High Street", "Rua das Flores"]
+CARRIERS = [("DHL", "https://www.dhl.com/track?n="), ("UPS", "https://www.ups.com/track?n=")]
 CENT = Decimal("0.01")
 LOCK_ATTEMPTS = 5
 
@@ -211,6 +221,21 @@ COLUMNS: dict[str, tuple[type[models.Model], list[str]]] = {
             "status_changed_at",
             "paid_at",
             "recurring",
+            "requires_shipping",
+            "shipping_name",
+            "shipping_line1",
+            "shipping_city",
+            "shipping_postal_code",
+            "shipping_country",
+            "shipping_method_id",
+            "shipping_method_name",
+            "shipping_price",
+            "fulfilment_status",
+            "carrier",
+            "tracking_number",
+            "tracking_url",
+            "shipped_at",
+            "delivered_at",
         ],
     ),
     "items": (
@@ -350,6 +375,10 @@ class OrderSeeder:
         self.plans = [p for p in products if p.is_recurring]
         currency = self.once[0].currency
         self.once = [p for p in self.once if p.currency == currency]
+        methods = ShippingMethod.objects.filter(is_active=True, currency=currency)
+        self.methods = list(methods.order_by("position", "price", "pk")) or [
+            ShippingMethod(name="Standard", price=Decimal("4.90"), currency=currency)
+        ]
 
     def _customers(self) -> None:
         size = max(50, min(self.count // 4, 200_000))
@@ -476,8 +505,12 @@ class OrderSeeder:
         email, name = self.customers[int(rng.random() ** 1.5 * len(self.customers))]
         recurring = bool(self.plans) and rng.random() < self.mix.recurring
         lines = self._lines(pk, recurring)
-        total = sum((line[2] for line in lines), Decimal("0")).quantize(CENT)
+        subtotal = sum((line[2] for line in lines), Decimal("0")).quantize(CENT)
         currency = lines[0][3]
+        ships = any(line[0].requires_shipping for line in lines)
+        method = rng.choice(self.methods) if ships else None
+        shipping_price = method.price_for(subtotal) if method else Decimal("0.00")
+        total = subtotal + shipping_price
         self._history(pk, created, "created", "checkout", "", "pending", "Order placed.")
         fate = self._fate(self.now - created < self.expiry)
         changed, paid_at, reference, error = created, None, "", ""
@@ -499,6 +532,7 @@ class OrderSeeder:
                 "expired",
                 f"Not paid within {settings.ORDER_EXPIRY_MINUTES} minutes; no completed payment.",
             )
+        shipping = self._shipping(pk, name, method, shipping_price, paid_at, status)
         self.tables["orders"].add(
             pk,
             self._number(pk, created),
@@ -506,22 +540,71 @@ class OrderSeeder:
             email,
             name,
             currency,
-            total,
+            subtotal,
             total,
             status,
             reference,
             error,
             created,
-            changed,
+            max(t for t in (changed, *shipping[-2:]) if t is not None),
             changed if changed != created else None,
             paid_at,
             recurring,
+            *shipping,
         )
         for line in lines:
             self.tables["items"].add(*line[4])
         if recurring:
             plan = (lines[0][1], total, currency)
             self._subscription(pk, plan, created, paid_at, status, reference)
+
+    def _shipping(
+        self,
+        order_pk: int,
+        name: str,
+        method: ShippingMethod | None,
+        price: Decimal,
+        paid_at: datetime | None,
+        status: str,
+    ) -> tuple:
+        """The order's shipping columns: the address and method for goods that ship, then its
+        fulfilment: a paid order ships within two days (carrier, tracking, a history line and the
+        "shipped" e-mail), most are delivered within a week after."""
+        if method is None:
+            return (
+                (False, "", "", "", "", "", None, "", price, "not_required")
+                + ("",) * 3
+                + (
+                    None,
+                    None,
+                )
+            )
+        rng = self.rng
+        city, postal, country = rng.choice(CITIES)
+        street = f"{rng.randint(1, 200)} {rng.choice(STREETS)}"
+        address = (True, name, street, city, postal, country, method.pk, method.name, price)
+        shipped = delivered = None
+        carrier = tracking = url = ""
+        if paid_at is not None and status == "paid":
+            shipped = paid_at + timedelta(hours=rng.uniform(2, 48))
+            if shipped <= self.now:
+                carrier, base = rng.choice(CARRIERS)
+                tracking = f"{carrier[:2]}{rng.randrange(10**9, 10**10)}"
+                url = f"{base}{tracking}"
+                self._history(
+                    order_pk, shipped, "shipped", "admin", "", "", f"Shipped by {carrier}."
+                )
+                sent = shipped + timedelta(seconds=rng.uniform(0.5, 5))
+                self._history(order_pk, sent, "email", "worker", "", "", "Shipping notice sent.")
+                delivered = shipped + timedelta(days=rng.uniform(1, 6))
+                if delivered <= self.now and rng.random() < 0.7:
+                    self._history(order_pk, delivered, "delivered", "admin", "", "", "Delivered.")
+                else:
+                    delivered = None
+            else:
+                shipped = None
+        fulfilment = "delivered" if delivered else "shipped" if shipped else "unfulfilled"
+        return (*address, fulfilment, carrier, tracking, url, shipped, delivered)
 
     def _fate(self, open_window: bool) -> str:
         r = self.rng.random()

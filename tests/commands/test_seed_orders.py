@@ -64,6 +64,21 @@ def test_seed_orders_writes_the_count_with_a_realistic_mix(catalog):
     assert 60 < plans.count() < 250
     assert Subscription.objects.count() == plans.count()
     assert Installment.objects.filter(number__gte=1).exists()
+    # Goods that ship have an address; paid ones are shipped (with tracking), then delivered.
+    ships = Order.objects.filter(requires_shipping=True)
+    assert ships.exists()
+    assert not ships.filter(shipping_city="").exists()
+    assert (
+        not Order.objects.filter(requires_shipping=False)
+        .exclude(fulfilment_status="not_required")
+        .exists()
+    )
+    shipped = ships.filter(fulfilment_status__in=["shipped", "delivered"])
+    assert shipped.count() > ships.filter(status="paid").count() * 0.8
+    assert not shipped.exclude(status="paid").exists()
+    assert not shipped.filter(tracking_number="").exists()
+    assert ships.filter(fulfilment_status="delivered").exists()
+    assert OrderEvent.objects.filter(kind="shipped").count() == shipped.count()
     # Paid after cancellation: flagged for a refund.
     assert OrderFlag.objects.filter(kind="refund_due").count() == (
         Order.objects.filter(status="cancelled", paid_at__isnull=False).count()
@@ -101,9 +116,14 @@ def test_seed_orders_money_is_decimal_and_totals_add_up(catalog):
     lines: dict[int, Decimal] = {}
     for order_id, line_total in OrderItem.objects.values_list("order_id", "line_total"):
         lines[order_id] = lines.get(order_id, Decimal("0")) + line_total
-    totals = dict(Order.objects.values_list("pk", "total"))
-    assert lines == totals
-    assert not Order.objects.exclude(subtotal=F("total")).exists()
+    subtotals = dict(Order.objects.values_list("pk", "subtotal"))
+    assert lines == subtotals
+    for subtotal, shipping, total in Order.objects.values_list(
+        "subtotal", "shipping_price", "total"
+    ):
+        assert total == subtotal + shipping
+    assert Order.objects.filter(shipping_price__gt=0).exists()
+    assert not Order.objects.filter(requires_shipping=False, shipping_price__gt=0).exists()
     for item in OrderItem.objects.all()[:200]:
         assert item.line_total == item.unit_price * item.quantity
     assert not BanqPayment.objects.exclude(funds=F("order__total")).exists()

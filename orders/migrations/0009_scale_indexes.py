@@ -37,7 +37,7 @@ def trigram_indexes(table: str, columns: list[str]):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0006_provider_unreachable'),
+        ('orders', '0008_merge_provider_labels_and_shipping'),
     ]
 
     operations = [
