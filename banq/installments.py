@@ -35,6 +35,7 @@ from django.utils import timezone
 from banq.fail_reasons import fail_reason_text
 from banq.settings import banq_settings
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
+from orders.notifications import EMAIL_INSTALLMENT_AFTER_CANCEL
 from orders.services import (
     installment_name_transaction,
     installment_paid_after_failure,
@@ -65,6 +66,7 @@ class InstallmentResult(models.TextChoices):
     REJECTED = "rejected", "Rejected by verification"
     PAID_TWICE = "paid_twice", "Installment charged twice: refund one"
     OUTSIDE_PLAN = "outside_plan", "Charged outside the plan: refund"
+    AFTER_CANCEL = "after_cancel", "Charged after the plan was cancelled: refund"
     CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
     KNOWN = "known", "Recorded before"
     OPEN = "open", "Not charged yet"
@@ -82,6 +84,7 @@ WRITING = frozenset(
         InstallmentResult.REJECTED,
         InstallmentResult.PAID_TWICE,
         InstallmentResult.OUTSIDE_PLAN,
+        InstallmentResult.AFTER_CANCEL,
         InstallmentResult.CONTRADICTION,
     }
 )
@@ -197,6 +200,8 @@ def installment_evaluate(
             Status.DUPLICATE,
             Flag.DUPLICATE_PAYMENT,
         )
+    if subscription.state == Subscription.State.CANCELLED:
+        return _after_cancel(label=label, tx=tx, item=item, paid=paid)
     if subscription.plan.due(n) is None:
         if item.is_completed:
             status = Status.PAID if paid is None else Status.DUPLICATE
@@ -235,6 +240,32 @@ def installment_evaluate(
         )
     return InstallmentEvaluation(
         InstallmentResult.PAID, "", Status.PAID, email=EMAIL_INSTALLMENT_PAID
+    )
+
+
+def _after_cancel(
+    *, label: str, tx: str, item: RemoteInstallment, paid: Installment | None
+) -> InstallmentEvaluation:
+    """A charge of a plan the shopper or merchant cancelled: none is expected. Money taken is
+    recorded, flagged for a refund, and the shopper is told; a failed attempt is flagged only
+    (banq is still charging: the plan must be stopped there)."""
+    if item.is_completed:
+        return InstallmentEvaluation(
+            InstallmentResult.AFTER_CANCEL,
+            f"{label} (transaction {tx}) was charged after the plan was cancelled: refund it, "
+            "and make sure the payment is stopped at banq.",
+            Status.PAID if paid is None else Status.DUPLICATE,
+            Flag.INSTALLMENT_UNEXPECTED,
+            EMAIL_INSTALLMENT_AFTER_CANCEL,
+            counts=False,
+        )
+    return InstallmentEvaluation(
+        InstallmentResult.AFTER_CANCEL,
+        f"{label} (transaction {tx}) was attempted after the plan was cancelled (it failed): "
+        "stop the payment at banq.",
+        Status.FAILED,
+        Flag.INSTALLMENT_UNEXPECTED,
+        counts=False,
     )
 
 

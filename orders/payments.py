@@ -23,10 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from orders.models import Order
+from orders.models import Order, Subscription
 
 
 class ProviderVerdict(models.TextChoices):
@@ -67,3 +70,61 @@ def order_payments_answered(*, order: Order, since: datetime) -> bool:
     """Under ``order``'s row lock: has every provider's "not completed" answer for every payment
     it could still complete come from a look-up that began at or after ``since``?"""
     return all(checker.answered(order=order, since=since) for checker in _checkers)
+
+
+# --- the provider's part in refunds and cancelled plans ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundRecorded:
+    """What the provider did with a refund the merchant records: ``reference``, its id for the
+    refund when it made one (empty when it has no refund call and the merchant refunded in its
+    dashboard), and ``note``, a line for the order's history."""
+
+    reference: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PlanStopped:
+    """The provider's answer to "stop charging this plan": ``stopped`` only when the provider
+    confirmed it; otherwise ``message`` says why, in words for the merchant (the store then asks
+    the merchant to stop it in the provider's dashboard)."""
+
+    stopped: bool
+    message: str
+
+
+class PaymentProvider(Protocol):
+    """The provider's side of what ``orders`` does after a payment (the "ask a provider" checker
+    above is the side before it). ``name`` is the provider's name as people read it."""
+
+    name: str
+
+    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecorded:
+        """Called with ``order``'s row locked, once the store has checked the amount: make the
+        refund, or say that it was made elsewhere. Raises ``orders.exceptions.RefundError`` (a
+        message for the merchant) to refuse it: nothing is recorded then."""
+        ...
+
+    def stop_plan(self, *, subscription: Subscription) -> PlanStopped:
+        """Ask the provider to stop charging ``subscription`` (cancelled already). Called with no
+        lock held (it may wait on the network); never raises for the provider's failures."""
+        ...
+
+
+_providers: list[PaymentProvider] = []
+
+
+def payment_provider_register(provider: PaymentProvider) -> None:
+    """Register a provider (at start-up, from its app's ``ready``; idempotent per name)."""
+    _providers[:] = [p for p in _providers if p.name != provider.name]
+    _providers.append(provider)
+
+
+def provider_for(order: Order) -> PaymentProvider:
+    """The provider that took ``order``'s payments. Raises ``ImproperlyConfigured`` when none is
+    registered. One provider per store today: a second one would pick by the order's payment."""
+    if not _providers:
+        raise ImproperlyConfigured("No payment provider is registered.")
+    return _providers[0]
