@@ -497,6 +497,8 @@ class EmulatorApp:
         self._auth(request, defaults.OPEN_API_AUDIENCE)
         try:
             payment = self.state.cancel_recurring(request.params["id"])
+        except KeyError:
+            raise ApiError(404, "payment_not_found", "Unknown payment") from None
         except InstallmentError as exc:
             raise ApiError(409, exc.code, str(exc)) from None
         logger.info("Payment %s: recurring charges cancelled", payment.id)
