@@ -142,6 +142,8 @@ def subscription_schedule(subscription: Subscription) -> SafeString:
                 texts = ["missed: banq had no charge for it (flagged)"]
             elif subscription.next_number == n:
                 texts = ["expected next"]
+            elif subscription.state == Subscription.State.CANCELLED:
+                texts = ["not due: the plan was cancelled"]
             elif subscription.state == Subscription.State.ENDED or (
                 subscription.next_number is not None and n < subscription.next_number
             ):

@@ -312,6 +312,9 @@ def test_the_merchant_cancels_plans_and_confirms_them_stopped_in_the_admin(
     assert subscription.provider_stop == Stop.CONFIRMED
     listing = admin_client.get(SUBSCRIPTIONS_URL).content.decode()
     assert "Stopped in the provider" in listing
+    schedule = admin_client.get(f"{SUBSCRIPTIONS_URL}{subscription.pk}/change/").content.decode()
+    assert "The plan was cancelled on" in schedule
+    assert "not due: the plan was cancelled" in schedule
 
 
 def test_a_staff_member_who_may_only_view_cannot_cancel_plans(client, django_user_model):

@@ -251,3 +251,27 @@ def test_concurrent_refunds_cannot_exceed_the_paid_amount(monkeypatch):
     order.refresh_from_db()
     assert order.refunded_total == Decimal("15.00")
     assert Refund.objects.filter(order=order).count() == 1
+
+
+def test_the_shopper_sees_the_refunds_on_the_order_page(client):
+    from orders.access import order_signed_url
+
+    order = paid_order("20.00")
+    record(order, "5.00", "The mug arrived chipped")
+
+    html = client.get(order_signed_url(order=order)).content.decode()
+
+    assert "Paid (partially refunded)" in html
+    assert 'id="order-refunds"' in html
+    assert "Partially refunded</strong>: $5.00 refunded to you." in html
+    assert "$5.00. The mug arrived chipped" in html
+
+
+def test_an_order_without_refunds_shows_no_refunds_section(client):
+    from orders.access import order_signed_url
+
+    order = paid_order("20.00")
+
+    html = client.get(order_signed_url(order=order)).content.decode()
+
+    assert 'id="order-refunds"' not in html
