@@ -138,7 +138,7 @@ class ShippingMethod(models.Model):
     name = models.CharField("name", max_length=100)
     price = MoneyField("price", validators=[MinValueValidator(Decimal("0.00"))])
     currency = models.CharField("currency", max_length=3, default="USD")
-    countries = CountryField(
+    countries = CountryField(  # type: ignore[call-overload]
         "countries",
         multiple=True,
         blank=True,
@@ -288,7 +288,7 @@ class Order(models.Model):
     shipping_city = models.CharField("city", max_length=100, blank=True)
     shipping_postal_code = models.CharField("postal code", max_length=20, blank=True)
     shipping_region = models.CharField("region", max_length=100, blank=True)
-    shipping_country = CountryField("country", blank=True)
+    shipping_country = CountryField("country", blank=True)  # type: ignore[call-overload]
     shipping_phone = models.CharField("phone", max_length=32, blank=True)
     shipping_method = models.ForeignKey(
         ShippingMethod,
