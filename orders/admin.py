@@ -27,6 +27,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
+from rangefilter.filters import DateRangeFilterBuilder
 
 from orders.access import order_signed_url
 from orders.admin_selectors import (
@@ -176,8 +177,19 @@ def _installment_text(row: Installment) -> str:
 class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderItem
     extra = 0
-    fields = ("product_name", "product", "unit_price", "quantity", "line_total")
+    fields = ("product_name", "product", "unit_price_display", "quantity", "line_total_display")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
+        return super().get_queryset(request).select_related("order")
+
+    @admin.display(description="unit price")
+    def unit_price_display(self, item: OrderItem) -> str:
+        return format_money(item.unit_price, item.order.currency)
+
+    @admin.display(description="line total")
+    def line_total_display(self, item: OrderItem) -> str:
+        return format_money(item.line_total, item.order.currency)
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -292,19 +304,29 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 }
 
 
+CUSTOMER_FIELDS = ("name", "email")
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
         "email",
+        "name",
         "total_display",
         "status_badge",
         "paid_at_display",
         "payment_reference_display",
     )
     list_display_links = ("number",)
-    list_filter = ("status", "created_at", NeedsAttentionFilter, PaidWithinFilter)
+    list_filter = (
+        "status",
+        ("created_at", DateRangeFilterBuilder(title="placed between")),
+        ("paid_at", DateRangeFilterBuilder(title="paid between")),
+        NeedsAttentionFilter,
+        PaidWithinFilter,
+    )
     search_fields = ["number", "email", "payment_reference"]
     list_per_page = 50
     show_full_result_count = False
@@ -314,7 +336,7 @@ class OrderAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
-        ("Money", {"fields": ("subtotal", "total", "currency")}),
+        ("Money", {"fields": ("subtotal_display", "total_display")}),
         (
             "Payment",
             {
@@ -329,11 +351,18 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
     )
-    # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
+    # Only the shopper's name and e-mail can be corrected here, and only before the order is
+    # paid (get_readonly_fields); the rest is a financial record.
     readonly_fields = (
-        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")),
+        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in CUSTOMER_FIELDS),
         "plan_schedule",
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_paid:  # what the payment was for, as the shopper gave it
+            return (*fields, *CUSTOMER_FIELDS)
+        return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -358,6 +387,10 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="total", ordering="total")
     def total_display(self, order: Order) -> str:
         return format_money(order.total, order.currency)
+
+    @admin.display(description="subtotal")
+    def subtotal_display(self, order: Order) -> str:
+        return format_money(order.subtotal, order.currency)
 
     # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
     # admin.css): a short paid-at, and banq's payment id whole but over two lines.
@@ -430,6 +463,9 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "paid_count",
         "failed_count",
     )
+    # The order column links to the order; the product opens the subscription (a link inside
+    # Django's row link would leave an empty link behind).
+    list_display_links = ("product_name",)
     list_filter = ("state", "frequency", InstallmentReceivedFilter)
     search_fields = ("order__number", "order__email", "product_name")
     list_select_related = ("order",)

@@ -147,6 +147,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    # The order list's date-range filters (its templates).
+    "rangefilter",
     "storefront",
     "orders",
     "banq",
