@@ -39,6 +39,7 @@ from orders.admin_selectors import (
     order_paid_within_q,
     subscription_installment_received_within,
 )
+from orders.forms import ProductAdminForm
 from orders.models import (
     Installment,
     Order,
@@ -50,8 +51,10 @@ from orders.models import (
 )
 from orders.money import format_money
 from orders.notifications import order_status_display
+from orders.photos import photo_upload_body_limit, product_photo_variants_make
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
+from orders.templatetags.shop import product_picture
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
@@ -75,11 +78,13 @@ def status_badge(order: Order) -> str:
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = ("name", "slug", "price", "currency", "frequency", "stock", "is_active")
     list_editable = ("is_active", "stock", "price")
     list_filter = ("is_active", "frequency")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("photo_preview",)
     fieldsets = (
         (
             None,
@@ -92,10 +97,10 @@ class ProductAdmin(admin.ModelAdmin):
                     "currency",
                     "stock",
                     "is_active",
-                    "image",
                 )
             },
         ),
+        ("Pictures", {"fields": ("photo", "photo_preview", "image")}),
         (
             "Recurring plan",
             {
@@ -106,6 +111,29 @@ class ProductAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    @admin.display(description="as the shop shows it")
+    def photo_preview(self, product: Product) -> str:
+        return product_picture(product, 160, alt=f"{product.name}, as the catalog shows it") or "-"
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        """A new (or cleared) photo gets its sized variants now, once; the files of the photo it
+        replaces are deleted after the commit."""
+        photo_changed = "photo" in form.changed_data
+        replaced = None
+        if change and photo_changed:
+            replaced = Product.objects.values_list("photo", "photo_variants").get(pk=obj.pk)
+        super().save_model(request, obj, form, change)
+        if photo_changed:
+            product_photo_variants_make(product=obj, replaced=replaced)
+
+    def get_urls(self):
+        urls = super().get_urls()
+        opts = self.model._meta
+        for url in urls:  # the add and change forms take a photo: a larger body (storefront.limits)
+            if url.name in (f"{opts.app_label}_{opts.model_name}_{v}" for v in ("add", "change")):
+                url.callback.max_body_bytes = photo_upload_body_limit
+        return urls
 
 
 MAX_SCHEDULE_ROWS = 120
