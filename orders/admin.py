@@ -39,7 +39,7 @@ from orders.admin_selectors import (
     order_paid_within_q,
     subscription_installment_received_within,
 )
-from orders.forms import ProductAdminForm
+from orders.forms import ProductAdminForm, ProductListForm
 from orders.models import (
     Installment,
     Order,
@@ -112,6 +112,9 @@ class ProductAdmin(admin.ModelAdmin):
         ),
     )
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        return super().get_changelist_form(request, form=ProductListForm, **kwargs)
+
     @admin.display(description="as the shop shows it")
     def photo_preview(self, product: Product) -> str:
         return product_picture(product, 160, alt=f"{product.name}, as the catalog shows it") or "-"
@@ -130,9 +133,10 @@ class ProductAdmin(admin.ModelAdmin):
     def get_urls(self):
         urls = super().get_urls()
         opts = self.model._meta
+        forms = {f"{opts.app_label}_{opts.model_name}_{view}" for view in ("add", "change")}
         for url in urls:  # the add and change forms take a photo: a larger body (storefront.limits)
-            if url.name in (f"{opts.app_label}_{opts.model_name}_{v}" for v in ("add", "change")):
-                url.callback.max_body_bytes = photo_upload_body_limit
+            if url.name in forms:
+                url.callback.max_body_bytes = photo_upload_body_limit  # type: ignore[attr-defined]
         return urls
 
 

@@ -69,3 +69,13 @@ class ProductAdminForm(forms.ModelForm):
     class Meta:
         model = Product
         fields = ("photo",)  # the admin adds the others (ProductAdmin.fieldsets)
+
+
+class ProductListForm(forms.ModelForm):
+    """A row of the admin's product list (its editable price, stock and active cells), each cell
+    labelled with its product for screen readers ("Price of banq mug")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["aria-label"] = f"{field.label} of {self.instance.name}"

@@ -142,18 +142,19 @@ def product_photo_variants_make(
     variants) once the change is committed. A photo that can't be processed is deleted with
     whatever was made of it, and the error raised."""
     variants: list[dict[str, Any]] = []
-    if product.photo:
+    name = product.photo.name or ""
+    if name:
         try:
-            variants = _photo_variants_store(product.photo.name)
+            variants = _photo_variants_store(name)
         except Exception:
             logger.exception("Product %s: the photo could not be processed", product.pk)
-            default_storage.delete(product.photo.name)
+            default_storage.delete(name)
             raise
     product.photo_variants = variants
     product.save(update_fields=["photo_variants", "updated_at"])
     if replaced is not None:
         old = photo_files(name=replaced[0], variants=replaced[1])
-        current = set(photo_files(name=product.photo.name or "", variants=variants))
+        current = set(photo_files(name=name, variants=variants))
         transaction.on_commit(lambda: _delete_files([n for n in old if n not in current]))
     return product
 

@@ -161,3 +161,15 @@ def test_subscription_list_has_no_link_inside_a_link(admin_client):
     assert f'href="/admin/orders/order/{order.pk}/change/"' in row
     assert f'href="/admin/orders/subscription/{subscription.pk}/change/' in row
     assert "$9.00" in row
+
+
+def test_payment_attempts_show_their_amount_with_its_currency(admin_client):
+    _, attempt, _ = full_order(total="19.99")
+
+    listing = admin_client.get("/admin/banq/banqpayment/").content.decode()
+    page = admin_client.get(f"/admin/banq/banqpayment/{attempt.pk}/change/").content.decode()
+    order_page = admin_client.get(f"{ORDERS_URL}{attempt.order_id}/change/").content.decode()
+
+    assert '<td class="field-funds_display">$19.99</td>' in listing
+    assert re.search(r'<div class="readonly">\s*\$19\.99\s*</div>', page)
+    assert not re.search(r'<div class="readonly">\s*19\.99\s*</div>', order_page)
