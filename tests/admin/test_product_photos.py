@@ -295,3 +295,36 @@ def test_a_media_storage_that_cant_work_is_an_error_of_check(env, error):
 
     assert result.returncode != 0
     assert error in result.stderr + result.stdout
+
+
+def test_with_an_s3_bucket_pages_link_the_photos_there_signed(client, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "shop-media",
+                "endpoint_url": "https://s3.example.net",
+                "region_name": "eu-central-1",
+                "access_key": "AKIAEXAMPLE",
+                "secret_key": "example-secret-access-key",
+                "querystring_auth": True,
+            },
+        },
+    }
+    product = product_create(name="Bucket mug")
+    Product.objects.filter(pk=product.pk).update(
+        photo="products/abc/original.png",
+        photo_variants=[
+            {"width": 160, "height": 100, "name": "products/abc/w160.webp"},
+            {"width": 320, "height": 200, "name": "products/abc/w320.webp"},
+        ],
+    )
+
+    html = client.get("/").content.decode()
+
+    img = re.search(r"<img [^>]*srcset=[^>]*>", html).group(0)
+    signed = r"https://s3\.example\.net/shop-media/products/abc/w{}\.webp\?[^ \"]*X-Amz-Signature="
+    assert re.search(signed.format(160), img)
+    assert re.search(signed.format(320), img)
+    assert "example-secret-access-key" not in html
