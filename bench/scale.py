@@ -18,7 +18,7 @@ both figures and each target met or missed:
 - the sweep and the expiry ticks: the database time (statements' wall time, in this process) of
   the queries that pick their work, which is what grows with the number of closed orders (the
   work on each picked item does not), in a transaction rolled back after each;
-- the store over HTTP, one request at a time once the machine is quiet (``bench.run.unloaded``):
+- the store over HTTP, one request at a time once the machine is quiet (as ``bench.run.unloaded``):
   a webhook's acknowledgement, a payment link, the order status JSON and the order page;
 - CSV export of every order and the 30-day chart, once they exist (else "not built yet");
 - the database's size per order.
@@ -40,7 +40,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from bench import procs
-from bench.run import Bench, get, json_post, table, unloaded, webhook_body
+from bench.client import LoadResult, Request
+from bench.run import Bench, get, json_post, measure, settle, table, webhook_body
 
 FULL = {"postgres": 1_000_000, "sqlite": 100_000}
 QUICK = {"postgres": 100_000, "sqlite": 20_000}
@@ -86,6 +87,20 @@ class Measured:
 class Phase:
     name: str
     figures: dict[str, Measured] = field(default_factory=dict)
+
+
+def one_at_a_time(
+    sides: dict[str, tuple[list[procs.Proc], list[Request]]], *, quiet_wait: float, blocks: int = 4
+) -> dict[str, LoadResult]:
+    """``bench.run.unloaded`` with a shorter wait for a quiet machine (``quiet_wait`` seconds):
+    one request at a time per side, in interleaved blocks."""
+    settle(timeout=quiet_wait)
+    merged = {name: LoadResult() for name in sides}
+    for block in range(blocks):
+        for name, (servers, requests) in sides.items():
+            result, _ = measure(servers, requests[block::blocks], concurrency=1)
+            merged[name].add(result, seconds=merged[name].seconds + result.seconds)
+    return merged
 
 
 def p50_ms(samples: list[float]) -> float:
@@ -256,11 +271,12 @@ class ScaleBench(Bench):
         order = self.history_order()
         now = timezone.now()
 
-        def created(start_days: int, end_days: int) -> str:
+        def between(field: str, start_days: int, end_days: int) -> str:
+            """The admin's date-range filter (django-admin-rangefilter's parameters)."""
             return urlencode(
                 {
-                    "created_at__gte": str(now - timedelta(days=start_days)),
-                    "created_at__lt": str(now - timedelta(days=end_days)),
+                    f"{field}__range__gte": str((now - timedelta(days=start_days)).date()),
+                    f"{field}__range__lte": str((now - timedelta(days=end_days)).date()),
                 }
             )
 
@@ -272,10 +288,12 @@ class ScaleBench(Bench):
             "admin list, search by e-mail": f"{base}?{urlencode({'q': some.email})}",
             "admin list, filter status paid": f"{base}?status__exact=paid",
             "admin list, filter status failed": f"{base}?status__exact=failed",
-            "admin list, filter created past 7 days": f"{base}?{created(7, -1)}",
+            "admin list, filter unfulfilled": f"{base}?fulfilment_status__exact=unfulfilled",
+            "admin list, placed in the past 7 days": f"{base}?{between('created_at', 7, 0)}",
             "admin list, filter needs attention": f"{base}?needs_attention=any",
             "admin list, filter paid this week": f"{base}?paid=week",
-            "admin list, date range (a month, 3 months ago)": f"{base}?{created(120, 90)}",
+            "admin list, placed a month, 3 months ago": f"{base}?{between('created_at', 120, 90)}",
+            "admin list, paid a month, 3 months ago": f"{base}?{between('paid_at', 120, 90)}",
             "admin order page, 50 history lines": f"{base}{order.pk}/change/",
             "admin index": "/admin/",
             "admin subscriptions list": "/admin/orders/subscription/",
@@ -323,7 +341,7 @@ class ScaleBench(Bench):
         (viewed,) = order_batch(1)
         (viewer,) = owner_sessions([viewed])
         cookie = {"Cookie": f"sessionid={viewer}"}
-        results = unloaded(
+        results = one_at_a_time(
             {
                 "webhook acknowledgement": (
                     store,
@@ -345,7 +363,8 @@ class ScaleBench(Bench):
                     [get(f"/orders/{viewed.public_id}/status", cookie)] * n,
                 ),
                 "order page": (store, [get(f"/orders/{viewed.public_id}/", cookie)] * n),
-            }
+            },
+            quiet_wait=self.size(30, 8),
         )
         for name, result in results.items():
             bad = result.non_2xx
@@ -461,8 +480,8 @@ def target_of(name: str) -> tuple[str, Callable[[Measured, Measured], bool]] | N
     """The target a figure is checked against: its words and the check (empty, full)."""
     if name.startswith(("admin list", "admin order list", "admin subscriptions")):
         return (
-            f"p50 <= {ADMIN_P50_MS:.0f} ms, same queries",
-            lambda e, f: f.ms <= ADMIN_P50_MS and f.queries == e.queries,
+            f"p50 <= {ADMIN_P50_MS:.0f} ms, queries not more",
+            lambda e, f: f.ms <= ADMIN_P50_MS and f.queries <= e.queries,
         )
     if name == "admin index":
         return (f"<= {ADMIN_P50_MS:.0f} ms", lambda e, f: f.ms <= ADMIN_P50_MS)

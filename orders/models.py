@@ -6,6 +6,7 @@ Statuses change only through ``orders.services`` (``order_set_status`` / ``order
 
 from __future__ import annotations
 
+import posixpath
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -18,6 +19,18 @@ from django.urls import reverse
 from django_countries.fields import CountryField
 
 from orders.recurring import ONCE, Plan
+
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+REFUND_STATES = {PARTIALLY_REFUNDED: "Partially refunded", REFUNDED: "Refunded"}
+
+
+def product_photo_path(instance: Product, filename: str) -> str:
+    """``products/<random>/original.<ext>``: a fresh directory per upload (never overwriting a
+    photo a page may still show); the extension is the checked content's
+    (``orders.photos.photo_check``), which the admin's form gives the file."""
+    extension = posixpath.splitext(filename)[1].lower() or ".jpg"
+    return f"products/{uuid.uuid4().hex}/original{extension}"
 
 
 def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa: N802 - a field
@@ -42,10 +55,26 @@ class Product(models.Model):
     price = MoneyField("price", validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField("currency", max_length=3, default="USD")
     image = models.CharField(
-        "image",
+        "illustration",
         max_length=200,
         blank=True,
-        help_text="Path of an illustration under static/, e.g. orders/products/mug.svg.",
+        help_text="Path of an illustration under static/, e.g. orders/products/mug.svg: shown "
+        "when the product has no photo.",
+    )
+    photo = models.ImageField(
+        "photo",
+        upload_to=product_photo_path,
+        max_length=200,
+        blank=True,
+        help_text="A JPEG, PNG, WebP or GIF, checked from its content. Sized copies are made "
+        "when it is uploaded; pages show the one that fits the screen.",
+    )
+    photo_variants = models.JSONField(
+        "photo sizes",
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The sized WebP copies of the photo: width, height and file name of each.",
     )
     is_active = models.BooleanField("active", default=True, db_index=True)
     requires_shipping = models.BooleanField(
@@ -134,7 +163,7 @@ class ShippingMethod(models.Model):
     name = models.CharField("name", max_length=100)
     price = MoneyField("price", validators=[MinValueValidator(Decimal("0.00"))])
     currency = models.CharField("currency", max_length=3, default="USD")
-    countries = CountryField(
+    countries = CountryField(  # type: ignore[call-overload]
         "countries",
         multiple=True,
         blank=True,
@@ -290,7 +319,7 @@ class Order(models.Model):
     shipping_city = models.CharField("city", max_length=100, blank=True)
     shipping_postal_code = models.CharField("postal code", max_length=20, blank=True)
     shipping_region = models.CharField("region", max_length=100, blank=True)
-    shipping_country = CountryField("country", blank=True)
+    shipping_country = CountryField("country", blank=True)  # type: ignore[call-overload]
     shipping_phone = models.CharField("phone", max_length=32, blank=True)
     shipping_method = models.ForeignKey(
         ShippingMethod,
@@ -315,6 +344,14 @@ class Order(models.Model):
     tracking_url = models.URLField("tracking URL", max_length=500, blank=True)
     shipped_at = models.DateTimeField("shipped at", null=True, blank=True)
     delivered_at = models.DateTimeField("delivered at", null=True, blank=True)
+
+    refunded_total = MoneyField(
+        "refunded",
+        default=Decimal("0.00"),
+        editable=False,
+        help_text="The sum of the refunds recorded for this order (its payment and its plan's "
+        "installments). Written only by orders.services.refunds, with the order's row locked.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -350,8 +387,31 @@ class Order(models.Model):
 
     @property
     def refund_due(self) -> bool:
-        """Money arrived for an order that was cancelled: the shopper gets it back."""
-        return self.paid_at is not None and self.status == self.Status.CANCELLED
+        """Money arrived for an order that was cancelled, and the recorded refunds don't cover it
+        yet: the shopper gets it back."""
+        return (
+            self.paid_at is not None
+            and self.status == self.Status.CANCELLED
+            and self.refunded_total < self.total
+        )
+
+    @property
+    def refund_state(self) -> str:
+        """``""`` (nothing refunded), ``partially_refunded`` or ``refunded``: the refunds recorded
+        (``refunded_total``) against the money received, the order's payment and, for a plan,
+        its later installments (one query, only for a plan with a refund)."""
+        if not self.refunded_total:
+            return ""
+        received = self.total if self.paid_at is not None else Decimal("0.00")
+        if self.recurring:
+            received += Installment.objects.filter(
+                Installment.refundable_q(), subscription__order_id=self.pk
+            ).aggregate(total=models.Sum("amount"))["total"] or Decimal("0.00")
+        return REFUNDED if self.refunded_total >= received else PARTIALLY_REFUNDED
+
+    @property
+    def refund_state_display(self) -> str:
+        return REFUND_STATES.get(self.refund_state, "")
 
     @property
     def shipping_address_lines(self) -> list[str]:
@@ -429,6 +489,8 @@ class OrderEvent(AppendOnlyModel):
         INSTALLMENT_FAILED = "installment_failed", "Installment failed"
         SHIPPED = "shipped", "Shipped"
         DELIVERED = "delivered", "Delivered"
+        REFUND = "refund", "Refund recorded"
+        PLAN = "plan", "Plan changed"
         NOTE = "note", "Note"
 
     class Source(models.TextChoices):
@@ -489,6 +551,10 @@ class OrderFlag(models.Model):
             "installment_unexpected",
             "Installment outside the plan: refund",
         )
+        PLAN_STOP_NEEDED = (
+            "plan_stop_needed",
+            "Cancelled plan: stop it at the payment provider",
+        )
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="flags")
     kind = models.CharField("kind", max_length=32, choices=Kind.choices, db_index=True)
@@ -531,6 +597,16 @@ class Subscription(models.Model):
         PENDING = "pending", "Waiting for the first payment"
         ACTIVE = "active", "Active"
         ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Stop(models.TextChoices):
+        """Whether the payment provider stopped charging a cancelled plan."""
+
+        NONE = "", "Not cancelled"
+        REQUESTED = "requested", "Asking the payment provider to stop it"
+        STOPPED = "stopped", "Stopped by the payment provider"
+        MANUAL = "manual", "To stop in the payment provider's dashboard"
+        CONFIRMED = "confirmed", "Stopped in the provider's dashboard (merchant confirmed)"
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="subscription")
     product_name = models.CharField("product", max_length=200)
@@ -559,6 +635,24 @@ class Subscription(models.Model):
         blank=True,
         editable=False,
         help_text="When the payment provider was last asked about the overdue installment.",
+    )
+    cancelled_at = models.DateTimeField("cancelled", null=True, blank=True)
+    cancelled_by = models.CharField(
+        "cancelled by",
+        max_length=150,
+        blank=True,
+        help_text="The shopper, or the admin user who cancelled the plan.",
+    )
+    provider_stop = models.CharField(
+        "stopped at the payment provider",
+        max_length=20,
+        choices=Stop.choices,
+        default=Stop.NONE,
+        blank=True,
+        db_index=True,
+    )
+    provider_stopped_at = models.DateTimeField(
+        "stopped at the payment provider on", null=True, blank=True
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
@@ -647,3 +741,47 @@ class Installment(models.Model):
 
     def __str__(self) -> str:
         return f"installment {self.number + 1} ({self.status})"
+
+    @staticmethod
+    def refundable_q() -> models.Q:
+        """The installments that brought money the order's own payment doesn't count (what a
+        refund of an installment can give back): the later ones paid, and any charged twice."""
+        return models.Q(status="paid", number__gte=1) | models.Q(status="duplicate")
+
+
+class Refund(AppendOnlyModel):
+    """Money given back to the shopper, recorded by the merchant: the order's payment or one of
+    its plan's later installments (``installment``), a full or partial amount, and why. Never
+    changed or deleted. Written only by ``orders.services.refunds``, with the order's row locked,
+    so the refunds of a payment never exceed what it brought."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    installment = models.ForeignKey(
+        Installment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        help_text="The plan's later installment refunded; empty for the order's own payment.",
+    )
+    amount = MoneyField("amount", validators=[MinValueValidator(Decimal("0.01"))])
+    currency = models.CharField("currency", max_length=3, default="USD")
+    reason = models.CharField("reason", max_length=500)
+    provider_reference = models.CharField(
+        "payment provider's refund id",
+        max_length=128,
+        blank=True,
+        help_text="Empty when the provider has no refund call (the refund was made in its "
+        "dashboard and recorded here).",
+    )
+    provider_note = models.CharField("payment provider's note", max_length=300, blank=True)
+    recorded_by = models.CharField("recorded by", max_length=150, blank=True)
+    created_at = models.DateTimeField("recorded", auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "refund"
+        verbose_name_plural = "refunds"
+
+    def __str__(self) -> str:
+        return f"refund of {self.amount} {self.currency} ({self.order_id})"

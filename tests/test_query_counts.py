@@ -84,7 +84,7 @@ def test_admin_order_page_with_fifty_history_lines(
     url = f"{ORDERS_URL}{seeded.pk}/change/"
     admin_client.get(url)
 
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = admin_client.get(url)
 
     assert response.status_code == 200
