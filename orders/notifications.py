@@ -19,6 +19,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from orders.models import Installment, Order
+from orders.moments import format_moment
 from orders.plans import installment_words, next_words, plan_payload, subscription_plan_words
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def order_status_payload(order: Order) -> dict:
         "status_display": order_status_display(order),
         "paid": order.paid_at is not None,
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        # The page's words for it ("6 Dec 2026, 06:32 UTC"): one format, written by the server.
+        "paid_at_display": format_moment(order.paid_at) or None,
         "payment_reference": order.payment_reference or None,
         "payment_error": order.payment_error or None,
         "refund_due": order.refund_due,

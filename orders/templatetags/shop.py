@@ -1,8 +1,9 @@
-"""Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``
-and ``{{ product|plan_words }}``."""
+"""Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``,
+``{{ product|plan_words }}`` and ``{{ when|moment }}``."""
 
 from django import template
 
+from orders.moments import format_moment
 from orders.money import format_money
 from orders.plans import product_plan_words
 from orders.recurring import PERIOD_WORDS
@@ -33,3 +34,9 @@ def price_words(product):
 def plan_words(product):
     """The plan of a recurring product bought today, in words; empty for a one-time product."""
     return product_plan_words(product)
+
+
+@register.filter
+def moment(value):
+    """``6 Dec 2026, 06:32 UTC``: the store's time zone, named (``orders.moments``)."""
+    return format_moment(value)
