@@ -65,13 +65,7 @@
   var confirmTimer = null;
   var confirmRound = 0;
   var stopped = false;
-  var dateFormat = null;
-  try {
-    dateFormat = new Intl.DateTimeFormat(undefined, {
-      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23"
-    });
-  } catch (e) { dateFormat = null; }
+  var modalOpen = false; // banq's modal shows a payment page (getPaymentInfo gave it a link)
 
   function say(text) {
     if (message) { message.textContent = text; }
@@ -98,12 +92,13 @@
     }, 100);
   }
 
-  // One way to write a time, on load and live: "25 Nov 2026, 14:05" in the shopper's zone.
-  function formatTime(el) {
-    var value = el.getAttribute("datetime");
-    if (!value || !dateFormat) { return; }
-    var when = new Date(value);
-    if (!isNaN(when)) { el.textContent = dateFormat.format(when); }
+  // Focus moves to an element of the payment block only when it would otherwise be lost: it was
+  // on the page body, in this block (whose Pay button goes away) or in banq's modal.
+  function focusIfLost(el) {
+    var active = document.activeElement;
+    if (!el || (active && active !== document.body && !root.contains(active) &&
+        active.tagName !== "IFRAME" && active.isConnected)) { return; }
+    el.focus();
   }
 
   function fill(payload) {
@@ -112,9 +107,9 @@
       var value = payload[name];
       if (value === undefined || value === null || value === "") { return; }
       if (name === "paid_at") {
+        // The server writes the time as the page does ("6 Dec 2026, 06:32 UTC").
         el.setAttribute("datetime", value);
-        el.textContent = value;
-        formatTime(el);
+        el.textContent = payload.paid_at_display || value;
       } else {
         el.textContent = value;
       }
@@ -186,6 +181,14 @@
       if (changed) { say("This order was cancelled; your payment will be refunded."); }
     } else if (payload.status === "failed") {
       if (changed) { say("The payment did not go through. You can try again."); }
+      // banq declined inside its modal: close it, so the shopper reads why here and can retry.
+      if (changed && modalOpen && app) {
+        modalOpen = false;
+        try { app.destroyWidget(); } catch (e) { /* already gone */ }
+        app = null;
+        mountWidget();
+        focusIfLost(document.getElementById("payment-failed"));
+      }
     } else if (payload.status === "expired") {
       if (changed) { say("This order has expired. Please place a new order."); }
     } else if (payload.status === "cancelled") {
@@ -198,6 +201,8 @@
       showError("");
       showWaiting(false);
       if (app) { try { app.destroyWidget(); } catch (e) { /* already gone */ } app = null; }
+      modalOpen = false;
+      if (changed && has("paid")) { focusIfLost(document.getElementById("payment-confirmed")); }
       // A live plan's installments still arrive over the same socket (or polling).
       if (!planLive) { stop(); }
     }
@@ -254,6 +259,7 @@
           showErrorUnlessWidgetDoes(text);
           throw new Error(text);
         }
+        modalOpen = true;
         return data.data.url;
       });
     }, function () {
@@ -274,9 +280,11 @@
       selector: "#pay-with-banq",
       getPaymentInfo: getPaymentInfo,
       onPopUpClose: function () {
+        modalOpen = false;
         if (!state.paid && !has("confirming")) { say(""); }
       },
       onPaymentSuccess: function () {
+        modalOpen = false;
         // The widget's word is not proof: ask the server to confirm it with banq.
         say("Payment received, confirming with banq…");
         if (state.states.indexOf("confirming") === -1) { state.states.push("confirming"); }
@@ -373,7 +381,6 @@
     }
   });
 
-  root.querySelectorAll("time[datetime]").forEach(formatTime);
   render({ status: state.status, paid: state.paid, states: state.states });
   if (!stopped) {
     mountWidget();
