@@ -11,8 +11,9 @@
  * data-confirm-url (with __order__ for the order id), data-csrf and data-key, containing
  * #pay-with-banq, [data-payment-message], [data-link-waiting], [data-confirm-slow],
  * [data-payment-error] (with [data-payment-error-text]), [data-payment-retry], [data-field=NAME]
- * slots filled from the status payload, and [data-when="word ..."] blocks shown while the
- * payload's `states` hold one of those words.
+ * slots filled from the status payload, [data-when="word ..."] blocks shown while the
+ * payload's `states` hold one of those words, and the focus targets #payment-confirmed (after
+ * paying) and #payment-failed (after banq declined in its modal, which the page then closes).
  *
  * A recurring order's page also has #order-plan (templates/orders/_plan.html, with
  * data-plan-live, [data-plan-field=NAME] slots, the [data-installments] list,
