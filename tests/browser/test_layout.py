@@ -31,6 +31,11 @@ def test_every_shopper_page_and_the_modal_are_tidy_on_a_desktop(shop, shopper, c
     page = shopper.page
     shopper.catalog()
     _tidy(page, "catalog")
+    page.get_by_role("link", name="City bicycle").click()
+    expect(page.get_by_role("heading", name="City bicycle", level=1)).to_be_visible()
+    _tidy(page, "product page")
+    check(page, "product page")
+    page.get_by_role("link", name="Back to the shop").click()
     shopper.add_to_cart("banq mug")
     _tidy(page, "cart")
     check(page, "cart")
