@@ -29,6 +29,7 @@ from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from orders.access import order_signed_url
+from orders.admin_exports import OrderExportMixin
 from orders.admin_selectors import (
     ANY_ATTENTION,
     COMPUTED_REASONS,
@@ -293,7 +294,7 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
@@ -310,7 +311,7 @@ class OrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
-    actions = ["cancel_orders", "resolve_flags"]
+    actions = ["cancel_orders", "resolve_flags", "export_orders_csv"]
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
