@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, connections
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -165,7 +165,12 @@ def test_export_streams_a_chunk_at_a_time(admin_client, monkeypatch):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_under_asgi_the_export_is_an_async_stream(async_client, django_user_model):
+async def test_under_asgi_the_export_is_an_async_stream(
+    async_client, django_user_model, monkeypatch
+):
+    """Served by the store (ASGI), the export is an async stream whose chunks are read in a
+    worker thread one at a time: Django would read a sync stream whole before sending it."""
+
     @sync_to_async
     def arrange():
         admin = django_user_model.objects.create_superuser("boss", "b@example.com", "pw-boss-1")
@@ -174,14 +179,13 @@ async def test_under_asgi_the_export_is_an_async_stream(async_client, django_use
 
     admin = await arrange()
     await async_client.aforce_login(admin)
-    exports_chunk = exports.EXPORT_CHUNK_SIZE
-    exports.EXPORT_CHUNK_SIZE = 3
-    try:
-        response = await async_client.get(EXPORT_URL.format("orders"))
-        assert response.is_async
-        pieces = [piece async for piece in response.streaming_content]
-    finally:
-        exports.EXPORT_CHUNK_SIZE = exports_chunk
+    monkeypatch.setattr(exports, "EXPORT_CHUNK_SIZE", 3)
+
+    response = await async_client.get(EXPORT_URL.format("orders"))
+
+    assert response.is_async
+    pieces = [piece async for piece in response.streaming_content]
+    await sync_to_async(connections.close_all)()  # the connection arrange() opened
 
     assert len(pieces) == 1 + 3  # the header, then 3 + 3 + 1 rows
     rows = read_csv(b"".join(pieces).decode())
