@@ -107,6 +107,21 @@ def test_days_are_the_store_time_zone_days(settings):
     assert by_day[date(2026, 12, 4)].orders == 0
 
 
+def test_days_across_a_daylight_saving_change_stay_whole_local_days(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    with timezone.override("Europe/Berlin"):
+        paid("1.00", datetime(2026, 10, 25, 0, 10, tzinfo=berlin))  # still summer time
+        paid("2.00", datetime(2026, 10, 25, 23, 50, tzinfo=berlin))  # a 25-hour day
+        paid("4.00", datetime(2026, 10, 26, 0, 5, tzinfo=berlin))
+
+        [usd] = sales_per_day(now=datetime(2026, 11, 10, 12, 0, tzinfo=berlin))
+
+    by_day = {day.day: day.received for day in usd.days}
+    assert by_day[date(2026, 10, 25)] == Decimal("3.00")
+    assert by_day[date(2026, 10, 26)] == Decimal("4.00")
+
+
 def test_the_chart_costs_the_same_queries_whatever_the_orders(django_assert_max_num_queries):
     shop_history()
 
