@@ -18,9 +18,9 @@ from django.utils.formats import date_format
 from orders.admin_sales import SalesDay, SalesSeries
 from orders.money import format_money
 
-WIDTH = 640
+WIDTH = 480
 LEFT = 84  # room for the amounts on the axis
-RIGHT = 8
+RIGHT = 22  # room for the last date, centred under the last bar
 MONEY_TOP, MONEY_HEIGHT = 16, 120
 ORDERS_TOP, ORDERS_HEIGHT = 160, 48
 LABELS_Y = ORDERS_TOP + ORDERS_HEIGHT + 18
