@@ -1,9 +1,10 @@
 """The merchant's admin for products and orders.
 
-Imports point one way (docs/development.md, "Layers"): this module knows nothing of banq or
-webhooks. The banq app extends ``OrderAdmin`` with the payment attempts and the "re-check with
-banq" action (``banq/admin.py``), and the webhooks app with the order's webhook events
-(``webhooks/admin.py``); each re-registers ``Order`` with its subclass.
+Imports point one way (docs/development.md, "Layers"): this module knows no payment provider
+and nothing of webhooks. The provider's app extends ``OrderAdmin`` with its payment attempts and
+its re-check action, and the webhooks app with the order's webhook events; each re-registers
+``Order`` with its subclass. Texts that name the provider ask it for its name
+(``orders.payments.provider_label``).
 
 Statuses are never edited in the form: they change through the actions, which go through
 ``orders.services`` like every other writer. The order page shows its open flags and its history
@@ -24,6 +25,7 @@ from django.db.models import Count, Exists, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
@@ -50,6 +52,7 @@ from orders.models import (
 )
 from orders.money import format_money
 from orders.notifications import order_status_display
+from orders.payments import provider_label
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
 from storefront.admin_mixins import ReadOnlyAdminMixin
@@ -108,12 +111,21 @@ class ProductAdmin(admin.ModelAdmin):
     )
 
 
+def _provider_words_now(template: str) -> str:
+    return template.format(provider=provider_label())
+
+
+# Labels built when the admin is loaded, which may be before the provider registers: filled in
+# when they are shown.
+_provider_words = lazy(_provider_words_now, str)
+
 MAX_SCHEDULE_ROWS = 120
 
 
 def subscription_schedule(subscription: Subscription) -> SafeString:
     """The plan's schedule as an HTML table: each installment's due date and what became of it
-    (paid with its date and banq transaction, failed with banq's reason, missed, expected), and
+    (paid with its date and the provider's transaction, failed with its reason, missed, expected),
+    and
     any charge outside the plan."""
     plan = subscription.plan
     rows = list(subscription.installments.all())
@@ -137,7 +149,7 @@ def subscription_schedule(subscription: Subscription) -> SafeString:
         texts = [_installment_text(row) for row in recorded.get(n, [])]
         if not texts:
             if str(n) in missed:
-                texts = ["missed: banq had no charge for it (flagged)"]
+                texts = [f"missed: {provider_label()} had no charge for it (flagged)"]
             elif subscription.next_number == n:
                 texts = ["expected next"]
             elif subscription.state == Subscription.State.ENDED or (
@@ -277,13 +289,13 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
         messages.WARNING,
     ),
     UNREACHABLE: (
-        "Not cancelled: banq can't be reached right now, so it could not confirm that nothing "
-        "was paid. Nothing changed; try again later: {orders}.",
+        "Not cancelled: {provider} can't be reached right now, so it could not confirm that "
+        "nothing was paid. Nothing changed; try again later: {orders}.",
         messages.ERROR,
     ),
     EndResult.UNKNOWN: (
-        "Not cancelled: banq is still answering about a payment for them (a shopper may be "
-        "paying right now). Nothing changed; try again in a moment: {orders}.",
+        "Not cancelled: {provider} is still answering about a payment for them (a shopper may "
+        "be paying right now). Nothing changed; try again in a moment: {orders}.",
         messages.ERROR,
     ),
     EndResult.NOT_ALLOWED: (
@@ -361,14 +373,16 @@ class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
         return format_money(order.total, order.currency)
 
     # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
-    # admin.css): a short paid-at, and banq's payment id whole but over two lines.
+    # admin.css): a short paid-at, and the provider's payment id whole but over two lines.
     @admin.display(description="paid at", ordering="paid_at")
     def paid_at_display(self, order: Order) -> str:
         if order.paid_at is None:
             return "-"
         return date_format(localtime(order.paid_at), "j M Y, H:i")
 
-    @admin.display(description="banq payment id", ordering="payment_reference")
+    @admin.display(
+        description=_provider_words("{provider} payment id"), ordering="payment_reference"
+    )
     def payment_reference_display(self, order: Order) -> str:
         if not order.payment_reference:
             return "-"
@@ -389,7 +403,8 @@ class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
         return False  # an order is a financial record
 
     @admin.action(
-        description="Cancel selected orders (banq is asked first)", permissions=["change"]
+        description=_provider_words("Cancel selected orders ({provider} is asked first)"),
+        permissions=["change"],
     )
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         done: dict[str, list[str]] = {outcome: [] for outcome in CANCEL_REPORTS}
@@ -406,7 +421,8 @@ class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
         for outcome, (text, level) in CANCEL_REPORTS.items():
             if done[outcome]:
                 orders = ", ".join(done[outcome])
-                self.message_user(request, text.format(n=len(done[outcome]), orders=orders), level)
+                said = text.format(n=len(done[outcome]), orders=orders, provider=provider_label())
+                self.message_user(request, said, level)
 
     @admin.action(description="Mark flags as handled", permissions=["change"])
     def resolve_flags(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

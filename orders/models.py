@@ -57,7 +57,7 @@ class Product(models.Model):
         default=Frequency.ONCE,
         blank=True,  # left empty: one-time (clean)
         help_text="One-time, or a recurring plan: the price is charged at checkout, then again "
-        "every period (the payment provider must accept the frequency: BANQ_FREQUENCIES).",
+        "every period (the payment provider must accept the frequency).",
     )
     periods = models.PositiveIntegerField(
         "number of payments",
@@ -157,7 +157,7 @@ class Order(models.Model):
         max_length=32,
         unique=True,
         editable=False,
-        help_text="Shown to the shopper and sent to banq as externalOrderCode.",
+        help_text="Shown to the shopper and sent to the payment provider as the order code.",
     )
     public_id = models.UUIDField("public id", default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField("e-mail")
@@ -172,11 +172,11 @@ class Order(models.Model):
         "owner session", max_length=40, blank=True, editable=False, db_index=True
     )
     payment_reference = models.CharField(
-        "banq payment id",
+        "payment reference",
         max_length=64,
         blank=True,
         db_index=True,
-        help_text="banq's id of the payment that paid this order.",
+        help_text="The payment provider's id of the payment that paid this order.",
     )
     payment_claimed_at = models.DateTimeField(
         "shopper reported payment",
@@ -450,13 +450,18 @@ class Installment(models.Model):
         "installment", help_text="0 for the first payment (the order's own), then 1, 2, ..."
     )
     transaction_id = models.CharField(
-        "banq transaction id",
+        "transaction reference",
         max_length=128,
         blank=True,
         help_text="The payment provider's id of this charge (empty for a first payment recorded "
         "before the provider named its transaction).",
     )
-    payment_reference = models.CharField("banq payment id", max_length=64, blank=True)
+    payment_reference = models.CharField(
+        "payment reference",
+        max_length=64,
+        blank=True,
+        help_text="The payment provider's id of the payment that made this charge.",
+    )
     status = models.CharField("status", max_length=20, choices=Status.choices, db_index=True)
     amount = MoneyField("amount", null=True, blank=True)
     currency = models.CharField("currency", max_length=3, default="USD")

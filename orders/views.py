@@ -32,6 +32,7 @@ from orders.forms import CheckoutForm
 from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
 from orders.notifications import order_page_states, order_status_payload
+from orders.payments import provider_for
 from orders.plans import plan_payload
 from orders.services import EndResult
 from storefront.http import JsonView, json_error, wants_json
@@ -293,6 +294,7 @@ class OrderDetailView(View):
         payable = services.order_is_payable(order=order)
         plan, installments = plan_payload(order)
         cancellable = order.paid_at is None and order.status in services.CANCELLABLE
+        provider = provider_for(order)
         context = {
             "order": order,
             "states": order_page_states(order, payable=payable),
@@ -305,6 +307,12 @@ class OrderDetailView(View):
             "cancellable": cancellable,
             "plan": plan,
             "installments": installments,
+            # The provider's part of the page (orders.payments): its name, the URLs its script
+            # calls, its pay block and its script.
+            "provider_label": provider.label,
+            "pay_urls": provider.page_urls(order=order),
+            "pay_block": provider.render_pay_block(request=request, order=order, payable=payable),
+            "pay_script": provider.render_pay_script(request=request, order=order, payable=payable),
         }
         return render(request, "orders/order_detail.html", context)
 
@@ -360,6 +368,7 @@ class OrderCancelView(View):
 def _cancel_said(*, order, result: str) -> tuple[str, str, int]:
     """``(outcome, message for the shopper, message level)`` for ``order_cancel``'s ``result``;
     the outcome splits "could not ask" into ``unreachable`` and ``unknown``."""
+    label = provider_for(order).label
     if result == EndResult.DONE:
         return (
             result,
@@ -367,26 +376,30 @@ def _cancel_said(*, order, result: str) -> tuple[str, str, int]:
             messages.SUCCESS,
         )
     if result == EndResult.PAID:
-        text = "Your order was not cancelled: banq says your payment went through, so it is paid."
+        text = (
+            f"Your order was not cancelled: {label} says your payment went through, so it is paid."
+        )
         return result, text, messages.WARNING
     if result == EndResult.NOT_ALLOWED:
         return result, "This order can no longer be cancelled.", messages.ERROR
     if order.provider_unreachable_since is not None:
         text = (
-            "Your order was not cancelled: banq can't be reached right now, and we cancel only "
-            "once banq confirms that nothing was charged. Please try again in a few minutes."
+            f"Your order was not cancelled: {label} can't be reached right now, and we cancel "
+            f"only once {label} confirms that nothing was charged. Please try again in a few "
+            "minutes."
         )
         return "unreachable", text, messages.ERROR
     text = (
-        "Your order was not cancelled yet: we are still confirming with banq whether a payment "
-        "went through. Please try again in a moment."
+        f"Your order was not cancelled yet: we are still confirming with {label} whether a "
+        "payment went through. Please try again in a moment."
     )
     return result, text, messages.ERROR
 
 
-def order_status_response(order) -> JsonResponse:
-    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it)."""
-    response = JsonResponse(order_status_payload(order))
+def order_status_response(order, **extra: Any) -> JsonResponse:
+    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it), with
+    ``extra`` keys added."""
+    response = JsonResponse({**order_status_payload(order), **extra})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -17,6 +17,7 @@ from orders.inputs import quantity_parse
 from orders.models import CartItem, Order, OrderEvent, OrderItem, Product
 from orders.plans import subscription_plan_words
 from orders.services.cart import (
+    PricedLine,
     cart_price_lines,
     plan_mix_check,
     plan_quantity_check,
@@ -95,18 +96,7 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
         }
         currency = settings.STORE_CURRENCY
         lines, subtotal = cart_price_lines(items, products=products)
-        for line in lines:
-            product = line.product
-            if not product.is_active:
-                raise ProductUnavailable(
-                    f"{product.name} is no longer available: please remove it from your cart."
-                )
-            if product.currency != currency:
-                raise ProductUnavailable(f"{product.name} can't be bought in {currency}.")
-            quantity_parse(line.quantity)
-            plan_quantity_check(product=product, quantity=line.quantity)
-            stock_check(product=product, quantity=line.quantity)
-        plan_mix_check(products=[line.product for line in lines])
+        _lines_check(lines, currency=currency)
         plan_line = next((line for line in lines if line.product.is_recurring), None)
         order = _order_insert(
             email=email,
@@ -117,22 +107,7 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
             session_key=session_key or "",
             recurring=plan_line is not None,
         )
-        OrderItem.objects.bulk_create(
-            [
-                OrderItem(
-                    order=order,
-                    product=line.product,
-                    product_name=line.product.name,
-                    unit_price=line.unit_price,
-                    quantity=line.quantity,
-                    line_total=line.line_total,
-                )
-                for line in lines
-            ]
-        )
-        for line in lines:
-            if line.product.stock is not None:
-                Product.objects.filter(pk=line.product.pk).update(stock=F("stock") - line.quantity)
+        _items_create(order, lines)
         CartItem.objects.filter(cart=cart).delete()
         placed = f"Placed for {order.total} {currency}."
         if plan_line is not None:
@@ -154,6 +129,43 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
         "Order %s: created as %s, total %s %s", order.public_id, order.number, order.total, currency
     )
     return order
+
+
+def _lines_check(lines: list[PricedLine], *, currency: str) -> None:
+    """Every line can be bought now, in ``currency`` and its quantity (raises as
+    ``order_create_from_cart`` says)."""
+    for line in lines:
+        product = line.product
+        if not product.is_active:
+            raise ProductUnavailable(
+                f"{product.name} is no longer available: please remove it from your cart."
+            )
+        if product.currency != currency:
+            raise ProductUnavailable(f"{product.name} can't be bought in {currency}.")
+        quantity_parse(line.quantity)
+        plan_quantity_check(product=product, quantity=line.quantity)
+        stock_check(product=product, quantity=line.quantity)
+    plan_mix_check(products=[line.product for line in lines])
+
+
+def _items_create(order: Order, lines: list[PricedLine]) -> None:
+    """The order's lines, snapshotting name and unit price; tracked stock goes down."""
+    OrderItem.objects.bulk_create(
+        [
+            OrderItem(
+                order=order,
+                product=line.product,
+                product_name=line.product.name,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+            )
+            for line in lines
+        ]
+    )
+    for line in lines:
+        if line.product.stock is not None:
+            Product.objects.filter(pk=line.product.pk).update(stock=F("stock") - line.quantity)
 
 
 def _order_insert(**fields: object) -> Order:
