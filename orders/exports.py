@@ -41,6 +41,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders.models import Installment, Order, OrderItem
+from orders.payments import provider_label
 
 EXPORT_CHUNK_SIZE = 500
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -70,8 +71,12 @@ def csv_cell(value: Any, zone: tzinfo | None = None) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    header: str
+    header: str | Callable[[], str]  # a callable for a header known only at run time
     value: Callable[[Any], Any]
+
+    @property
+    def title(self) -> str:
+        return self.header if isinstance(self.header, str) else self.header()
 
 
 def attribute(name: str) -> Callable[[Any], Any]:
@@ -92,7 +97,7 @@ class Export:
 
     @property
     def headers(self) -> list[str]:
-        return [column.header for column in self.columns]
+        return [column.title for column in self.columns]
 
     def prepare(self, queryset: QuerySet) -> QuerySet:
         """``queryset`` with the relations its columns read, in primary key order."""
@@ -121,7 +126,8 @@ def _load_lines(orders: Sequence[Order]) -> None:
 
 
 def _payment_id_header() -> str:
-    return str(Order._meta.get_field("payment_reference").verbose_name)
+    """``banq payment id``: the provider's id of the payment, named after the store's provider."""
+    return f"{provider_label()} payment id"
 
 
 ORDERS = Export(
@@ -145,7 +151,7 @@ ORDERS = Export(
         Column("total", attribute("total")),
         Column("refunded", attribute("refunded_total")),
         Column("currency", attribute("currency")),
-        Column(_payment_id_header(), attribute("payment_reference")),
+        Column(_payment_id_header, attribute("payment_reference")),
         Column("carrier", attribute("carrier")),
         Column("tracking number", attribute("tracking_number")),
         Column("shipped", attribute("shipped_at")),
@@ -173,7 +179,7 @@ INSTALLMENTS = Export(
         Column("charged", attribute("occurred_at")),
         Column("recorded", attribute("recorded_at")),
         Column("transaction id", attribute("transaction_id")),
-        Column(_payment_id_header(), attribute("payment_reference")),
+        Column(_payment_id_header, attribute("payment_reference")),
         Column("fail reason", attribute("fail_reason")),
         Column("note", attribute("note")),
     ),
