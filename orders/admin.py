@@ -41,6 +41,7 @@ from orders.admin_selectors import (
     order_paid_within_q,
     subscription_installment_received_within,
 )
+from orders.admin_shipping import SHIPPING_FIELDS, FulfilmentAdminMixin
 from orders.models import (
     Installment,
     Order,
@@ -78,9 +79,18 @@ def status_badge(order: Order) -> str:
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "price", "currency", "frequency", "stock", "is_active")
+    list_display = (
+        "name",
+        "slug",
+        "price",
+        "currency",
+        "frequency",
+        "requires_shipping",
+        "stock",
+        "is_active",
+    )
     list_editable = ("is_active", "stock", "price")
-    list_filter = ("is_active", "frequency")
+    list_filter = ("is_active", "frequency", "requires_shipping")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
@@ -95,6 +105,7 @@ class ProductAdmin(admin.ModelAdmin):
                     "currency",
                     "stock",
                     "is_active",
+                    "requires_shipping",
                     "image",
                 )
             },
@@ -306,7 +317,7 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 
 
 @admin.register(Order)
-class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
+class OrderAdmin(FulfilmentAdminMixin, OrderExportMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
@@ -317,17 +328,23 @@ class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
         "payment_reference_display",
     )
     list_display_links = ("number",)
-    list_filter = ("status", "created_at", NeedsAttentionFilter, PaidWithinFilter)
+    list_filter = (
+        "status",
+        "fulfilment_status",
+        "created_at",
+        NeedsAttentionFilter,
+        PaidWithinFilter,
+    )
     search_fields = ["number", "email", "payment_reference"]
     list_per_page = 50
     show_full_result_count = False
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
-    actions = ["cancel_orders", "resolve_flags", "export_orders_csv"]
+    actions = ["cancel_orders", "resolve_flags", "ship_orders", "export_orders_csv"]
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
-        ("Money", {"fields": ("subtotal", "total", "currency")}),
+        ("Money", {"fields": ("subtotal", "shipping_price", "total", "currency")}),
         (
             "Payment",
             {
@@ -346,10 +363,13 @@ class OrderAdmin(OrderExportMixin, admin.ModelAdmin):
     readonly_fields = (
         *(str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")),
         "plan_schedule",
+        *SHIPPING_FIELDS,
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.requires_shipping:
+            fieldsets = (*fieldsets, ("Shipping", {"fields": SHIPPING_FIELDS}))
         if obj is not None and obj.recurring:
             fieldsets = (*fieldsets, ("Recurring plan", {"fields": ("plan_schedule",)}))
         return fieldsets

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django_countries.fields import CountryField
 
 from orders.recurring import ONCE, Plan
 
@@ -47,6 +48,12 @@ class Product(models.Model):
         help_text="Path of an illustration under static/, e.g. orders/products/mug.svg.",
     )
     is_active = models.BooleanField("active", default=True, db_index=True)
+    requires_shipping = models.BooleanField(
+        "ships",
+        default=False,
+        help_text="A physical good, sent by post: checkout asks for a shipping address and a "
+        "shipping method. Digital goods and recurring plans don't ship.",
+    )
     stock = models.PositiveIntegerField(
         "stock", null=True, blank=True, help_text="Leave empty for unlimited stock."
     )
@@ -110,6 +117,58 @@ class Product(models.Model):
                 "A one-time product has no number of payments or last date: choose a frequency, "
                 "or clear them."
             )
+        if self.is_recurring and self.requires_shipping:
+            raise ValidationError(
+                {
+                    "requires_shipping": "A recurring plan doesn't ship: sell the goods as a "
+                    "one-time product."
+                }
+            )
+
+
+class ShippingMethod(models.Model):
+    """A way to send an order, managed in the admin: its price, where it goes, and the goods total
+    from which it is free. Checkout offers the active ones in the store's currency; the order keeps
+    a snapshot of the name and price it was placed with."""
+
+    name = models.CharField("name", max_length=100)
+    price = MoneyField("price", validators=[MinValueValidator(Decimal("0.00"))])
+    currency = models.CharField("currency", max_length=3, default="USD")
+    countries = CountryField(
+        "countries",
+        multiple=True,
+        blank=True,
+        help_text="Where this method delivers. Leave empty for every country.",
+    )
+    free_over = MoneyField(
+        "free over",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text="Free when the goods come to at least this amount. Leave empty to always "
+        "charge the price.",
+    )
+    is_active = models.BooleanField("active", default=True, db_index=True)
+    position = models.PositiveIntegerField(
+        "position", default=0, help_text="Checkout lists the methods by position, then price."
+    )
+
+    class Meta:
+        ordering = ["position", "price", "pk"]
+        verbose_name = "shipping method"
+        verbose_name_plural = "shipping methods"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def delivers_to(self, country: str) -> bool:
+        return not self.countries or country in {str(c) for c in self.countries}
+
+    def price_for(self, subtotal: Decimal) -> Decimal:
+        """What this method costs for goods worth ``subtotal``."""
+        if self.free_over is not None and subtotal >= self.free_over:
+            return Decimal("0.00")
+        return self.price
 
 
 class Cart(models.Model):
@@ -151,6 +210,12 @@ class Order(models.Model):
         FAILED = "failed", "Payment failed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
+
+    class Fulfilment(models.TextChoices):
+        NOT_REQUIRED = "not_required", "Nothing to ship"
+        UNFULFILLED = "unfulfilled", "Not shipped yet"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
 
     number = models.CharField(
         "order number",
@@ -210,6 +275,40 @@ class Order(models.Model):
         help_text="The order holds a recurring plan (its subscription); its payment is the "
         "plan's first installment.",
     )
+    # Shipping: a snapshot taken at checkout. Later edits of the method (or of anything else)
+    # never change a placed order.
+    requires_shipping = models.BooleanField("ships", default=False, editable=False)
+    shipping_name = models.CharField("ship to", max_length=200, blank=True)
+    shipping_line1 = models.CharField("address line 1", max_length=200, blank=True)
+    shipping_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    shipping_city = models.CharField("city", max_length=100, blank=True)
+    shipping_postal_code = models.CharField("postal code", max_length=20, blank=True)
+    shipping_region = models.CharField("region", max_length=100, blank=True)
+    shipping_country = CountryField("country", blank=True)
+    shipping_phone = models.CharField("phone", max_length=32, blank=True)
+    shipping_method = models.ForeignKey(
+        ShippingMethod,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="shipping method",
+    )
+    shipping_method_name = models.CharField("shipping method name", max_length=100, blank=True)
+    shipping_price = MoneyField("shipping", default=Decimal("0.00"), help_text="Part of the total.")
+    # Fulfilment, apart from payment: unfulfilled, then shipped, then (optionally) delivered.
+    fulfilment_status = models.CharField(
+        "fulfilment",
+        max_length=20,
+        choices=Fulfilment.choices,
+        default=Fulfilment.NOT_REQUIRED,
+        db_index=True,
+    )
+    carrier = models.CharField("carrier", max_length=100, blank=True)
+    tracking_number = models.CharField("tracking number", max_length=100, blank=True)
+    tracking_url = models.URLField("tracking URL", max_length=500, blank=True)
+    shipped_at = models.DateTimeField("shipped at", null=True, blank=True)
+    delivered_at = models.DateTimeField("delivered at", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -230,6 +329,27 @@ class Order(models.Model):
     def refund_due(self) -> bool:
         """Money arrived for an order that was cancelled: the shopper gets it back."""
         return self.paid_at is not None and self.status == self.Status.CANCELLED
+
+    @property
+    def shipping_address_lines(self) -> list[str]:
+        """The address the order ships to, one line per entry (empty when it doesn't ship)."""
+        if not self.requires_shipping:
+            return []
+        place = " ".join(p for p in (self.shipping_postal_code, self.shipping_city) if p)
+        lines = [
+            self.shipping_name,
+            self.shipping_line1,
+            self.shipping_line2,
+            place,
+            self.shipping_region,
+            self.shipping_country.name if self.shipping_country else "",
+        ]
+        return [line for line in lines if line]
+
+    @property
+    def shipping_address_text(self) -> str:
+        """The address on one line, comma-separated (for a list or a CSV cell)."""
+        return ", ".join(self.shipping_address_lines)
 
 
 class OrderItem(models.Model):
@@ -284,6 +404,8 @@ class OrderEvent(AppendOnlyModel):
         EMAIL_FAILED = "email_failed", "E-mail not sent"
         INSTALLMENT = "installment", "Installment recorded"
         INSTALLMENT_FAILED = "installment_failed", "Installment failed"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
         NOTE = "note", "Note"
 
     class Source(models.TextChoices):

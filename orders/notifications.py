@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 EMAIL_PAID = "paid"
 EMAIL_REFUND_DUE = "refund_due"
+EMAIL_SHIPPED = "shipped"
 # Per installment: the kind is "<name>:<installment pk>", so each is sent once (orders.tasks).
 EMAIL_INSTALLMENT_PAID = "installment_paid"
 EMAIL_INSTALLMENT_FAILED = "installment_failed"
@@ -37,6 +38,7 @@ EMAILS = {
         "orders/email/order_refund_due.txt",
         "order {number} was cancelled: your payment will be refunded",
     ),
+    EMAIL_SHIPPED: ("orders/email/order_shipped.txt", "order {number} is on its way"),
     EMAIL_INSTALLMENT_PAID: (
         "orders/email/installment_paid.txt",
         "receipt for {payment} of your plan (order {number})",
@@ -99,7 +101,8 @@ def order_status_payload(order: Order) -> dict:
     the payment provider can't be asked about the order (nothing is cancelled or expired
     meanwhile); ``states`` what the page shows (``order_page_states``). A recurring order also has
     ``plan`` (its plan in words and data, what is expected next) and ``installments`` (those paid
-    or failed, oldest first): ``orders.plans.plan_payload``.
+    or failed, oldest first): ``orders.plans.plan_payload``. ``fulfilment`` says whether the
+    goods shipped (``order_fulfilment_payload``).
     """
     payable = order_is_payable(order=order)
     reachable = order.provider_unreachable_since is None
@@ -123,9 +126,25 @@ def order_status_payload(order: Order) -> dict:
         # Orders pushes that may cross on the way: a page never goes back to an older state.
         "updated": order.updated_at.isoformat() if order.updated_at else "",
     }
+    payload["fulfilment"] = order_fulfilment_payload(order)
     if order.recurring:
         payload["plan"], payload["installments"] = plan_payload(order)
     return payload
+
+
+def order_fulfilment_payload(order: Order) -> dict:
+    """Where the goods are, apart from the payment: ``status`` is ``not_required`` (nothing
+    ships), ``unfulfilled``, ``shipped`` or ``delivered``; a shipped order has its carrier,
+    tracking number and (http or https) tracking URL. Read from the order's row alone."""
+    return {
+        "status": order.fulfilment_status,
+        "status_display": order.get_fulfilment_status_display(),
+        "carrier": order.carrier or None,
+        "tracking_number": order.tracking_number or None,
+        "tracking_url": order.tracking_url or None,
+        "shipped_at": order.shipped_at.isoformat() if order.shipped_at else None,
+        "delivered_at": order.delivered_at.isoformat() if order.delivered_at else None,
+    }
 
 
 def _main_loop() -> asyncio.AbstractEventLoop | None:

@@ -28,7 +28,7 @@ from orders.access import (
     session_grant_order,
 )
 from orders.exceptions import CartEmpty, CartError, OrderError
-from orders.forms import CheckoutForm
+from orders.forms import POSTED_FIELDS, CheckoutForm
 from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
 from orders.notifications import order_page_states, order_status_payload
@@ -223,17 +223,18 @@ class CheckoutView(View):
     template_name = "orders/checkout.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, _cart_context(request, form=CheckoutForm()))
+        context = _cart_context(request)
+        context["form"] = _checkout_form(context["summary"])
+        return render(request, self.template_name, context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             data = _request_data(request)
         except BadInput as exc:
             return _problem(request, str(exc), code=exc.code)
-        # Only the shopper's details are read; anything else posted (a price, a total) is ignored.
-        form = CheckoutForm({"email": data.get("email", ""), "name": data.get("name", "")})
         cart = services.cart_get_for_session(session_key=request.session.session_key)
         summary = selectors.cart_summary(cart=cart)
+        form = _checkout_form(summary, _checkout_data(data))
         if cart is None or summary.is_empty:
             return self.refuse(request, form, CartEmpty("Your cart is empty: add something first."))
         if not form.is_valid():
@@ -247,6 +248,8 @@ class CheckoutView(View):
                 email=form.cleaned_data["email"],
                 name=form.cleaned_data["name"],
                 session_key=request.session.session_key or "",
+                shipping=form.shipping,
+                shipping_method=form.cleaned_data.get("shipping_method"),
             )
         except OrderError as exc:
             return self.refuse(request, form, exc)
@@ -257,6 +260,8 @@ class CheckoutView(View):
                     "data": {
                         "order": str(order.public_id),
                         "number": order.number,
+                        "subtotal": str(order.subtotal),
+                        "shipping": str(order.shipping_price),
                         "total": str(order.total),
                         "currency": order.currency,
                         "status": order.status,
@@ -275,6 +280,24 @@ class CheckoutView(View):
             return json_error(_error_code(exc), str(exc), 400)
         context = _cart_context(request, form=form, error=str(exc) if exc else None)
         return render(request, self.template_name, context, status=400)
+
+
+def _checkout_data(data: dict[str, Any]) -> dict[str, str]:
+    """Only the shopper's details, address and method are read; anything else posted (a price,
+    a total, a shipping price) is ignored. A JSON caller may nest the address as
+    ``"shipping_address": {...}`` with the same names."""
+    nested = data.get("shipping_address")
+    if isinstance(nested, dict):
+        data = {**data, **nested}
+    return {name: data[name] for name in POSTED_FIELDS if data.get(name) is not None}
+
+
+def _checkout_form(summary, data: dict[str, str] | None = None) -> CheckoutForm:
+    """The checkout form for this cart: with the address and the shipping methods when it holds
+    goods that ship."""
+    ships = summary.ships
+    methods = list(services.shipping_methods_available(currency=summary.currency)) if ships else []
+    return CheckoutForm(data, ships=ships, methods=methods, currency=summary.currency)
 
 
 class OrderDetailView(View):
