@@ -15,6 +15,7 @@ from django.utils import timezone
 from orders import exports
 from orders.exports import csv_cell
 from orders.models import Installment, Order
+from orders.services.fulfilment import order_ship
 from tests.factories import order_create, product_create, recurring_order_create
 from tests.support.exports import body, many_orders, read_csv
 
@@ -217,3 +218,32 @@ def test_installments_export_holds_the_listed_orders_installments(admin_client):
     assert row["status"] == "paid"
     assert row["amount"] == "9.90"
     assert row["transaction id"] == "tx-1"
+
+
+def test_export_carries_the_shipping_address_method_and_fulfilment(admin_client):
+    order = order_create(status=Order.Status.PAID, total="29.90", paid_at=timezone.now())
+    Order.objects.filter(pk=order.pk).update(
+        requires_shipping=True,
+        shipping_name="Sam Shopper",
+        shipping_line1="1 Harbour Road",
+        shipping_city="Dublin",
+        shipping_postal_code="D01 F5P2",
+        shipping_country="IE",
+        shipping_phone="+353 1 555 0100",
+        shipping_method_name="Standard post",
+        shipping_price=Decimal("4.90"),
+        fulfilment_status=Order.Fulfilment.UNFULFILLED,
+    )
+    order_ship(order=order, carrier="An Post", tracking_number="RX123IE", actor="merchant")
+
+    [row] = read_csv(body(admin_client.get(EXPORT_URL.format("orders"))))
+
+    order.refresh_from_db()
+    assert row["shipping address"] == "Sam Shopper, 1 Harbour Road, D01 F5P2 Dublin, Ireland"
+    assert row["phone"] == "'+353 1 555 0100"  # a leading + would be a formula
+    assert row["shipping method"] == "Standard post"
+    assert row["shipping"] == "4.90"
+    assert row["fulfilment status"] == "shipped"
+    assert row["carrier"] == "An Post"
+    assert row["tracking number"] == "RX123IE"
+    assert row["shipped"] == csv_cell(order.shipped_at)
