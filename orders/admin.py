@@ -32,6 +32,7 @@ from django.utils.timezone import localtime
 
 from orders.access import order_signed_url
 from orders.admin_exports import OrderExportMixin
+from orders.admin_refunds import OrderRefundAdminMixin
 from orders.admin_selectors import (
     ANY_ATTENTION,
     COMPUTED_REASONS,
@@ -42,6 +43,7 @@ from orders.admin_selectors import (
     subscription_installment_received_within,
 )
 from orders.admin_shipping import SHIPPING_FIELDS, FulfilmentAdminMixin
+from orders.exceptions import PlanCancelError
 from orders.models import (
     Installment,
     Order,
@@ -56,6 +58,7 @@ from orders.notifications import order_status_display
 from orders.payments import provider_label
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
+from orders.services.cancellation import subscription_cancel, subscription_stop_confirm
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
@@ -163,6 +166,8 @@ def subscription_schedule(subscription: Subscription) -> SafeString:
                 texts = [f"missed: {provider_label()} had no charge for it (flagged)"]
             elif subscription.next_number == n:
                 texts = ["expected next"]
+            elif subscription.state == Subscription.State.CANCELLED:
+                texts = ["not due: the plan was cancelled"]
             elif subscription.state == Subscription.State.ENDED or (
                 subscription.next_number is not None and n < subscription.next_number
             ):
@@ -317,7 +322,7 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 
 
 @admin.register(Order)
-class OrderAdmin(FulfilmentAdminMixin, OrderExportMixin, admin.ModelAdmin):
+class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
@@ -358,6 +363,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderExportMixin, admin.ModelAdmin):
                 )
             },
         ),
+        ("Refunds", {"fields": ("refunds_display",)}),
     )
     # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
     readonly_fields = (
@@ -454,8 +460,9 @@ class OrderAdmin(FulfilmentAdminMixin, OrderExportMixin, admin.ModelAdmin):
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Each recurring order's plan: its state, the installments paid and failed, the next
-    expected date, and the whole schedule. Read-only: installments come from the payment
-    provider only."""
+    expected date, and the whole schedule. Read-only (installments come from the payment provider
+    only), but for two actions: cancel plans (the provider is asked to stop charging), and confirm
+    that a plan the provider could not stop was stopped in its dashboard."""
 
     list_display = (
         "order_link",
@@ -466,9 +473,11 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_due_date",
         "paid_count",
         "failed_count",
+        "provider_stop",
     )
-    list_filter = ("state", "frequency", InstallmentReceivedFilter)
+    list_filter = ("state", "provider_stop", "frequency", InstallmentReceivedFilter)
     search_fields = ("order__number", "order__email", "product_name")
+    actions = ["cancel_plans", "confirm_stopped"]
     list_select_related = ("order",)
     list_per_page = 50
     show_full_result_count = False
@@ -480,9 +489,64 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_number_display",
         "next_due_date",
         "provider_checked_at",
+        "cancelled_at",
+        "cancelled_by",
+        "provider_stop",
+        "provider_stopped_at",
         "schedule",
     )
     readonly_fields = fields
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        """Cancelling a plan (and confirming it stopped) is changing its order."""
+        return request.user.has_perm("orders.change_order")
+
+    @admin.action(
+        description="Cancel selected plans (the payment provider is asked to stop charging)",
+        permissions=["cancel"],
+    )
+    def cancel_plans(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        actor = request.user.get_username()
+        for subscription in queryset.select_related("order").order_by("pk"):
+            order = subscription.order
+            try:
+                done = subscription_cancel(order=order, source=OrderEvent.Source.ADMIN, actor=actor)
+            except PlanCancelError as exc:
+                self.message_user(
+                    request, f"{order.number}: not cancelled: {exc}", messages.WARNING
+                )
+                continue
+            if done.stop.stopped:
+                text = f"{order.number}: plan cancelled; {done.stop.message}"
+                self.message_user(request, text, messages.SUCCESS)
+            else:
+                text = (
+                    f"{order.number}: plan cancelled, but NOT stopped at the payment provider: "
+                    f"{done.stop.message} The order is flagged until you confirm it "
+                    '(action "Confirm stopped in the payment provider\'s dashboard").'
+                )
+                self.message_user(request, text, messages.WARNING)
+
+    @admin.action(
+        description="Confirm stopped in the payment provider's dashboard", permissions=["cancel"]
+    )
+    def confirm_stopped(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        actor = request.user.get_username()
+        confirmed: list[str] = []
+        skipped: list[str] = []
+        for subscription in queryset.select_related("order").order_by("pk"):
+            ok = subscription_stop_confirm(order=subscription.order, actor=actor)
+            (confirmed if ok else skipped).append(subscription.order.number)
+        if confirmed:
+            self.message_user(
+                request, f"Confirmed stopped: {', '.join(confirmed)}.", messages.SUCCESS
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"Nothing to confirm (not cancelled, or stopped already): {', '.join(skipped)}.",
+                messages.WARNING,
+            )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
         return (

@@ -27,14 +27,15 @@ from orders.access import (
     order_signed_url,
     session_grant_order,
 )
-from orders.exceptions import CartEmpty, CartError, OrderError
+from orders.exceptions import CartEmpty, CartError, OrderError, PlanCancelError
 from orders.forms import POSTED_FIELDS, CheckoutForm
 from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
-from orders.notifications import order_page_states, order_status_payload
+from orders.notifications import order_page_states, order_status_display, order_status_payload
 from orders.payments import provider_for
 from orders.plans import plan_payload
 from orders.services import EndResult
+from orders.services.cancellation import subscription_cancel
 from storefront.http import JsonView, json_error, wants_json
 
 logger = logging.getLogger(__name__)
@@ -320,6 +321,7 @@ class OrderDetailView(View):
         provider = provider_for(order)
         context = {
             "order": order,
+            "status_display": order_status_display(order),
             "states": order_page_states(order, payable=payable),
             "items": list(order.items.all()),
             "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
@@ -336,6 +338,10 @@ class OrderDetailView(View):
             "pay_urls": provider.page_urls(order=order),
             "pay_block": provider.render_pay_block(request=request, order=order, payable=payable),
             "pay_script": provider.render_pay_script(request=request, order=order, payable=payable),
+            "plan_cancellable": bool(plan and plan["state"] == "active"),
+            "refunds": list(order.refunds.select_related("installment"))
+            if order.refunded_total
+            else [],
         }
         return render(request, "orders/order_detail.html", context)
 
@@ -384,6 +390,48 @@ class OrderCancelView(View):
                 "cancel": {"result": outcome, "message": text},
             }
             return JsonResponse(payload, status=200 if result == EndResult.DONE else 409)
+        messages.add_message(request, level, text)
+        return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
+
+
+class PlanCancelView(View):
+    """``POST /orders/<public_id>/cancel-plan``: the shopper cancels the order's recurring plan,
+    after the confirmation step on the order page. Same access rule as the order page (owner
+    session or signed ``?key=``; anyone else gets the same 404 as for an unknown order) and
+    CSRF-protected.
+
+    ``subscription_cancel`` decides; nothing more is charged for the plan, and the payment
+    provider is asked to stop charging it (if it can't, the merchant is asked to). A form gets a
+    redirect to the order page with a message; a JSON caller gets the status JSON with
+    ``plan_cancel`` (``{"result", "message"}``): 200 when cancelled, 409 when the plan can't be.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM) or request.POST.get(ACCESS_PARAM) or None
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            if wants_json(request):
+                return json_error("not_found", "There is no such order.", 404)
+            raise Http404("No such order")
+        try:
+            subscription_cancel(order=order, source=OrderEvent.Source.SHOPPER)
+        except PlanCancelError as exc:
+            result, text, level, status = "not_allowed", str(exc), messages.ERROR, 409
+        else:
+            result, level, status = "cancelled", messages.SUCCESS, 200
+            text = (
+                "Your plan is cancelled: no further payments will be taken. If one is taken "
+                "anyway, it will be refunded to you. We have sent you an e-mail."
+            )
+        if wants_json(request):
+            order.refresh_from_db()
+            payload = {
+                **order_status_payload(order),
+                "plan_cancel": {"result": result, "message": text},
+            }
+            return JsonResponse(payload, status=status)
         messages.add_message(request, level, text)
         return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
 
