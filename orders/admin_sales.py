@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, Model, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders.models import Installment, Order
+from orders.models import Installment, Order, Refund
 from orders.money import quantize_money
 
 SALES_DAYS = 30
@@ -101,12 +101,6 @@ def _per_day(
     )
 
 
-def _refund_model() -> type[Model] | None:
-    """The model of an order's recorded refunds (``Order.refunds``), if the store records any."""
-    descriptor = getattr(Order, "refunds", None)
-    return descriptor.rel.related_model if descriptor is not None else None
-
-
 def sales_per_day(*, days: int = SALES_DAYS, now: datetime | None = None) -> list[SalesSeries]:
     """Paid orders, money received, refunds and net revenue for each of the last ``days`` days
     (today included), one series per currency that had any, currencies in alphabetical order.
@@ -125,18 +119,14 @@ def sales_per_day(*, days: int = SALES_DAYS, now: datetime | None = None) -> lis
             amount="amount",
             midnights=midnights,
         ),
+        _per_day(
+            Refund.objects.all(),
+            kind=REFUNDS,
+            moment="created_at",
+            amount="amount",
+            midnights=midnights,
+        ),
     ]
-    refund_model = _refund_model()
-    if refund_model is not None:
-        parts.append(
-            _per_day(
-                refund_model.objects.all(),
-                kind=REFUNDS,
-                moment="created_at",
-                amount="amount",
-                midnights=midnights,
-            )
-        )
     found: dict[tuple[int, str, str], dict] = {}
     for row in parts[0].union(*parts[1:], all=True):
         found[row["day"], row["currency"], row["kind"]] = row

@@ -40,7 +40,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders.models import Installment, Order, OrderItem
+from orders.models import Installment, Order, OrderItem, Refund
 from orders.payments import provider_label
 
 EXPORT_CHUNK_SIZE = 500
@@ -187,7 +187,34 @@ INSTALLMENTS = Export(
 )
 
 
-EXPORTS: dict[str, Export] = {export.name: export for export in (ORDERS, INSTALLMENTS)}
+def _refunded_payment(refund: Refund) -> str:
+    """``order`` (the order's own payment) or ``installment 3``."""
+    if refund.installment is None:
+        return "order"
+    return f"installment {refund.installment.number + 1}"
+
+
+REFUNDS = Export(
+    name="refunds",
+    model=Refund,
+    columns=(
+        Column("order number", lambda row: row.order.number),
+        Column("e-mail", lambda row: row.order.email),
+        Column("recorded", attribute("created_at")),
+        Column("amount", attribute("amount")),
+        Column("currency", attribute("currency")),
+        Column("payment refunded", _refunded_payment),
+        Column("reason", attribute("reason")),
+        Column("recorded by", attribute("recorded_by")),
+        Column("provider refund id", attribute("provider_reference")),
+        Column("order total", lambda row: row.order.total),
+        Column("order paid", lambda row: row.order.paid_at),
+        Column(_payment_id_header, lambda row: row.order.payment_reference),
+    ),
+    select_related=("order", "installment"),
+)
+
+EXPORTS: dict[str, Export] = {export.name: export for export in (ORDERS, INSTALLMENTS, REFUNDS)}
 
 
 def _write(rows: Iterable[list[str]]) -> str:
@@ -301,14 +328,16 @@ def day_bounds(
 def export_rows_between(*, name: str, since: date | None, until: date | None) -> QuerySet:
     """The rows of export ``name`` dated from ``since`` through ``until`` (whole local days;
     either may be None for no bound): orders by when they were placed, installments by when
-    they were charged (recorded, when the provider gave no time). Raises ``KeyError`` for an
-    unknown ``name``."""
+    they were charged (recorded, when the provider gave no time), refunds by when they were
+    recorded. Raises ``KeyError`` for an unknown ``name``."""
     start, end = day_bounds(since=since, until=until)
     if name == "orders":
         return _between(Order.objects.all(), "created_at", start, end)
     if name == "installments":
         charged = Coalesce("occurred_at", "recorded_at")
         return _between(Installment.objects.annotate(charged=charged), "charged", start, end)
+    if name == "refunds":
+        return _between(Refund.objects.all(), "created_at", start, end)
     raise KeyError(name)
 
 

@@ -16,6 +16,7 @@ from orders import exports
 from orders.exports import csv_cell
 from orders.models import Installment, Order
 from orders.services.fulfilment import order_ship
+from orders.services.refunds import order_refund_record
 from tests.factories import order_create, product_create, recurring_order_create
 from tests.support.exports import body, many_orders, read_csv
 
@@ -92,6 +93,7 @@ def test_order_list_links_to_the_export_with_its_query_string(admin_client):
     html = response.content.decode()
     assert 'href="/admin/orders/order/export/orders.csv?q=x&amp;status__exact=paid"' in html
     assert 'href="/admin/orders/order/export/installments.csv?q=x&amp;status__exact=paid"' in html
+    assert 'href="/admin/orders/order/export/refunds.csv?q=x&amp;status__exact=paid"' in html
 
 
 def test_an_unknown_filter_goes_back_to_the_list(admin_client):
@@ -247,3 +249,47 @@ def test_export_carries_the_shipping_address_method_and_fulfilment(admin_client)
     assert row["carrier"] == "An Post"
     assert row["tracking number"] == "RX123IE"
     assert row["shipped"] == csv_cell(order.shipped_at)
+
+
+def _paid_order(**kwargs) -> Order:
+    return order_create(status=Order.Status.PAID, paid_at=timezone.now(), **kwargs)
+
+
+def test_export_carries_the_refunds_of_each_order(admin_client):
+    partly = _paid_order(total="30.00")
+    order_refund_record(order=partly, amount="10.00", reason="one mug broke", actor="merchant")
+    whole = _paid_order(total="12.00")
+    order_refund_record(order=whole, amount="12.00", reason="returned", actor="merchant")
+    _paid_order(total="5.00")
+
+    exported = read_csv(body(admin_client.get(EXPORT_URL.format("orders"))))
+    rows = {row["number"]: row for row in exported}
+
+    assert (rows[partly.number]["refunded"], rows[partly.number]["refund status"]) == (
+        "10.00",
+        "partially_refunded",
+    )
+    assert (rows[whole.number]["refunded"], rows[whole.number]["refund status"]) == (
+        "12.00",
+        "refunded",
+    )
+    assert [r["refunded"] for r in rows.values() if r["refund status"] == ""] == ["0.00"]
+
+
+def test_refunds_export_holds_the_listed_orders_refunds(admin_client):
+    alice = _paid_order(total="30.00", email="alice@example.com")
+    order_refund_record(order=alice, amount="10.00", reason="=cmd|' /C calc'!A0", actor="merchant")
+    order_refund_record(order=alice, amount="5.00", reason="late parcel", actor="merchant")
+    bob = _paid_order(total="8.00", email="bob@example.com")
+    order_refund_record(order=bob, amount="8.00", reason="returned", actor="merchant")
+
+    response = admin_client.get(EXPORT_URL.format("refunds"), {"q": "alice"})
+
+    rows = read_csv(body(response))
+    assert [(r["order number"], r["amount"], r["payment refunded"]) for r in rows] == [
+        (alice.number, "10.00", "order"),
+        (alice.number, "5.00", "order"),
+    ]
+    assert rows[0]["reason"] == "'=cmd|' /C calc'!A0"
+    assert rows[0]["recorded by"] == "merchant"
+    assert rows[0]["order total"] == "30.00"

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from orders.admin_charts import sales_chart
 from orders.admin_sales import SalesDay, SalesSeries, sales_per_day
-from orders.models import Installment, Order
+from orders.models import Installment, Order, Refund
+from orders.services.refunds import order_refund_record
 from tests.factories import order_create, recurring_order_create
 
 pytestmark = pytest.mark.django_db
@@ -22,21 +23,28 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=ZoneInfo("UTC"))
 
 
-def expected_from_database(*, now: datetime) -> dict[tuple[str, date], tuple[int, Decimal]]:
-    """``{(currency, local day): (paid orders, received)}`` over the last 30 days, computed row
-    by row in Python from what the database holds."""
-    first = timezone.localdate(now) - timedelta(days=29)
-    found: dict[tuple[str, date], list] = defaultdict(lambda: [0, Decimal("0.00")])
+def expected_from_database(
+    *, now: datetime
+) -> dict[tuple[str, date], tuple[int, Decimal, Decimal]]:
+    """``{(currency, local day): (paid orders, received, refunded)}`` over the last 30 days,
+    computed row by row in Python from what the database holds."""
+    last = timezone.localdate(now)
+    first = last - timedelta(days=29)
+    found: dict[tuple[str, date], list] = defaultdict(lambda: [0, Decimal("0.00"), Decimal("0.00")])
     for order in Order.objects.exclude(paid_at=None):
         day = timezone.localdate(order.paid_at)
-        if day >= first:
+        if first <= day <= last:
             found[order.currency, day][0] += 1
             found[order.currency, day][1] += order.total
     for row in Installment.objects.filter(status=Installment.Status.PAID, number__gte=1):
         day = timezone.localdate(row.occurred_at or row.recorded_at)
-        if day >= first:
+        if first <= day <= last:
             found[row.currency, day][1] += row.amount
-    return {key: (count, amount) for key, (count, amount) in found.items()}
+    for refund in Refund.objects.all():
+        day = timezone.localdate(refund.created_at)
+        if first <= day <= last:
+            found[refund.currency, day][2] += refund.amount
+    return {key: tuple(values) for key, values in found.items()}
 
 
 def paid(total: str, at: datetime, currency: str = "USD") -> Order:
@@ -53,6 +61,16 @@ def shop_history() -> None:
             paid("0.10", at, currency="EUR")
     order_create(status=Order.Status.PENDING, total="99.00")
     order_create(status=Order.Status.EXPIRED, total="55.00")
+    # Refunds count on the day they were recorded: one today, one 35 days ago (outside the
+    # window), one in euros 3 days ago.
+    refunded = Order.objects.filter(currency="USD", paid_at__isnull=False).order_by("pk")[5]
+    today = order_refund_record(order=refunded, amount="3.50", reason="scratched", actor="merchant")
+    Refund.objects.filter(pk=today.pk).update(created_at=NOW - timedelta(hours=1))
+    old = order_refund_record(order=refunded, amount="1.00", reason="late", actor="merchant")
+    Refund.objects.filter(pk=old.pk).update(created_at=NOW - timedelta(days=35))
+    euros = Order.objects.filter(currency="EUR").order_by("pk").first()
+    in_euros = order_refund_record(order=euros, amount="7.35", reason="returned", actor="merchant")
+    Refund.objects.filter(pk=in_euros.pk).update(created_at=NOW - timedelta(days=3))
     plan = recurring_order_create()
     for number, days_ago in ((1, 2), (2, 31)):
         Installment.objects.create(
@@ -85,13 +103,15 @@ def test_the_chart_numbers_match_the_database_per_day_and_currency():
         assert len(s.days) == 30
         assert s.days[-1].day == date(2026, 12, 6)
         for day in s.days:
-            if day.orders or day.received:
-                seen[s.currency, day.day] = (day.orders, day.received)
+            if day.orders or day.received or day.refunded:
+                seen[s.currency, day.day] = (day.orders, day.received, day.refunded)
             assert day.net == day.received - day.refunded
     assert seen == expected
     usd = series[1]
     assert usd.orders == 30
     assert usd.days[-3].received == Decimal("12.02") + Decimal("9.90")  # an order and a charge
+    eur = series[0]
+    assert eur.days[-4].refunded == Decimal("7.35")
 
 
 def test_days_are_the_store_time_zone_days(settings):
@@ -155,9 +175,10 @@ def _table_rows(html: str, currency: str) -> dict[str, list[str]]:
 
 def test_the_admin_index_shows_the_chart_and_its_table(admin_client):
     now = timezone.now()
-    paid("12.00", now)
+    mug = paid("12.00", now)
     paid("3.50", now)
     paid("4.00", now - timedelta(days=1), currency="EUR")
+    order_refund_record(order=mug, amount="2.00", reason="chipped", actor="merchant")
 
     response = admin_client.get("/admin/")
 
@@ -167,10 +188,10 @@ def test_the_admin_index_shows_the_chart_and_its_table(admin_client):
     today = timezone.localdate(now)
     usd = _table_rows(html, "USD")
     assert len(usd) == 30
-    assert usd[today.isoformat()] == ["2", "$15.50", "$0.00", "$15.50"]
+    assert usd[today.isoformat()] == ["2", "$15.50", "$2.00", "$13.50"]
     eur = _table_rows(html, "EUR")
     assert eur[(today - timedelta(days=1)).isoformat()] == ["1", "4.00 EUR", "0.00 EUR", "4.00 EUR"]
-    assert "2 paid orders in the last 30 days, $15.50 received" in chart
+    assert "2 paid orders in the last 30 days, $15.50 received, $2.00 refunded, $13.50 net" in chart
 
 
 def test_the_chart_loads_nothing_from_elsewhere(admin_client):

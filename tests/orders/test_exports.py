@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from orders import exports
 from orders.exports import ORDERS, csv_cell, csv_stream
-from orders.models import Installment, Order
+from orders.models import Installment, Order, Refund
+from orders.services.refunds import order_refund_record
 from tests.factories import order_create, recurring_order_create
 from tests.support.exports import many_orders, read_csv
 
@@ -222,3 +223,26 @@ def test_export_command_leaves_no_half_file_behind(tmp_path, monkeypatch):
 
     assert target.read_text(encoding="utf-8") == "yesterday's export\n"
     assert [p.name for p in tmp_path.iterdir()] == ["orders.csv"]
+
+
+def test_export_command_refunds_by_the_day_they_were_recorded():
+    order = order_create(status=Order.Status.PAID, total="30.00", paid_at=timezone.now())
+    earlier = order_refund_record(order=order, amount="10.00", reason="broken", actor="merchant")
+    Refund.objects.filter(pk=earlier.pk).update(created_at=timezone.now() - timedelta(days=2))
+    order_refund_record(order=order, amount="5.00", reason="late", actor="merchant")
+    day = (timezone.localdate() - timedelta(days=2)).isoformat()
+    out = io.StringIO()
+
+    call_command(
+        "export_orders",
+        "--rows",
+        "refunds",
+        "--since",
+        day,
+        "--until",
+        day,
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+
+    assert [row["reason"] for row in read_csv(out.getvalue())] == ["broken"]

@@ -1,4 +1,5 @@
-"""Export orders (or installments) to CSV for the bookkeeper, from cron: the admin's export."""
+"""Export orders (or installments, or refunds) to CSV for the bookkeeper, from cron: the admin's
+export."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ class Command(BaseCommand):
         "zone; either may be left out) as CSV, with the same columns as the admin's export: to "
         "stdout, or to --output FILE (written whole, then moved into place, so a reader never "
         "sees half a file). --rows installments exports the plans' installments charged in "
-        "those days instead. Rows are read and written a chunk at a time: memory stays the same "
-        "whatever the number of orders."
+        "those days instead, --rows refunds the refunds recorded in them. Rows are read and "
+        "written a chunk at a time: memory stays the same whatever the number of orders."
     )
 
     def add_arguments(self, parser):
