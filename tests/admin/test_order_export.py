@@ -3,6 +3,7 @@ streamed a chunk at a time (also under ASGI), formulas neutralised."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -293,3 +294,19 @@ def test_refunds_export_holds_the_listed_orders_refunds(admin_client):
     assert rows[0]["reason"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["recorded by"] == "merchant"
     assert rows[0]["order total"] == "30.00"
+
+
+def test_export_honours_the_paid_date_range_and_its_refunds_follow(admin_client):
+    in_range = _paid_order(total="20.00")
+    Order.objects.filter(pk=in_range.pk).update(paid_at=timezone.now() - timedelta(days=3))
+    order_refund_record(order=in_range, amount="4.00", reason="scratched", actor="merchant")
+    outside = _paid_order(total="9.00")
+    order_refund_record(order=outside, amount="9.00", reason="returned", actor="merchant")
+    day = (timezone.localdate() - timedelta(days=3)).isoformat()
+    query = {"paid_at__range__gte": day, "paid_at__range__lte": day}
+
+    orders = read_csv(body(admin_client.get(EXPORT_URL.format("orders"), query)))
+    refunds = read_csv(body(admin_client.get(EXPORT_URL.format("refunds"), query)))
+
+    assert [row["number"] for row in orders] == [in_range.number]
+    assert [(row["order number"], row["amount"]) for row in refunds] == [(in_range.number, "4.00")]
