@@ -146,11 +146,12 @@ def database_cpu() -> float:
             text = (proc / "stat").read_text()
             if text.partition(") ")[0].rsplit("(", 1)[-1] != "postgres":
                 continue
-            # A backend's title: "postgres: <user> <database> <client> <state>".
+            # A backend's title: "postgres: [<cluster>: ]<user> <database> <client> <state>".
             title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").split()
         except OSError:
             continue
-        if len(title) < 3 or title[2].decode(errors="replace") != PG_DATABASE:
+        words = [w for w in title if not w.endswith(b":")]
+        if len(words) < 2 or words[1].decode(errors="replace") != PG_DATABASE:
             continue
         fields = text.partition(") ")[2].split()
         total += int(fields[11]) + int(fields[12])
