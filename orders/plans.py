@@ -132,7 +132,14 @@ def plan_payload(order: Order) -> tuple[dict[str, Any] | None, list[dict[str, An
         return None, []
     plan = subscription.plan
     rows = list(subscription.installments.prefetch_related("refunds"))
-    shown = [i for i in rows if i.status in SHOPPER_STATUSES]
+    cancelled = subscription.cancelled_at
+    shown = [
+        i
+        for i in rows
+        if i.status in SHOPPER_STATUSES
+        # an attempt that failed after the cancellation took nothing: the merchant's business
+        and not (cancelled and i.status == Installment.Status.FAILED and i.recorded_at > cancelled)
+    ]
     last = plan.last_due
     paid = sum(1 for i in rows if i.status == Installment.Status.PAID)
     return (

@@ -9,7 +9,6 @@ import json
 
 import pytest
 import requests
-from django.utils import timezone
 
 from banq.payloads import parse_payment
 from banq.settlement import payment_apply
@@ -335,4 +334,29 @@ def test_a_staff_member_who_may_only_view_cannot_cancel_plans(client, django_use
     assert "cancel_plans" not in page
     subscription.refresh_from_db()
     assert subscription.state == Subscription.State.ACTIVE
-    assert timezone.now()  # the plan is untouched
+    assert not order.history.filter(kind=OrderEvent.Kind.PLAN).exists()
+
+
+def test_a_failed_charge_after_the_cancellation_is_flagged_without_telling_the_shopper(
+    paid_plan, banq_api, mailoutbox, run_tasks
+):
+    order, subscription = paid_plan
+    banq_stops(banq_api)
+    subscription_cancel(order=order, source=OrderEvent.Source.SHOPPER)
+    run_tasks()
+    mailoutbox.clear()
+    subscription.refresh_from_db()
+    failed = item(subscription, 1, status="failed", fail_reason="InsufficientBalance")
+
+    outcome = payment_apply(
+        remote=parse_payment(payment(order, subscription, item(subscription, 0), failed))
+    )
+    run_tasks()
+
+    assert [o.result for o in outcome.installments] == ["after_cancel"]
+    row = Installment.objects.get(subscription=subscription, number=1)
+    assert row.status == Installment.Status.FAILED
+    flag = OrderFlag.objects.get(order=order, kind=OrderFlag.Kind.INSTALLMENT_UNEXPECTED)
+    assert "attempted after the plan was cancelled" in flag.note
+    assert not mailoutbox  # nothing was taken
+    assert len(order_status_payload(order)["installments"]) == 1  # nor shown to the shopper
