@@ -78,7 +78,7 @@ def order_paid_within_q(*, period: str, now: datetime | None = None) -> Q:
 
 def installment_received_within_q(*, period: str, now: datetime | None = None) -> Q:
     """A recurring plan's later installments (not the first payment: that is its order's) paid in
-    ``period``, by banq's charge time (when it was recorded, if banq gave none)."""
+    ``period``, by the provider's charge time (when it was recorded, if it gave none)."""
     since = paid_since(period=period, now=now)
     return Q(status=Installment.Status.PAID, number__gte=1) & (
         Q(occurred_at__gte=since) | Q(occurred_at__isnull=True, recorded_at__gte=since)

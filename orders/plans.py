@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from orders.models import Installment, Order, Product, Subscription
 from orders.money import format_money
+from orders.payments import provider_label
 from orders.recurring import Plan
 
 # What the shopper sees of a subscription's installments (rejected and duplicate charges are for
@@ -89,7 +90,7 @@ def installment_words(installment: Installment, subscription: Subscription) -> s
         )
     if installment.status == Installment.Status.FAILED:
         due = f", due {day_words(installment.due_date)}" if installment.due_date else ""
-        reason = installment.fail_text or "banq declined it."
+        reason = installment.fail_text or f"{provider_label()} declined it."
         return f"{head}{due}: {amount} did not go through. {reason}"
     when = installment.occurred_at or installment.recorded_at
     return f"{head}: {amount} paid on {day_words(when)}."

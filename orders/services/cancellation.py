@@ -32,6 +32,7 @@ from orders.outbox import outbox_enqueue
 from orders.payments import PlanStopped, provider_for
 from orders.plans import day_words
 from orders.services.history import order_flag_raise, order_flag_resolve, order_history_add
+from orders.tasks import order_email_send
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _cancel(order: Order, subscription: Subscription, *, source: str, actor: str
         f"Asking {provider} to stop charging it.",
         data={"plan": "cancelled", "subscription": subscription.pk},
     )
-    outbox_enqueue(notifications.order_email_task(), order.pk, notifications.EMAIL_PLAN_CANCELLED)
+    outbox_enqueue(order_email_send, order.pk, notifications.EMAIL_PLAN_CANCELLED)
     _push(order)
     logger.info("Order %s: plan cancelled by %s (%s)", order.public_id, who, source)
 

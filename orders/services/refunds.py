@@ -33,6 +33,7 @@ from orders.money import format_money
 from orders.outbox import outbox_enqueue
 from orders.payments import provider_for
 from orders.services.history import order_flag_resolve, order_history_add
+from orders.tasks import order_email_send
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def order_refund_record(
         if amount == target.left:
             _settle_flags(locked, target, actor, source)
         outbox_enqueue(
-            notifications.order_email_task(),
+            order_email_send,
             locked.pk,
             f"{notifications.EMAIL_REFUNDED}:{refund.pk}",
         )
