@@ -1,9 +1,10 @@
 """The merchant's admin for products and orders.
 
-Imports point one way (docs/development.md, "Layers"): this module knows nothing of banq or
-webhooks. The banq app extends ``OrderAdmin`` with the payment attempts and the "re-check with
-banq" action (``banq/admin.py``), and the webhooks app with the order's webhook events
-(``webhooks/admin.py``); each re-registers ``Order`` with its subclass.
+Imports point one way (docs/development.md, "Layers"): this module knows no payment provider
+and nothing of webhooks. The provider's app extends ``OrderAdmin`` with its payment attempts and
+its re-check action, and the webhooks app with the order's webhook events; each re-registers
+``Order`` with its subclass. Texts that name the provider ask it for its name
+(``orders.payments.provider_label``).
 
 Statuses are never edited in the form: they change through the actions, which go through
 ``orders.services`` like every other writer. The order page shows its open flags and its history
@@ -24,11 +25,13 @@ from django.db.models import Count, Exists, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
 from orders.access import order_signed_url
+from orders.admin_refunds import OrderRefundAdminMixin
 from orders.admin_selectors import (
     ANY_ATTENTION,
     COMPUTED_REASONS,
@@ -39,6 +42,7 @@ from orders.admin_selectors import (
     subscription_installment_received_within,
 )
 from orders.admin_shipping import SHIPPING_FIELDS, FulfilmentAdminMixin
+from orders.exceptions import PlanCancelError
 from orders.models import (
     Installment,
     Order,
@@ -50,8 +54,10 @@ from orders.models import (
 )
 from orders.money import format_money
 from orders.notifications import order_status_display
+from orders.payments import provider_label
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
+from orders.services.cancellation import subscription_cancel, subscription_stop_confirm
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
@@ -118,12 +124,21 @@ class ProductAdmin(admin.ModelAdmin):
     )
 
 
+def _provider_words_now(template: str) -> str:
+    return template.format(provider=provider_label())
+
+
+# Labels built when the admin is loaded, which may be before the provider registers: filled in
+# when they are shown.
+_provider_words = lazy(_provider_words_now, str)
+
 MAX_SCHEDULE_ROWS = 120
 
 
 def subscription_schedule(subscription: Subscription) -> SafeString:
     """The plan's schedule as an HTML table: each installment's due date and what became of it
-    (paid with its date and banq transaction, failed with banq's reason, missed, expected), and
+    (paid with its date and the provider's transaction, failed with its reason, missed, expected),
+    and
     any charge outside the plan."""
     plan = subscription.plan
     rows = list(subscription.installments.all())
@@ -147,9 +162,11 @@ def subscription_schedule(subscription: Subscription) -> SafeString:
         texts = [_installment_text(row) for row in recorded.get(n, [])]
         if not texts:
             if str(n) in missed:
-                texts = ["missed: banq had no charge for it (flagged)"]
+                texts = [f"missed: {provider_label()} had no charge for it (flagged)"]
             elif subscription.next_number == n:
                 texts = ["expected next"]
+            elif subscription.state == Subscription.State.CANCELLED:
+                texts = ["not due: the plan was cancelled"]
             elif subscription.state == Subscription.State.ENDED or (
                 subscription.next_number is not None and n < subscription.next_number
             ):
@@ -287,13 +304,13 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
         messages.WARNING,
     ),
     UNREACHABLE: (
-        "Not cancelled: banq can't be reached right now, so it could not confirm that nothing "
-        "was paid. Nothing changed; try again later: {orders}.",
+        "Not cancelled: {provider} can't be reached right now, so it could not confirm that "
+        "nothing was paid. Nothing changed; try again later: {orders}.",
         messages.ERROR,
     ),
     EndResult.UNKNOWN: (
-        "Not cancelled: banq is still answering about a payment for them (a shopper may be "
-        "paying right now). Nothing changed; try again in a moment: {orders}.",
+        "Not cancelled: {provider} is still answering about a payment for them (a shopper may "
+        "be paying right now). Nothing changed; try again in a moment: {orders}.",
         messages.ERROR,
     ),
     EndResult.NOT_ALLOWED: (
@@ -304,7 +321,7 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 
 
 @admin.register(Order)
-class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
+class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
@@ -345,6 +362,7 @@ class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
+        ("Refunds", {"fields": ("refunds_display",)}),
     )
     # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
     readonly_fields = (
@@ -380,14 +398,16 @@ class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
         return format_money(order.total, order.currency)
 
     # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
-    # admin.css): a short paid-at, and banq's payment id whole but over two lines.
+    # admin.css): a short paid-at, and the provider's payment id whole but over two lines.
     @admin.display(description="paid at", ordering="paid_at")
     def paid_at_display(self, order: Order) -> str:
         if order.paid_at is None:
             return "-"
         return date_format(localtime(order.paid_at), "j M Y, H:i")
 
-    @admin.display(description="banq payment id", ordering="payment_reference")
+    @admin.display(
+        description=_provider_words("{provider} payment id"), ordering="payment_reference"
+    )
     def payment_reference_display(self, order: Order) -> str:
         if not order.payment_reference:
             return "-"
@@ -408,7 +428,8 @@ class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
         return False  # an order is a financial record
 
     @admin.action(
-        description="Cancel selected orders (banq is asked first)", permissions=["change"]
+        description=_provider_words("Cancel selected orders ({provider} is asked first)"),
+        permissions=["change"],
     )
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         done: dict[str, list[str]] = {outcome: [] for outcome in CANCEL_REPORTS}
@@ -425,7 +446,8 @@ class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
         for outcome, (text, level) in CANCEL_REPORTS.items():
             if done[outcome]:
                 orders = ", ".join(done[outcome])
-                self.message_user(request, text.format(n=len(done[outcome]), orders=orders), level)
+                said = text.format(n=len(done[outcome]), orders=orders, provider=provider_label())
+                self.message_user(request, said, level)
 
     @admin.action(description="Mark flags as handled", permissions=["change"])
     def resolve_flags(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -437,8 +459,9 @@ class OrderAdmin(FulfilmentAdminMixin, admin.ModelAdmin):
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Each recurring order's plan: its state, the installments paid and failed, the next
-    expected date, and the whole schedule. Read-only: installments come from the payment
-    provider only."""
+    expected date, and the whole schedule. Read-only (installments come from the payment provider
+    only), but for two actions: cancel plans (the provider is asked to stop charging), and confirm
+    that a plan the provider could not stop was stopped in its dashboard."""
 
     list_display = (
         "order_link",
@@ -449,9 +472,11 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_due_date",
         "paid_count",
         "failed_count",
+        "provider_stop",
     )
-    list_filter = ("state", "frequency", InstallmentReceivedFilter)
+    list_filter = ("state", "provider_stop", "frequency", InstallmentReceivedFilter)
     search_fields = ("order__number", "order__email", "product_name")
+    actions = ["cancel_plans", "confirm_stopped"]
     list_select_related = ("order",)
     list_per_page = 50
     show_full_result_count = False
@@ -463,9 +488,64 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_number_display",
         "next_due_date",
         "provider_checked_at",
+        "cancelled_at",
+        "cancelled_by",
+        "provider_stop",
+        "provider_stopped_at",
         "schedule",
     )
     readonly_fields = fields
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        """Cancelling a plan (and confirming it stopped) is changing its order."""
+        return request.user.has_perm("orders.change_order")
+
+    @admin.action(
+        description="Cancel selected plans (the payment provider is asked to stop charging)",
+        permissions=["cancel"],
+    )
+    def cancel_plans(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        actor = request.user.get_username()
+        for subscription in queryset.select_related("order").order_by("pk"):
+            order = subscription.order
+            try:
+                done = subscription_cancel(order=order, source=OrderEvent.Source.ADMIN, actor=actor)
+            except PlanCancelError as exc:
+                self.message_user(
+                    request, f"{order.number}: not cancelled: {exc}", messages.WARNING
+                )
+                continue
+            if done.stop.stopped:
+                text = f"{order.number}: plan cancelled; {done.stop.message}"
+                self.message_user(request, text, messages.SUCCESS)
+            else:
+                text = (
+                    f"{order.number}: plan cancelled, but NOT stopped at the payment provider: "
+                    f"{done.stop.message} The order is flagged until you confirm it "
+                    '(action "Confirm stopped in the payment provider\'s dashboard").'
+                )
+                self.message_user(request, text, messages.WARNING)
+
+    @admin.action(
+        description="Confirm stopped in the payment provider's dashboard", permissions=["cancel"]
+    )
+    def confirm_stopped(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        actor = request.user.get_username()
+        confirmed: list[str] = []
+        skipped: list[str] = []
+        for subscription in queryset.select_related("order").order_by("pk"):
+            ok = subscription_stop_confirm(order=subscription.order, actor=actor)
+            (confirmed if ok else skipped).append(subscription.order.number)
+        if confirmed:
+            self.message_user(
+                request, f"Confirmed stopped: {', '.join(confirmed)}.", messages.SUCCESS
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"Nothing to confirm (not cancelled, or stopped already): {', '.join(skipped)}.",
+                messages.WARNING,
+            )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
         return (

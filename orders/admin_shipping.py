@@ -71,7 +71,7 @@ class ShipForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         try:
             carrier, number, url = shipment_details_clean(
                 carrier=cleaned.get("carrier", ""),
@@ -263,7 +263,9 @@ class FulfilmentAdminMixin:
         return TemplateResponse(request, "admin/orders/order/ship_selected.html", context)
 
     def _ship_rows(self, request: HttpRequest, rows: list[_BulkRow], *, carrier: str) -> None:
-        shipped, already, refused = [], [], []
+        shipped: list[str] = []
+        already: list[str] = []
+        refused: list[str] = []
         for row in rows:
             try:
                 _, changed = order_ship(

@@ -76,3 +76,12 @@ class FulfilmentError(OrderError):
     def __init__(self, message: str | None = None, *, field: str = "") -> None:
         self.field = field
         super().__init__(message)
+
+
+class RefundError(OrderError):
+    """A refund that can't be recorded (more than what is left to refund, nothing paid, a bad
+    amount or reason): nothing was stored. ``str(exc)`` is for the merchant's form."""
+
+
+class PlanCancelError(OrderError):
+    """A plan that can't be cancelled (not started, ended, already cancelled)."""

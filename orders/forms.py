@@ -39,7 +39,7 @@ POSTED_FIELDS = ("email", "name", *ADDRESS_FIELD_NAMES, "shipping_method")
 
 def _text(label: str, autocomplete: str, *, required: bool = False, **attrs: str) -> forms.Field:
     """A text input whose rule is a service's: the form itself requires and strips nothing."""
-    widget_attrs = {"autocomplete": autocomplete, **attrs}
+    widget_attrs: dict[str, str | bool] = {"autocomplete": autocomplete, **attrs}
     if required:
         widget_attrs["required"] = True
     return forms.CharField(
@@ -122,7 +122,7 @@ class CheckoutForm(forms.Form):
         return _checked(checkout_name_clean, self.cleaned_data.get("name", ""))
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not self.ships:
             return cleaned
         address, problems = shipping_address_check(self.data)

@@ -27,13 +27,15 @@ from orders.access import (
     order_signed_url,
     session_grant_order,
 )
-from orders.exceptions import CartEmpty, CartError, OrderError
+from orders.exceptions import CartEmpty, CartError, OrderError, PlanCancelError
 from orders.forms import POSTED_FIELDS, CheckoutForm
 from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
-from orders.notifications import order_page_states, order_status_payload
+from orders.notifications import order_page_states, order_status_display, order_status_payload
+from orders.payments import provider_for
 from orders.plans import plan_payload
 from orders.services import EndResult
+from orders.services.cancellation import subscription_cancel
 from storefront.http import JsonView, json_error, wants_json
 
 logger = logging.getLogger(__name__)
@@ -316,8 +318,10 @@ class OrderDetailView(View):
         payable = services.order_is_payable(order=order)
         plan, installments = plan_payload(order)
         cancellable = order.paid_at is None and order.status in services.CANCELLABLE
+        provider = provider_for(order)
         context = {
             "order": order,
+            "status_display": order_status_display(order),
             "states": order_page_states(order, payable=payable),
             "items": list(order.items.all()),
             "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
@@ -328,6 +332,16 @@ class OrderDetailView(View):
             "cancellable": cancellable,
             "plan": plan,
             "installments": installments,
+            # The provider's part of the page (orders.payments): its name, the URLs its script
+            # calls, its pay block and its script.
+            "provider_label": provider.label,
+            "pay_urls": provider.page_urls(order=order),
+            "pay_block": provider.render_pay_block(request=request, order=order, payable=payable),
+            "pay_script": provider.render_pay_script(request=request, order=order, payable=payable),
+            "plan_cancellable": bool(plan and plan["state"] == "active"),
+            "refunds": list(order.refunds.select_related("installment"))
+            if order.refunded_total
+            else [],
         }
         return render(request, "orders/order_detail.html", context)
 
@@ -380,9 +394,52 @@ class OrderCancelView(View):
         return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
 
 
+class PlanCancelView(View):
+    """``POST /orders/<public_id>/cancel-plan``: the shopper cancels the order's recurring plan,
+    after the confirmation step on the order page. Same access rule as the order page (owner
+    session or signed ``?key=``; anyone else gets the same 404 as for an unknown order) and
+    CSRF-protected.
+
+    ``subscription_cancel`` decides; nothing more is charged for the plan, and the payment
+    provider is asked to stop charging it (if it can't, the merchant is asked to). A form gets a
+    redirect to the order page with a message; a JSON caller gets the status JSON with
+    ``plan_cancel`` (``{"result", "message"}``): 200 when cancelled, 409 when the plan can't be.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM) or request.POST.get(ACCESS_PARAM) or None
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            if wants_json(request):
+                return json_error("not_found", "There is no such order.", 404)
+            raise Http404("No such order")
+        try:
+            subscription_cancel(order=order, source=OrderEvent.Source.SHOPPER)
+        except PlanCancelError as exc:
+            result, text, level, status = "not_allowed", str(exc), messages.ERROR, 409
+        else:
+            result, level, status = "cancelled", messages.SUCCESS, 200
+            text = (
+                "Your plan is cancelled: no further payments will be taken. If one is taken "
+                "anyway, it will be refunded to you. We have sent you an e-mail."
+            )
+        if wants_json(request):
+            order.refresh_from_db()
+            payload = {
+                **order_status_payload(order),
+                "plan_cancel": {"result": result, "message": text},
+            }
+            return JsonResponse(payload, status=status)
+        messages.add_message(request, level, text)
+        return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
+
+
 def _cancel_said(*, order, result: str) -> tuple[str, str, int]:
     """``(outcome, message for the shopper, message level)`` for ``order_cancel``'s ``result``;
     the outcome splits "could not ask" into ``unreachable`` and ``unknown``."""
+    label = provider_for(order).label
     if result == EndResult.DONE:
         return (
             result,
@@ -390,26 +447,30 @@ def _cancel_said(*, order, result: str) -> tuple[str, str, int]:
             messages.SUCCESS,
         )
     if result == EndResult.PAID:
-        text = "Your order was not cancelled: banq says your payment went through, so it is paid."
+        text = (
+            f"Your order was not cancelled: {label} says your payment went through, so it is paid."
+        )
         return result, text, messages.WARNING
     if result == EndResult.NOT_ALLOWED:
         return result, "This order can no longer be cancelled.", messages.ERROR
     if order.provider_unreachable_since is not None:
         text = (
-            "Your order was not cancelled: banq can't be reached right now, and we cancel only "
-            "once banq confirms that nothing was charged. Please try again in a few minutes."
+            f"Your order was not cancelled: {label} can't be reached right now, and we cancel "
+            f"only once {label} confirms that nothing was charged. Please try again in a few "
+            "minutes."
         )
         return "unreachable", text, messages.ERROR
     text = (
-        "Your order was not cancelled yet: we are still confirming with banq whether a payment "
-        "went through. Please try again in a moment."
+        f"Your order was not cancelled yet: we are still confirming with {label} whether a "
+        "payment went through. Please try again in a moment."
     )
     return result, text, messages.ERROR
 
 
-def order_status_response(order) -> JsonResponse:
-    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it)."""
-    response = JsonResponse(order_status_payload(order))
+def order_status_response(order, **extra: Any) -> JsonResponse:
+    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it), with
+    ``extra`` keys added."""
+    response = JsonResponse({**order_status_payload(order), **extra})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -25,6 +25,7 @@ from orders.outbox import outbox_enqueue
 from orders.services.history import order_history_add
 from orders.services.shipping import address_text_clean
 from orders.services.status import order_copy_status
+from orders.tasks import order_email_send
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def order_ship(
                 "tracking_url": tracking_url,
             },
         )
-        outbox_enqueue(notifications.order_email_task(), locked.pk, notifications.EMAIL_SHIPPED)
+        outbox_enqueue(order_email_send, locked.pk, notifications.EMAIL_SHIPPED)
         transaction.on_commit(lambda: notifications.push_status(order=locked))
     logger.info("Order %s: shipped with %s (%s)", locked.public_id, carrier, source)
     _copy_fulfilment(order, locked)

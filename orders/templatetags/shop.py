@@ -1,13 +1,20 @@
-"""Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``
-and ``{{ product|plan_words }}``."""
+"""Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``,
+``{{ product|plan_words }}`` and ``{% provider_label %}`` (the payment provider's name)."""
 
 from django import template
 
 from orders.money import format_money
+from orders.payments import provider_label as payment_provider_label
 from orders.plans import product_plan_words
 from orders.recurring import PERIOD_WORDS
 
 register = template.Library()
+
+
+@register.simple_tag
+def provider_label() -> str:
+    """The store's payment provider as shoppers know it (``orders.payments``)."""
+    return payment_provider_label()
 
 
 @register.filter
