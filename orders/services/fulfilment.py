@@ -5,7 +5,7 @@ Like ``order_mark_paid``, each move locks the order's row, returns it untouched 
 happened (two merchants clicking "Mark shipped" at once make one change), writes the history
 line, and enqueues the shopper's e-mail in the same transaction (the outbox); the open order page
 hears of it after the commit. Only a paid order ships: not a pending, expired or cancelled one
-(a payment after cancellation is to be refunded, not fulfilled).
+(a payment after cancellation is to be refunded, not fulfilled), nor one refunded in full.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.utils import timezone
 from orders import notifications
 from orders.exceptions import CheckoutError, FulfilmentError
 from orders.locks import order_lock
-from orders.models import Order, OrderEvent
+from orders.models import REFUNDED, Order, OrderEvent
 from orders.outbox import outbox_enqueue
 from orders.services.history import order_history_add
 from orders.services.shipping import address_text_clean
@@ -93,6 +93,8 @@ def order_check_shippable(*, order: Order) -> None:
         raise FulfilmentError(f"Order {order.number} was cancelled: it can't be shipped.")
     if order.paid_at is None or order.status != Order.Status.PAID:
         raise FulfilmentError(f"Order {order.number} is not paid: it can't be shipped yet.")
+    if order.refund_state == REFUNDED:
+        raise FulfilmentError(f"Order {order.number} was refunded in full: it can't be shipped.")
 
 
 def order_ship(

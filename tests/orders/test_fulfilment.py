@@ -294,3 +294,32 @@ def test_an_expired_orders_page_does_not_promise_to_ship(client):
 
     assert "data-fulfilment-line hidden" in page
     assert "12 Analytical Row" in page  # the address is still shown
+
+
+def test_an_order_refunded_in_full_cannot_be_shipped_a_partial_refund_can():
+    from orders.services.refunds import order_refund_record
+
+    refunded, partly = shipping_order(), shipping_order()
+    order_refund_record(order=refunded, amount=refunded.total, reason="Returned", actor="m")
+    order_refund_record(order=partly, amount="4.90", reason="Shipping waived", actor="m")
+
+    with pytest.raises(FulfilmentError, match="refunded in full"):
+        order_ship(order=refunded, carrier="DHL")
+    _, changed = order_ship(order=partly, carrier="DHL")
+
+    assert changed is True
+    refunded.refresh_from_db()
+    assert refunded.fulfilment_status == Order.Fulfilment.UNFULFILLED
+
+
+def test_the_page_of_an_order_refunded_before_it_shipped_does_not_promise_to_ship(client):
+    from orders.services.refunds import order_refund_record
+
+    order = shipping_order()
+    order_refund_record(order=order, amount=order.total, reason="Out of stock", actor="m")
+
+    page = client.get(
+        f"/orders/{order.public_id}/?key={order_access_key(order=order)}"
+    ).content.decode()
+
+    assert "data-fulfilment-line hidden" in page
