@@ -323,3 +323,15 @@ def test_the_page_of_an_order_refunded_before_it_shipped_does_not_promise_to_shi
     ).content.decode()
 
     assert "data-fulfilment-line hidden" in page
+
+
+def test_the_payment_email_shows_the_shipping_line_method_and_address(mailoutbox, run_tasks):
+    shipping_order()
+
+    run_tasks()
+
+    (email,) = [m for m in mailoutbox if "payment received" in m.subject]
+    assert "Shipping (Standard)  4.90 USD" in email.body
+    assert "Total paid: 24.80 USD" in email.body
+    assert "We will ship it by Standard to:" in email.body
+    assert "12 Analytical Row" in email.body
