@@ -159,6 +159,46 @@ def order_ship(
     return locked, True
 
 
+def order_tracking_correct(
+    *,
+    order: Order,
+    carrier: str,
+    tracking_number: str = "",
+    tracking_url: str = "",
+    source: str = OrderEvent.Source.ADMIN,
+    actor: str = "",
+) -> tuple[Order, bool]:
+    """Correct a shipped (or delivered) order's carrier, tracking number or URL (a typo). A
+    history line records the old and the new details; the open page shows them at once; no
+    second e-mail. ``(order, changed)``: False when nothing differs. Raises ``FulfilmentError``
+    for an order not shipped yet (use ``order_ship``) or for bad details."""
+    details = shipment_details_clean(
+        carrier=carrier, tracking_number=tracking_number, tracking_url=tracking_url
+    )
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.fulfilment_status not in (F.SHIPPED, F.DELIVERED):
+            raise FulfilmentError(f"Order {locked.number} has not been shipped: mark it shipped.")
+        before = (locked.carrier, locked.tracking_number, locked.tracking_url)
+        if before == details:
+            _copy_fulfilment(order, locked)
+            return locked, False
+        locked.carrier, locked.tracking_number, locked.tracking_url = details
+        locked.save(update_fields=["carrier", "tracking_number", "tracking_url", "updated_at"])
+        order_history_add(
+            order=locked,
+            kind=OrderEvent.Kind.NOTE,
+            source=source,
+            actor=actor,
+            message=f"Tracking details corrected. {_shipped_words(locked)}",
+            data={"tracking_corrected": {"before": list(before), "after": list(details)}},
+        )
+        transaction.on_commit(lambda: notifications.push_status(order=locked))
+    logger.info("Order %s: tracking details corrected (%s)", locked.public_id, source)
+    _copy_fulfilment(order, locked)
+    return locked, True
+
+
 def order_mark_delivered(
     *, order: Order, source: str = OrderEvent.Source.ADMIN, actor: str = ""
 ) -> tuple[Order, bool]:

@@ -335,3 +335,33 @@ def test_the_payment_email_shows_the_shipping_line_method_and_address(mailoutbox
     assert "Total paid: 24.80 USD" in email.body
     assert "We will ship it by Standard to:" in email.body
     assert "12 Analytical Row" in email.body
+
+
+def test_correcting_the_tracking_details_writes_history_and_sends_no_email(mailoutbox, run_tasks):
+    from orders.services.fulfilment import order_tracking_correct
+
+    order = shipping_order()
+    with pytest.raises(FulfilmentError, match="not been shipped"):
+        order_tracking_correct(order=order, carrier="DHL")
+    order_ship(order=order, carrier="DHL", tracking_number="JD0104")
+    run_tasks()
+    mailoutbox.clear()
+
+    _, changed = order_tracking_correct(
+        order=order, carrier="DHL", tracking_number="JD0140", tracking_url=TRACKING
+    )
+    _, again = order_tracking_correct(
+        order=order, carrier="DHL", tracking_number="JD0140", tracking_url=TRACKING
+    )
+    run_tasks()
+
+    assert (changed, again) == (True, False)
+    order.refresh_from_db()
+    assert (order.tracking_number, order.tracking_url) == ("JD0140", TRACKING)
+    assert order.fulfilment_status == Order.Fulfilment.SHIPPED
+    (note,) = order.history.filter(data__has_key="tracking_corrected")
+    assert note.data["tracking_corrected"]["before"] == ["DHL", "JD0104", ""]
+    assert order.history.filter(kind=OrderEvent.Kind.SHIPPED).count() == 1
+    assert mailoutbox == []
+    with pytest.raises(FulfilmentError):
+        order_tracking_correct(order=order, carrier="DHL", tracking_url="javascript:alert(1)")
