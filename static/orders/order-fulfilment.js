@@ -24,7 +24,7 @@
   var wsPath = root.dataset.wsPath;
   var accessKey = root.dataset.key || "";
   var DONE = { shipped: true, delivered: true, not_required: true };
-  var WAITING_WORDS = ": we are preparing your parcel, and this page shows its tracking link as soon as it ships.";
+  var WAITING_WORDS = " We are preparing your parcel; this page shows its tracking link as soon as it ships.";
   var state = { fulfilment: root.dataset.fulfilment, paid: root.dataset.paid === "true", ended: false };
   var socket = null;
   var socketTimer = null;
