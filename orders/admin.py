@@ -29,6 +29,7 @@ from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
+from rangefilter.filters import DateRangeFilterBuilder
 
 from orders.access import order_signed_url
 from orders.admin_refunds import OrderRefundAdminMixin
@@ -43,6 +44,7 @@ from orders.admin_selectors import (
 )
 from orders.admin_shipping import SHIPPING_FIELDS, FulfilmentAdminMixin
 from orders.exceptions import PlanCancelError
+from orders.forms import ProductAdminForm, ProductListForm
 from orders.models import (
     Installment,
     Order,
@@ -55,9 +57,11 @@ from orders.models import (
 from orders.money import format_money
 from orders.notifications import order_status_display
 from orders.payments import provider_label
+from orders.photos import photo_upload_body_limit, product_photo_variants_make
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
 from orders.services.cancellation import subscription_cancel, subscription_stop_confirm
+from orders.templatetags.shop import product_picture
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
@@ -81,6 +85,7 @@ def status_badge(order: Order) -> str:
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
     list_display = (
         "name",
         "slug",
@@ -95,6 +100,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "frequency", "requires_shipping")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("photo_preview",)
     fieldsets = (
         (
             None,
@@ -108,10 +114,10 @@ class ProductAdmin(admin.ModelAdmin):
                     "stock",
                     "is_active",
                     "requires_shipping",
-                    "image",
                 )
             },
         ),
+        ("Pictures", {"fields": ("photo", "photo_preview", "image")}),
         (
             "Recurring plan",
             {
@@ -122,6 +128,33 @@ class ProductAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        return super().get_changelist_form(request, form=ProductListForm, **kwargs)
+
+    @admin.display(description="as the shop shows it")
+    def photo_preview(self, product: Product) -> str:
+        return product_picture(product, 160, alt=f"{product.name}, as the catalog shows it") or "-"
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        """A new (or cleared) photo gets its sized variants now, once; the files of the photo it
+        replaces are deleted after the commit."""
+        photo_changed = "photo" in form.changed_data
+        replaced = None
+        if change and photo_changed:
+            replaced = Product.objects.values_list("photo", "photo_variants").get(pk=obj.pk)
+        super().save_model(request, obj, form, change)
+        if photo_changed:
+            product_photo_variants_make(product=obj, replaced=replaced)
+
+    def get_urls(self):
+        urls = super().get_urls()
+        opts = self.model._meta
+        forms = {f"{opts.app_label}_{opts.model_name}_{view}" for view in ("add", "change")}
+        for url in urls:  # the add and change forms take a photo: a larger body (storefront.limits)
+            if url.name in forms:
+                url.callback.max_body_bytes = photo_upload_body_limit  # type: ignore[attr-defined]
+        return urls
 
 
 def _provider_words_now(template: str) -> str:
@@ -204,8 +237,19 @@ def _installment_text(row: Installment) -> str:
 class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderItem
     extra = 0
-    fields = ("product_name", "product", "unit_price", "quantity", "line_total")
+    fields = ("product_name", "product", "unit_price_display", "quantity", "line_total_display")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
+        return super().get_queryset(request).select_related("order")
+
+    @admin.display(description="unit price")
+    def unit_price_display(self, item: OrderItem) -> str:
+        return format_money(item.unit_price, item.order.currency)
+
+    @admin.display(description="line total")
+    def line_total_display(self, item: OrderItem) -> str:
+        return format_money(item.line_total, item.order.currency)
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -320,12 +364,16 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 }
 
 
+CUSTOMER_FIELDS = ("name", "email")
+
+
 @admin.register(Order)
 class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
         "email",
+        "name",
         "total_display",
         "status_badge",
         "paid_at_display",
@@ -335,7 +383,8 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     list_filter = (
         "status",
         "fulfilment_status",
-        "created_at",
+        ("created_at", DateRangeFilterBuilder(title="placed between")),
+        ("paid_at", DateRangeFilterBuilder(title="paid between")),
         NeedsAttentionFilter,
         PaidWithinFilter,
     )
@@ -348,7 +397,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
-        ("Money", {"fields": ("subtotal", "shipping_price", "total", "currency")}),
+        ("Money", {"fields": ("subtotal_display", "shipping_price_display", "total_display")}),
         (
             "Payment",
             {
@@ -364,12 +413,19 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
         ),
         ("Refunds", {"fields": ("refunds_display",)}),
     )
-    # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
+    # Only the shopper's name and e-mail can be corrected here, and only before the order is
+    # paid (get_readonly_fields); the rest is a financial record.
     readonly_fields = (
-        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")),
+        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in CUSTOMER_FIELDS),
         "plan_schedule",
         *SHIPPING_FIELDS,
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_paid:  # what the payment was for, as the shopper gave it
+            return (*fields, *CUSTOMER_FIELDS)
+        return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -396,6 +452,14 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     @admin.display(description="total", ordering="total")
     def total_display(self, order: Order) -> str:
         return format_money(order.total, order.currency)
+
+    @admin.display(description="subtotal")
+    def subtotal_display(self, order: Order) -> str:
+        return format_money(order.subtotal, order.currency)
+
+    @admin.display(description="shipping")
+    def shipping_price_display(self, order: Order) -> str:
+        return format_money(order.shipping_price, order.currency)
 
     # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
     # admin.css): a short paid-at, and the provider's payment id whole but over two lines.
@@ -474,6 +538,9 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "failed_count",
         "provider_stop",
     )
+    # The order column links to the order; the product opens the subscription (a link inside
+    # Django's row link would leave an empty link behind).
+    list_display_links = ("product_name",)
     list_filter = ("state", "provider_stop", "frequency", InstallmentReceivedFilter)
     search_fields = ("order__number", "order__email", "product_name")
     actions = ["cancel_plans", "confirm_stopped"]

@@ -1,5 +1,6 @@
 """The checkout form: e-mail and name, and, when the cart holds goods that ship, the shipping
-address and method. Prices never come from a form.
+address and method. Prices never come from a form. And the admin's product form, whose photo is
+checked from its content.
 
 The rules are the services' (``checkout_email_clean``, ``checkout_name_clean``,
 ``shipping_address_check``, ``shipping_method_choose``), which checkout itself applies again; the
@@ -15,7 +16,8 @@ from django.utils.html import format_html
 from django_countries import countries
 
 from orders.exceptions import CheckoutError
-from orders.models import ShippingMethod
+from orders.models import Product, ShippingMethod
+from orders.photos import photo_check
 from orders.services import (
     checkout_email_clean,
     checkout_name_clean,
@@ -162,3 +164,41 @@ def _checked(rule: Callable[[str], str], value: str) -> str:
         return rule(value)
     except CheckoutError as exc:
         raise forms.ValidationError(str(exc)) from None
+
+
+class ProductPhotoField(forms.ImageField):
+    """An uploaded product photo, judged by its content (``orders.photos.photo_check``: size,
+    pixels, Pillow's decompression-bomb guard, a whole JPEG, PNG, WebP or GIF), never by its
+    name: the file is renamed with the extension of what it really is."""
+
+    default_validators: list = []
+
+    def to_python(self, data):
+        upload = forms.FileField.to_python(self, data)
+        if upload is None:
+            return None
+        extension = photo_check(upload)
+        upload.name = f"photo.{extension}"
+        return upload
+
+
+class ProductAdminForm(forms.ModelForm):
+    photo = ProductPhotoField(
+        label="Photo",
+        required=False,
+        help_text=Product._meta.get_field("photo").help_text,
+    )
+
+    class Meta:
+        model = Product
+        fields = ("photo",)  # the admin adds the others (ProductAdmin.fieldsets)
+
+
+class ProductListForm(forms.ModelForm):
+    """A row of the admin's product list (its editable price, stock and active cells), each cell
+    labelled with its product for screen readers ("Price of banq mug")."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["aria-label"] = f"{field.label} of {self.instance.name}"

@@ -6,6 +6,7 @@ Statuses change only through ``orders.services`` (``order_set_status`` / ``order
 
 from __future__ import annotations
 
+import posixpath
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -22,6 +23,14 @@ from orders.recurring import ONCE, Plan
 PARTIALLY_REFUNDED = "partially_refunded"
 REFUNDED = "refunded"
 REFUND_STATES = {PARTIALLY_REFUNDED: "Partially refunded", REFUNDED: "Refunded"}
+
+
+def product_photo_path(instance: Product, filename: str) -> str:
+    """``products/<random>/original.<ext>``: a fresh directory per upload (never overwriting a
+    photo a page may still show); the extension is the checked content's
+    (``orders.photos.photo_check``), which the admin's form gives the file."""
+    extension = posixpath.splitext(filename)[1].lower() or ".jpg"
+    return f"products/{uuid.uuid4().hex}/original{extension}"
 
 
 def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa: N802 - a field
@@ -46,10 +55,26 @@ class Product(models.Model):
     price = MoneyField("price", validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField("currency", max_length=3, default="USD")
     image = models.CharField(
-        "image",
+        "illustration",
         max_length=200,
         blank=True,
-        help_text="Path of an illustration under static/, e.g. orders/products/mug.svg.",
+        help_text="Path of an illustration under static/, e.g. orders/products/mug.svg: shown "
+        "when the product has no photo.",
+    )
+    photo = models.ImageField(
+        "photo",
+        upload_to=product_photo_path,
+        max_length=200,
+        blank=True,
+        help_text="A JPEG, PNG, WebP or GIF, checked from its content. Sized copies are made "
+        "when it is uploaded; pages show the one that fits the screen.",
+    )
+    photo_variants = models.JSONField(
+        "photo sizes",
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The sized WebP copies of the photo: width, height and file name of each.",
     )
     is_active = models.BooleanField("active", default=True, db_index=True)
     requires_shipping = models.BooleanField(

@@ -16,7 +16,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import ListView
 
 from orders import selectors, services
@@ -220,6 +222,9 @@ class CartRemoveView(_CartChangeView):
             services.cart_remove_item(cart=cart, product=None if item else product, item=item)
 
 
+# Pages holding a shopper's name and e-mail are never stored by a browser or a proxy (never_cache:
+# Cache-Control no-store, private); the status JSON says no-store itself (order_status_response).
+@method_decorator(never_cache, name="dispatch")
 class CheckoutView(View):
     template_name = "orders/checkout.html"
 
@@ -301,6 +306,7 @@ def _checkout_form(summary, data: dict[str, str] | None = None) -> CheckoutForm:
     return CheckoutForm(data, ships=ships, methods=methods, currency=summary.currency)
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderDetailView(View):
     """The order page: for the session that placed the order, or with the signed link.
 
@@ -362,6 +368,7 @@ class OrderStatusView(JsonView):
         return order_status_response(order)
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderCancelView(View):
     """``POST /orders/<public_id>/cancel``: the shopper cancels an order that is not paid, after
     the confirmation step on the order page. Same access rule as the order page (owner session or
