@@ -238,7 +238,8 @@ def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:
     the same period (refunds of the order's payment against the orders, of an installment
     against the installments), and the attention count: money received is the two together.
 
-    Four queries whatever the number of orders, each on an index.
+    Four queries whatever the number of orders (the refunds' included; the attention count is
+    one), each on an index.
     """
     now = now or timezone.now()
     paid_today, paid_week = _totals(

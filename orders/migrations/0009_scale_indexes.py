@@ -37,7 +37,7 @@ def trigram_indexes(table: str, columns: list[str]):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0011_merge_photos'),
+        ('orders', '0008_merge_provider_labels_and_shipping'),
     ]
 
     operations = [
