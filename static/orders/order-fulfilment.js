@@ -91,6 +91,9 @@
 
   function handle(payload) {
     if (!payload || typeof payload !== "object") { return; }
+    // Answers may cross on the way: never go back to an older state of the order.
+    if (payload.updated && state.updated && payload.updated < state.updated) { return; }
+    if (payload.updated) { state.updated = payload.updated; }
     if (payload.fulfilment) { render(payload.fulfilment, payload); }
     if (payload.paid && payload.status === "paid") { state.paid = true; }
     var over = payload.status === "cancelled" || payload.status === "expired" || payload.refund_due ||
