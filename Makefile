@@ -54,8 +54,9 @@ test: install-dev
 	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks banq_emulator
 	DJANGO_READ_DOT_ENV=false $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Benchmarks of the hot paths against minimal probes (docs/benchmarks.md): SQLite, then
-## PostgreSQL + Redis with one and two store workers; about 12 minutes, QUICK=1 about 3.
+## Benchmarks of the hot paths against minimal probes on the store's own stack
+## (docs/benchmarks.md): SQLite quiet and as `make run` runs it, then PostgreSQL + Redis with one
+## and two store workers (how long: docs/benchmarks.md).
 bench: install-dev
 	$(BIN)/python -m bench --all $(if $(QUICK),--quick)
 
