@@ -1019,7 +1019,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="*",
         default=[],
-        help="floor webhooks links pages queries sockets sweep",
+        help="floor webhooks links pages queries sockets sweep; or scale alone (a year of "
+        "orders, bench/scale.py; --scale runs it on SQLite, then PostgreSQL)",
     )
     parser.add_argument(
         "--all",
