@@ -23,7 +23,6 @@ from banq.models import BanqPayment
 from banq.payloads import storable_text
 from banq.selectors import attempt_latest_checkable
 from banq.settings import banq_settings
-from banq.settlement import Settlement
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderEvent
 from orders.money import format_money
@@ -197,25 +196,14 @@ def _describe(order: Order, lookup: Lookup) -> str:
         return (
             f"{prefix}: {lookup.attempt.get_status_display().lower()} (asked by another look-up)."
         )
-    if outcome.result == Settlement.PAID:
-        return f"{prefix}: paid."
-    if outcome.result == Settlement.ALREADY_PAID:
-        return f"{prefix}: already paid, nothing changed."
-    if outcome.result == Settlement.NOT_COMPLETED:
-        return f"{prefix}: still open. {outcome.reason}".strip()
-    if outcome.result == Settlement.FAILED:
-        return f"{prefix}: {outcome.reason} (the order is now failed)."
-    return f"{prefix}: {outcome.result.label}. {outcome.reason}".strip()
+    return f"{prefix}: {outcome.result.meaning.admin}. {outcome.reason}".strip()
 
 
 def _level(lookup: Lookup) -> int:
+    """The message level of the verdict's severity (``banq.outcomes``), INFO for a shared one."""
     if lookup.outcome is None:
         return messages.INFO
-    if lookup.outcome.result == Settlement.PAID:
-        return messages.SUCCESS
-    if lookup.outcome.result in (Settlement.ALREADY_PAID, Settlement.NOT_COMPLETED):
-        return messages.INFO
-    return messages.WARNING
+    return lookup.outcome.result.meaning.message_level
 
 
 admin.site.unregister(Order)

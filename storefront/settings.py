@@ -199,7 +199,6 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "orders.context_processors.storefront",
-                "banq.context_processors.banq",
             ],
         },
     },
@@ -319,7 +318,7 @@ WORKER_LEASE_CHECK_SECONDS = env.float("WORKER_LEASE_CHECK_SECONDS", default=15.
 WORKER_PERIODIC_TASKS = {
     "banq.tasks.banq_sweep": 5,  # ask banq about open payments that are due a check
     "webhooks.tasks.webhooks_retry_due": 10,  # events banq or the store must retry
-    "orders.tasks.orders_expire": 30,  # unpaid orders past their time (banq asked first)
+    "orders.periodic.orders_expire": 30,  # unpaid orders past their time (banq asked first)
     "storefront.tasks.tasks_housekeeping": 600,  # old results, tasks running without a worker id
 }
 
@@ -492,6 +491,9 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="shop@example.
 # --- The store ---
 STORE_NAME = env.str("STORE_NAME", default="banq demo store")
 STORE_CURRENCY = "USD"
+# The payment provider new orders pay through: the name a provider app registers under in its
+# AppConfig.ready (orders.payments; banq's is "banq").
+PAYMENT_PROVIDER = "banq"
 # Public base URL of the store: used in e-mails (signed order links) and when registering the
 # webhook with banq.
 STOREFRONT_URL = env.str(

@@ -1,5 +1,6 @@
 """Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``,
-``{{ product|plan_words }}`` and ``{% product_picture product 160 %}``."""
+``{{ product|plan_words }}``, ``{% product_picture product 160 %}`` and ``{% provider_label %}``
+(the payment provider's name)."""
 
 from django import template
 from django.core.files.storage import default_storage
@@ -8,10 +9,17 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from orders.money import format_money
+from orders.payments import provider_label as payment_provider_label
 from orders.plans import product_plan_words
 from orders.recurring import PERIOD_WORDS
 
 register = template.Library()
+
+
+@register.simple_tag
+def provider_label() -> str:
+    """The store's payment provider as shoppers know it (``orders.payments``)."""
+    return payment_provider_label()
 
 
 @register.filter
