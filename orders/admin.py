@@ -14,6 +14,12 @@ Recurring orders: the order page shows the plan's schedule (every installment's 
 with its date and transaction, failed with the reason, missed, or expected), and the
 subscriptions have their own list (state, next expected date, installments paid and failed).
 Missed and failed installments are flags, so they are in "needs attention" like any other.
+
+Products: a photo uploaded on the product's page is checked from its content
+(``orders.forms.ProductPhotoField``) and gets its sized variants once, on save
+(``orders.photos``). The order list filters by the dates an order was placed and paid
+(django-admin-rangefilter); amounts show with their currency; a paid order's name and e-mail are
+read-only (what the payment was for).
 """
 
 from __future__ import annotations
@@ -395,7 +401,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
         NeedsAttentionFilter,
         PaidWithinFilter,
     )
-    search_fields = ["number", "email", "payment_reference"]
+    search_fields = ["number", "email", "name", "payment_reference"]
     list_per_page = 50
     # No count of the whole table on each page (docs/benchmarks.md, "At a year of orders"), and
     # no date hierarchy: its links are a DISTINCT over every order's date. The "created" filter
