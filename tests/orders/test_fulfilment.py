@@ -202,6 +202,10 @@ def test_the_status_json_carries_the_fulfilment_and_keeps_its_keys(client):
     assert (fulfilment["carrier"], fulfilment["tracking_number"]) == ("DHL", "JD0140")
     assert fulfilment["tracking_url"] == TRACKING
     assert fulfilment["shipped_at"]
+    # The live page shows the server's words, in the page's own format with the zone named.
+    assert fulfilment["shipped_at_display"].endswith(" UTC")
+    page = client.get(url.replace("/status", "/")).content.decode()
+    assert fulfilment["shipped_at_display"] in page
 
 
 def test_the_order_page_shows_shipped_with_the_tracking_link(client):
