@@ -23,9 +23,9 @@ from banq.models import BanqPayment
 from banq.payloads import storable_text
 from banq.selectors import attempt_latest_checkable
 from banq.settings import banq_settings
-from banq.settlement import Settlement
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderEvent
+from orders.money import format_money
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 PAYLOAD_MAX_CHARS = 20_000
@@ -34,8 +34,7 @@ ATTEMPT_FIELDS = (
     "banq_payment_id",
     "status",
     "banq_status",
-    "funds",
-    "currency",
+    "funds_display",
     "frequency",
     "fail_reason",
     "verification_error",
@@ -80,6 +79,10 @@ class _AttemptDisplay:
     def link(self, attempt: BanqPayment) -> str:
         return attempt_link(attempt)
 
+    @admin.display(description="amount", ordering="funds")
+    def funds_display(self, attempt: BanqPayment) -> str:
+        return "-" if attempt.funds is None else format_money(attempt.funds, attempt.currency)
+
     @admin.display(description="banq's last payload")
     def payload(self, attempt: BanqPayment) -> str:
         return pretty_json(attempt.last_payload)
@@ -97,7 +100,14 @@ class BanqPaymentInline(ReadOnlyAdminMixin, _AttemptDisplay, admin.StackedInline
 
 @admin.register(BanqPayment)
 class BanqPaymentAdmin(ReadOnlyAdminMixin, _AttemptDisplay, admin.ModelAdmin):
-    list_display = ("banq_payment_id", "order", "status", "banq_status", "funds", "created_at")
+    list_display = (
+        "banq_payment_id",
+        "order",
+        "status",
+        "banq_status",
+        "funds_display",
+        "created_at",
+    )
     list_filter = ("status",)
     list_select_related = ("order",)
     search_fields = ("banq_payment_id", "order__number", "url")
@@ -186,25 +196,14 @@ def _describe(order: Order, lookup: Lookup) -> str:
         return (
             f"{prefix}: {lookup.attempt.get_status_display().lower()} (asked by another look-up)."
         )
-    if outcome.result == Settlement.PAID:
-        return f"{prefix}: paid."
-    if outcome.result == Settlement.ALREADY_PAID:
-        return f"{prefix}: already paid, nothing changed."
-    if outcome.result == Settlement.NOT_COMPLETED:
-        return f"{prefix}: still open. {outcome.reason}".strip()
-    if outcome.result == Settlement.FAILED:
-        return f"{prefix}: {outcome.reason} (the order is now failed)."
-    return f"{prefix}: {outcome.result.label}. {outcome.reason}".strip()
+    return f"{prefix}: {outcome.result.meaning.admin}. {outcome.reason}".strip()
 
 
 def _level(lookup: Lookup) -> int:
+    """The message level of the verdict's severity (``banq.outcomes``), INFO for a shared one."""
     if lookup.outcome is None:
         return messages.INFO
-    if lookup.outcome.result == Settlement.PAID:
-        return messages.SUCCESS
-    if lookup.outcome.result in (Settlement.ALREADY_PAID, Settlement.NOT_COMPLETED):
-        return messages.INFO
-    return messages.WARNING
+    return lookup.outcome.result.meaning.message_level
 
 
 admin.site.unregister(Order)

@@ -8,10 +8,9 @@ class BanqConfig(AppConfig):
 
     def ready(self) -> None:
         from banq import checks  # noqa: F401  (registers the configuration system checks)
-        from banq.services import order_payments_answered_by_banq, order_payments_check_with_banq
-        from orders.payments import payment_checker_register
+        from banq.provider import BanqProvider
+        from orders.payments import payment_provider_register
 
-        # orders asks banq, through this, before an order expires or is cancelled.
-        payment_checker_register(
-            ask=order_payments_check_with_banq, answered=order_payments_answered_by_banq
-        )
+        # orders reaches banq only through this: the order page's pay block, the look-ups
+        # before an order expires or is cancelled, refunds and plans (orders.payments).
+        payment_provider_register(BanqProvider())

@@ -1,5 +1,5 @@
-"""Installments of recurring payments: the one evaluator, the writer the settlement service calls,
-and the sweep's check for installments that are overdue.
+"""Installments of recurring payments: the one evaluator and the writer the settlement service
+calls.
 
 banq charges a recurring payment again every period; each charge is a transaction of that
 payment (``banq.payloads.RemoteInstallment``: from the payment's ``transactions`` list, or a
@@ -14,11 +14,7 @@ for every charge banq reports, inside ``banq.settlement.payment_apply`` (the one
 the order's row is locked, so duplicate and out-of-order events, the sweep and a webhook at the
 same moment record each transaction once; the database's unique constraints say so as well).
 
-``installments_sweep`` (the worker's ``banq_sweep``): an active subscription whose expected
-installment is overdue by ``BANQ_INSTALLMENT_GRACE`` after its due day gets its payment re-fetched
-from banq (the payment carries its transactions) and applied the same way; when banq still has
-nothing for it, the order is flagged "installment missed" (once per installment and due date) and
-the next one is expected. Nothing is expected after the plan's end.
+The sweep's check for overdue installments is ``banq.overdue``.
 """
 
 from __future__ import annotations
@@ -26,29 +22,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import models
-from django.utils import timezone
 
 from banq.fail_reasons import fail_reason_text
-from banq.settings import banq_settings
-from orders.models import Installment, Order, OrderEvent, OrderFlag, Subscription
+from banq.payloads import RemoteInstallment
+from banq.verification import installment_charge, verify_charge
+from orders.models import Installment, Order, OrderFlag, Subscription
+from orders.notifications import EMAIL_INSTALLMENT_AFTER_CANCEL
 from orders.services import (
     installment_name_transaction,
     installment_paid_after_failure,
     installment_record,
     order_flag_raise,
     subscription_get,
-    subscription_installment_missed,
-    subscriptions_claim_overdue,
 )
 from orders.services.subscriptions import EMAIL_INSTALLMENT_FAILED, EMAIL_INSTALLMENT_PAID
 from storefront import metrics
 
 if TYPE_CHECKING:
-    from banq.payloads import RemoteInstallment, RemotePayment, RemoteTransaction
+    from banq.payloads import RemotePayment, RemoteTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +59,7 @@ class InstallmentResult(models.TextChoices):
     REJECTED = "rejected", "Rejected by verification"
     PAID_TWICE = "paid_twice", "Installment charged twice: refund one"
     OUTSIDE_PLAN = "outside_plan", "Charged outside the plan: refund"
+    AFTER_CANCEL = "after_cancel", "Charged after the plan was cancelled: refund"
     CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
     KNOWN = "known", "Recorded before"
     OPEN = "open", "Not charged yet"
@@ -82,6 +77,7 @@ WRITING = frozenset(
         InstallmentResult.REJECTED,
         InstallmentResult.PAID_TWICE,
         InstallmentResult.OUTSIDE_PLAN,
+        InstallmentResult.AFTER_CANCEL,
         InstallmentResult.CONTRADICTION,
     }
 )
@@ -135,35 +131,9 @@ def installment_evaluate(
     label = f"Installment {n + 1}" if n is not None else "A charge"
     tx = item.guid or "(no id)"
     if order.paid_at is None or order.payment_reference != remote.id[:64]:
-        if item.is_completed and n and order.paid_at is not None:
-            return InstallmentEvaluation(
-                InstallmentResult.OUTSIDE_PLAN,
-                f"banq payment {remote.id}, which did not pay this order, charged {label.lower()} "
-                f"(transaction {tx}): refund it and stop that payment at banq.",
-                Status.DUPLICATE,
-                Flag.INSTALLMENT_UNEXPECTED,
-                counts=False,
-            )
-        return InstallmentEvaluation(
-            InstallmentResult.NOT_OURS,
-            f"banq payment {remote.id} is not the payment of this order's plan.",
-        )
+        return _not_the_plans_payment(order=order, remote=remote, item=item, label=label, tx=tx)
     if known is not None:
-        if known.status == Status.FAILED and item.is_completed:
-            return InstallmentEvaluation(
-                InstallmentResult.PAID_AFTER_FAILURE,
-                f"{label}: transaction {tx}, reported failed before, is now completed.",
-                Status.PAID,
-                email=EMAIL_INSTALLMENT_PAID,
-            )
-        if known.status == Status.PAID and item.is_failed:
-            return InstallmentEvaluation(
-                InstallmentResult.CONTRADICTION,
-                f"banq now reports paid transaction {tx} ({label.lower()}) as failed "
-                f"({item.fail_reason or 'unknown'}); nothing changed.",
-                flag=Flag.PAYMENT_CONTRADICTION,
-            )
-        return InstallmentEvaluation(InstallmentResult.KNOWN, f"Transaction {tx} recorded before.")
+        return _known_charge(known=known, item=item, label=label, tx=tx)
     if not (item.is_completed or item.is_failed):
         return InstallmentEvaluation(
             InstallmentResult.OPEN, f"banq reports transaction {tx} as {item.status or 'unknown'}."
@@ -172,32 +142,98 @@ def installment_evaluate(
         return InstallmentEvaluation(
             InstallmentResult.NOT_OURS, f"banq gave no installment number for transaction {tx}."
         )
-    flag, problem = _verify(order=order, subscription=subscription, remote=remote, item=item)
-    if problem:
-        return InstallmentEvaluation(InstallmentResult.REJECTED, problem, Status.REJECTED, flag)
-    if n == 0:
-        if item.is_failed:  # the order's own payment failing is the payment's business
-            return InstallmentEvaluation(
-                InstallmentResult.NOT_OURS, "The first payment's failure is the order's own."
-            )
-        if paid is None:
-            # Paid after the order was cancelled: recorded (money received; the order is
-            # flagged for a refund), but the plan never starts.
-            cancelled = order.status == Order.Status.CANCELLED
-            return InstallmentEvaluation(
-                InstallmentResult.FIRST, "", Status.PAID, counts=not cancelled
-            )
-        if not paid.transaction_id:
-            return InstallmentEvaluation(
-                InstallmentResult.NAMED, f"The first payment is transaction {tx}."
-            )
+    charge = installment_charge(order=order, subscription=subscription, remote=remote, item=item)
+    problem = verify_charge(order=order, charge=charge)
+    if problem is not None:
         return InstallmentEvaluation(
-            InstallmentResult.PAID_TWICE,
-            f"{label} was charged twice: transactions {paid.transaction_id} and {tx}: refund one.",
-            Status.DUPLICATE,
-            Flag.DUPLICATE_PAYMENT,
+            InstallmentResult.REJECTED, problem.message, Status.REJECTED, problem.flag
         )
-    if subscription.plan.due(n) is None:
+    if n == 0:
+        return _first_payment(order=order, item=item, paid=paid, label=label, tx=tx)
+    return _later_installment(
+        order=order, subscription=subscription, item=item, paid=paid, label=label, tx=tx
+    )
+
+
+def _not_the_plans_payment(
+    *, order: Order, remote: RemotePayment, item: RemoteInstallment, label: str, tx: str
+) -> InstallmentEvaluation:
+    """A charge of a banq payment that did not pay this order: a refund if it took money."""
+    if item.is_completed and item.number and order.paid_at is not None:
+        return InstallmentEvaluation(
+            InstallmentResult.OUTSIDE_PLAN,
+            f"banq payment {remote.id}, which did not pay this order, charged {label.lower()} "
+            f"(transaction {tx}): refund it and stop that payment at banq.",
+            Status.DUPLICATE,
+            Flag.INSTALLMENT_UNEXPECTED,
+            counts=False,
+        )
+    return InstallmentEvaluation(
+        InstallmentResult.NOT_OURS,
+        f"banq payment {remote.id} is not the payment of this order's plan.",
+    )
+
+
+def _known_charge(
+    *, known: Installment, item: RemoteInstallment, label: str, tx: str
+) -> InstallmentEvaluation:
+    """A transaction recorded before: paid after failing, a contradiction, or a redelivery."""
+    if known.status == Status.FAILED and item.is_completed:
+        return InstallmentEvaluation(
+            InstallmentResult.PAID_AFTER_FAILURE,
+            f"{label}: transaction {tx}, reported failed before, is now completed.",
+            Status.PAID,
+            email=EMAIL_INSTALLMENT_PAID,
+        )
+    if known.status == Status.PAID and item.is_failed:
+        return InstallmentEvaluation(
+            InstallmentResult.CONTRADICTION,
+            f"banq now reports paid transaction {tx} ({label.lower()}) as failed "
+            f"({item.fail_reason or 'unknown'}); nothing changed.",
+            flag=Flag.PAYMENT_CONTRADICTION,
+        )
+    return InstallmentEvaluation(InstallmentResult.KNOWN, f"Transaction {tx} recorded before.")
+
+
+def _first_payment(
+    *, order: Order, item: RemoteInstallment, paid: Installment | None, label: str, tx: str
+) -> InstallmentEvaluation:
+    """Installment 0, the order's own payment (checked out already)."""
+    if item.is_failed:  # the order's own payment failing is the payment's business
+        return InstallmentEvaluation(
+            InstallmentResult.NOT_OURS, "The first payment's failure is the order's own."
+        )
+    if paid is None:
+        # Paid after the order was cancelled: recorded (money received; the order is
+        # flagged for a refund), but the plan never starts.
+        cancelled = order.status == Order.Status.CANCELLED
+        return InstallmentEvaluation(InstallmentResult.FIRST, "", Status.PAID, counts=not cancelled)
+    if not paid.transaction_id:
+        return InstallmentEvaluation(
+            InstallmentResult.NAMED, f"The first payment is transaction {tx}."
+        )
+    return InstallmentEvaluation(
+        InstallmentResult.PAID_TWICE,
+        f"{label} was charged twice: transactions {paid.transaction_id} and {tx}: refund one.",
+        Status.DUPLICATE,
+        Flag.DUPLICATE_PAYMENT,
+    )
+
+
+def _later_installment(
+    *,
+    order: Order,
+    subscription: Subscription,
+    item: RemoteInstallment,
+    paid: Installment | None,
+    label: str,
+    tx: str,
+) -> InstallmentEvaluation:
+    """Installment 1 or later (checked out already): after the plan's end, failed, twice, for a
+    cancelled order, or paid."""
+    if subscription.state == Subscription.State.CANCELLED:
+        return _after_cancel(label=label, tx=tx, item=item, paid=paid)
+    if subscription.plan.due(item.number or 0) is None:
         if item.is_completed:
             status = Status.PAID if paid is None else Status.DUPLICATE
             what = "was charged: refund it, and stop the payment at banq"
@@ -238,36 +274,30 @@ def installment_evaluate(
     )
 
 
-def _verify(
-    *, order: Order, subscription: Subscription, remote: RemotePayment, item: RemoteInstallment
-) -> tuple[str, str]:
-    """``(flag, problem)`` for a charge that does not check out, like a one-time payment: its
-    order code is the order's, its amount the plan's (for a completed charge), its payment's
-    destination our ``BANQ_MERCHANT_GUID``."""
-    tx = item.guid or "(no id)"
-    code = item.external_order_code or remote.external_order_code or ""
-    if code != order.number or (remote.external_order_code or code) != order.number:
-        return (
-            Flag.ORDER_CODE_MISMATCH,
-            f"Order code mismatch: banq transaction {tx} is for {code or 'no order'}, not "
-            f"{order.number}.",
+def _after_cancel(
+    *, label: str, tx: str, item: RemoteInstallment, paid: Installment | None
+) -> InstallmentEvaluation:
+    """A charge of a plan the shopper or merchant cancelled: none is expected. Money taken is
+    recorded, flagged for a refund, and the shopper is told; a failed attempt is flagged only
+    (banq is still charging: the plan must be stopped there)."""
+    if item.is_completed:
+        return InstallmentEvaluation(
+            InstallmentResult.AFTER_CANCEL,
+            f"{label} (transaction {tx}) was charged after the plan was cancelled: refund it, "
+            "and make sure the payment is stopped at banq.",
+            Status.PAID if paid is None else Status.DUPLICATE,
+            Flag.INSTALLMENT_UNEXPECTED,
+            EMAIL_INSTALLMENT_AFTER_CANCEL,
+            counts=False,
         )
-    if item.is_completed and (item.funds is None or item.funds != subscription.amount):
-        return (
-            Flag.AMOUNT_MISMATCH,
-            f"Amount mismatch: banq transaction {tx} is "
-            f"{item.funds if item.funds is not None else 'without an amount'}, the plan's "
-            f"installment is {subscription.amount} {subscription.currency}.",
-        )
-    ours = banq_settings().merchant_guid.lower()
-    theirs = (remote.destination_guid or "").strip().lower()
-    if not ours or theirs != ours:
-        return (
-            Flag.DESTINATION_MISMATCH,
-            f"Foreign destination: banq transaction {tx} went to another banq account "
-            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
-        )
-    return "", ""
+    return InstallmentEvaluation(
+        InstallmentResult.AFTER_CANCEL,
+        f"{label} (transaction {tx}) was attempted after the plan was cancelled (it failed): "
+        "stop the payment at banq.",
+        Status.FAILED,
+        Flag.INSTALLMENT_UNEXPECTED,
+        counts=False,
+    )
 
 
 # --- the writer: inside payment_apply, with the order locked ----------------------------------
@@ -279,8 +309,6 @@ def _charges(
     """Every charge banq reports for ``remote``: its ``transactions``, the fetched
     ``transaction`` (its own order code wins over the list's), and, when banq lists none for
     installment 0 and the payment paid the order, the payment itself as installment 0."""
-    from banq.payloads import RemoteInstallment
-
     charges = {c.guid: c for c in remote.installments if c.guid}
     fetched = transaction.as_installment() if transaction is not None else None
     if fetched is not None and (fetched.payment_guid in (None, remote.id)):
@@ -311,6 +339,7 @@ def _charges(
                 completed_at=remote.completed_at,
                 external_order_code=remote.external_order_code,
                 payment_guid=remote.id,
+                currency=remote.currency,
             ),
         )
     return found
@@ -383,28 +412,38 @@ def _walk(
             )
         else:
             row = None
-        if row is not None:
-            if row.transaction_id:
-                by_tx[row.transaction_id] = row
-            if row.status == Status.PAID:
-                paid_by_number[row.number] = row
+        if row is not None and row.transaction_id:
+            by_tx[row.transaction_id] = row
+        if row is not None and row.status == Status.PAID:
+            paid_by_number[row.number] = row
         done.append(
             InstallmentOutcome(evaluation.result, item.number, item.guid, evaluation.reason)
         )
         if source:
-            metrics.INSTALLMENTS.labels(result=evaluation.result.value).inc()
-            logger.log(
-                logging.WARNING if evaluation.flag else logging.INFO,
-                "Order %s: banq payment %s installment %s: %s (%s)%s",
-                order.public_id,
-                remote.id,
-                installment_ordinal(item.number),
-                evaluation.result.value,
-                source,
-                f": {evaluation.reason}" if evaluation.reason else "",
-                extra={"order": order.number},
-            )
+            _log(order=order, remote=remote, item=item, evaluation=evaluation, source=source)
     return tuple(done)
+
+
+def _log(
+    *,
+    order: Order,
+    remote: RemotePayment,
+    item: RemoteInstallment,
+    evaluation: InstallmentEvaluation,
+    source: str,
+) -> None:
+    metrics.INSTALLMENTS.labels(result=evaluation.result.value).inc()
+    logger.log(
+        logging.WARNING if evaluation.flag else logging.INFO,
+        "Order %s: banq payment %s installment %s: %s (%s)%s",
+        order.public_id,
+        remote.id,
+        installment_ordinal(item.number),
+        evaluation.result.value,
+        source,
+        f": {evaluation.reason}" if evaluation.reason else "",
+        extra={"order": order.number},
+    )
 
 
 def _write(
@@ -454,86 +493,6 @@ def _write(
         email=evaluation.email,
         expect=evaluation.counts,
     )
-
-
-# --- the sweep: overdue installments ------------------------------------------------------------
-
-
-def installment_overdue_since(*, due: date, grace: timedelta) -> datetime:
-    """When an installment due on ``due`` (a local date) is overdue: the end of its due day plus
-    ``grace``."""
-    end_of_day = datetime.combine(due + timedelta(days=1), datetime.min.time())
-    return timezone.make_aware(end_of_day) + grace
-
-
-def installment_is_overdue(*, subscription: Subscription, now: datetime, grace: timedelta) -> bool:
-    """Whether ``subscription``'s expected installment is overdue at ``now``. Pure."""
-    if subscription.state != Subscription.State.ACTIVE or subscription.next_due_date is None:
-        return False
-    return now >= installment_overdue_since(due=subscription.next_due_date, grace=grace)
-
-
-def _overdue_cutoff(*, now: datetime, grace: timedelta) -> date:
-    """Installments due on or before this local date are overdue at ``now``."""
-    return timezone.localdate(now - grace) - timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    checked: int = 0
-    recorded: int = 0
-    missed: int = 0
-    errors: int = 0
-
-
-def installments_sweep(*, limit: int, now: datetime | None = None) -> SweepResult:
-    """Ask banq about at most ``limit`` subscriptions whose expected installment is overdue
-    (``BANQ_INSTALLMENT_GRACE`` after its due day), record what banq has, and flag the expected
-    installment as missed when banq has nothing for it. A subscription banq couldn't be asked
-    about is asked again after ``BANQ_SWEEP_EVERY``."""
-    from banq.client import get_banq_client
-    from banq.exceptions import BanqError, BanqUnavailable
-    from banq.settlement import payment_apply
-
-    if limit <= 0:
-        return SweepResult()
-    config = banq_settings()
-    now = now or timezone.now()
-    claimed = subscriptions_claim_overdue(
-        due_on_or_before=_overdue_cutoff(now=now, grace=config.installment_grace),
-        asked_before=now - config.sweep_every,
-        limit=limit,
-        now=now,
-    )
-    checked = recorded = missed = errors = 0
-    for subscription in claimed:
-        order = subscription.order
-        expected = subscription.next_number
-        if expected is None or not order.payment_reference:
-            continue
-        try:
-            remote = get_banq_client().get_payment(order.payment_reference)
-        except BanqUnavailable as exc:
-            logger.warning("Sweep: banq unavailable (%s); installments later", exc)
-            errors += 1
-            break
-        except BanqError as exc:
-            logger.warning("Sweep: order %s installments: %s", order.public_id, exc)
-            errors += 1
-            continue
-        checked += 1
-        outcome = payment_apply(remote=remote, source=OrderEvent.Source.SWEEP)
-        recorded += len(outcome.installments)
-        subscription.refresh_from_db()
-        if subscription.next_number == expected and installment_is_overdue(
-            subscription=subscription, now=now, grace=config.installment_grace
-        ):
-            missed += int(
-                subscription_installment_missed(
-                    subscription=subscription, number=expected, source=OrderEvent.Source.SWEEP
-                )
-            )
-    return SweepResult(checked=checked, recorded=recorded, missed=missed, errors=errors)
 
 
 def installment_ordinal(number: int | None) -> str:

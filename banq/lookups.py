@@ -38,8 +38,9 @@ from django.utils import timezone
 
 from banq.exceptions import BanqError, BanqRequestError
 from banq.models import BanqPayment
+from banq.outcomes import PAID_OUTCOMES
 from banq.settings import banq_settings
-from banq.settlement import PAID_OUTCOMES, PaymentOutcome, payment_recheck
+from banq.settlement import PaymentOutcome, payment_recheck
 from orders.services import order_provider_unreachable
 
 logger = logging.getLogger(__name__)

@@ -7,6 +7,14 @@ from django.db import models
 from orders.models import MoneyField, Order
 
 
+class BanqPaymentQuerySet(models.QuerySet["BanqPayment"]):
+    def checkable(self) -> BanqPaymentQuerySet:
+        """The open attempts banq can be asked about: banq could still complete them (a superseded
+        link may be open in an old tab) and they carry banq's payment id. (One without an id
+        can't be looked up; the webhook, which names the payment, still settles it.)"""
+        return self.filter(status__in=BanqPayment.OPEN_STATUSES).exclude(banq_payment_id="")
+
+
 class BanqPayment(models.Model):
     class Status(models.TextChoices):
         CREATED = "created", "Link created"
@@ -87,6 +95,8 @@ class BanqPayment(models.Model):
     updated_at = models.DateTimeField("updated", auto_now=True)
     completed_at = models.DateTimeField("completed", null=True, blank=True)
 
+    objects = BanqPaymentQuerySet.as_manager()
+
     # banq can still complete these: a superseded link may be open in an old tab.
     OPEN_STATUSES = (Status.CREATED, Status.SUPERSEDED)
     FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.REJECTED)
@@ -102,3 +112,8 @@ class BanqPayment(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_checkable(self) -> bool:
+        """This attempt as ``BanqPayment.objects.checkable()`` selects them."""
+        return self.is_open and bool(self.banq_payment_id)

@@ -100,6 +100,7 @@ class RemoteInstallment(_HasStatus):
     completed_at: datetime | None
     external_order_code: str | None = None
     payment_guid: str | None = None
+    currency: str | None = None  # when banq named one (its amount object, or ``currency``)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class RemotePayment(_HasStatus):
     # when banq will charge next (None: not said, or the schedule has ended).
     installments: tuple[RemoteInstallment, ...] = ()
     next_installment_date: date | None = None
+    currency: str | None = None  # when banq named one (its amount object, or ``currency``)
 
     @property
     def is_recurring(self) -> bool:
@@ -141,6 +143,7 @@ class RemoteTransaction(_HasStatus):
     installment: int | None = None
     scheduled_date: date | None = None
     completed_at: datetime | None = None
+    currency: str | None = None  # when banq named one (its amount object, or ``currency``)
 
     def as_installment(self) -> RemoteInstallment | None:
         """This transaction as an installment, or None without installment data."""
@@ -156,6 +159,7 @@ class RemoteTransaction(_HasStatus):
             completed_at=self.completed_at,
             external_order_code=self.external_order_code,
             payment_guid=self.payment_guid,
+            currency=self.currency,
         )
 
 
@@ -366,16 +370,39 @@ def _status(value: Any) -> str:
     return text.lower() if text else ""
 
 
-def parse_money(value: Any, *, what: str = "amount") -> Decimal | None:
-    """``Decimal`` with two decimals from a JSON number or numeric string; None when absent.
+@dataclass(frozen=True)
+class Money:
+    """An amount banq sent, and its currency when banq named one (upper case; None: not said)."""
 
-    Raises ``BanqPayloadError`` for anything else, for more than two decimals and for negatives.
-    A Python float (a caller that decoded without ``parse_float=Decimal``) is read from its
-    shortest repr, which is the JSON text it came from.
+    amount: Decimal
+    currency: str | None = None
+
+
+def parse_currency(value: Any) -> str | None:
+    """An ISO 4217 code, upper case, or None when absent. Raises ``BanqPayloadError`` for a value
+    that is not three letters."""
+    text = _text(value)
+    if not text:
+        return None
+    code = text.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise BanqPayloadError("banq currency: not a three-letter currency code.")
+    return code
+
+
+def parse_money(value: Any, *, what: str = "amount", currency: Any = None) -> Money | None:
+    """``Money`` with two decimals from a JSON number or numeric string, or from an amount object
+    (``{"value": 1.00, "currency": "USD"}``, whose currency is kept); None when absent.
+    ``currency``: the currency banq gave beside the amount, if any (the object's own wins).
+
+    Raises ``BanqPayloadError`` for anything else, for more than two decimals, for negatives and
+    for a currency that is not a three-letter code. A Python float (a caller that decoded without
+    ``parse_float=Decimal``) is read from its shortest repr, which is the JSON text it came from.
     """
     if value is None or value == "":
         return None
     if isinstance(value, Mapping):  # {"value": 1.00, "currency": "USD"} style amounts
+        currency = _first(value, "currency", "currencyCode") or currency
         value = _first(value, "value", "amount", "funds")
         if value is None:
             raise BanqPayloadError(f"banq {what}: the amount object has no value.")
@@ -397,7 +424,13 @@ def parse_money(value: Any, *, what: str = "amount") -> Decimal | None:
     quantized = amount.quantize(CENT)
     if quantized != amount:
         raise BanqPayloadError(f"banq {what}: the amount has more than two decimals.")
-    return quantized
+    return Money(quantized, parse_currency(currency))
+
+
+def _amount(obj: Mapping[str, Any], *, what: str) -> tuple[Decimal | None, str | None]:
+    """``(funds, currency)`` of a payment, transaction or installment object."""
+    money = parse_money(_first(obj, "funds", "amount"), what=what, currency=obj.get("currency"))
+    return (money.amount, money.currency) if money is not None else (None, None)
 
 
 def _datetime(value: Any) -> datetime | None:
@@ -545,13 +578,13 @@ def _installments(value: Any, payment_id: str) -> tuple[RemoteInstallment, ...]:
     for index, item in enumerate(items):
         guid = _ident(_first(item, "guid", "id", "transactionGuid")) or ""
         number = _count(_first(item, *_INSTALLMENT_NUMBER)) if numbered else index
+        funds, currency = _amount(item, what=f"payment {payment_id} transaction")
         found.append(
             RemoteInstallment(
                 guid=guid,
                 status=_status(item.get("status")),
-                funds=parse_money(
-                    _first(item, "funds", "amount"), what=f"payment {payment_id} transaction"
-                ),
+                funds=funds,
+                currency=currency,
                 fail_reason=_fail_reason(item),
                 number=number,
                 scheduled_date=_date(_first(item, "scheduledDate", "dueDate", "scheduledAt")),
@@ -582,11 +615,12 @@ def parse_payment(data: Any) -> RemotePayment:
     recurrence: Mapping[str, Any] = (
         recurrence_value if isinstance(recurrence_value, Mapping) else {}
     )
-    funds_value = _first(obj, "funds", "amount")
+    funds, currency = _amount(obj, what=f"payment {payment_id}")
     return RemotePayment(
         id=payment_id,
         status=_status(obj.get("status")),
-        funds=parse_money(funds_value, what=f"payment {payment_id}"),
+        funds=funds,
+        currency=currency,
         external_order_code=_text(obj.get("externalOrderCode")),
         destination_guid=destination_guid,
         fail_reason=_fail_reason(obj),
@@ -612,12 +646,14 @@ def parse_transaction(data: Any) -> RemoteTransaction:
     payment_guid = _ident(_first(obj, "paymentGuid", "paymentId")) or (
         _ident(_first(payment, "guid", "id")) if isinstance(payment, Mapping) else None
     )
+    funds, currency = _amount(obj, what=f"transaction {guid}")
     return RemoteTransaction(
         guid=guid,
         payment_guid=payment_guid,
         external_order_code=_text(obj.get("externalOrderCode")),
         status=_status(obj.get("status")),
-        funds=parse_money(_first(obj, "funds", "amount"), what=f"transaction {guid}"),
+        funds=funds,
+        currency=currency,
         fail_reason=_fail_reason(obj),
         raw=dict(obj),
         installment=_count(_first(obj, *_INSTALLMENT_NUMBER)),

@@ -21,8 +21,6 @@ from banq.settings import banq_settings
 from orders.models import Order
 from storefront.redaction import mask_webhook_url
 
-OPEN_ATTEMPT_STATUSES = BanqPayment.OPEN_STATUSES
-
 
 def webhook_url_build(*, base_url: str, token: str | None = None) -> str:
     """Our webhook URL under ``base_url``: ``<base>/webhooks/banq/<token>/payment-status/``.
@@ -71,7 +69,7 @@ def orders_to_reconcile(
         orders = list(Order.objects.filter(number=number))
     else:
         cutoff = (now or timezone.now()) - older_than
-        with_open_attempt = BanqPayment.objects.filter(status__in=OPEN_ATTEMPT_STATUSES).values(
+        with_open_attempt = BanqPayment.objects.filter(status__in=BanqPayment.OPEN_STATUSES).values(
             "order_id"
         )
         orders = list(
@@ -91,7 +89,7 @@ def orders_to_reconcile(
     for order in orders:
         attempts = attempts_by_order[order.pk]
         with_id = [a for a in attempts if a.banq_payment_id]
-        open_with_id = [a for a in with_id if a.status in OPEN_ATTEMPT_STATUSES]
+        open_with_id = [a for a in with_id if a.is_checkable]
         if number and with_id:
             candidates.append(ReconcileCandidate(order, with_id))
         elif open_with_id:

@@ -89,7 +89,7 @@ def payment_link_comment(*, order: Order) -> str:
 def attempt_next_check(*, attempt: BanqPayment, now: datetime | None = None) -> datetime | None:
     """When the sweep asks banq about ``attempt`` next, after ``check_count`` checks; None once it
     is settled, can't be asked about, or is past the horizon."""
-    if not attempt.is_open or not attempt.banq_payment_id:
+    if not attempt.is_checkable:
         return None
     config = banq_settings()
     now = now or timezone.now()
@@ -175,7 +175,8 @@ def payment_recurrence(*, order: Order) -> Recurrence:
             "can't be paid."
         )
     plan = subscription.plan
-    return Recurrence(frequency, plan.start, plan.banq_end_date)
+    # banq's endDate is the last installment's date (None: no end).
+    return Recurrence(frequency, plan.start, plan.last_due)
 
 
 def _attempt_recurrence(attempt: BanqPayment) -> Recurrence:
@@ -364,13 +365,6 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
 IN_REQUEST_SOURCES = (Source.PAGE, Source.SHOPPER, Source.CONFIRM, Source.ADMIN)
 
 
-def _checkable(order: Order):
-    """The order's attempts that banq could still complete and can be asked about."""
-    return BanqPayment.objects.filter(order=order, status__in=BanqPayment.OPEN_STATUSES).exclude(
-        banq_payment_id=""
-    )
-
-
 def order_payments_check_with_banq(
     *, order: Order, source: str, since: datetime
 ) -> ProviderVerdict:
@@ -385,7 +379,7 @@ def order_payments_check_with_banq(
     Attempts without banq's payment id can't be asked about (the webhook, which names the
     payment, still settles them).
     """
-    attempts = list(_checkable(order))
+    attempts = list(BanqPayment.objects.filter(order=order).checkable())
     if not attempts:
         return ProviderVerdict.CLEAR
     config = banq_settings()
@@ -419,4 +413,4 @@ def order_payments_answered_by_banq(*, order: Order, since: datetime) -> bool:
         | Q(checked_at__isnull=True)
         | Q(checked_at__lt=F("check_claimed_at"))
     )
-    return not _checkable(order).filter(unanswered).exists()
+    return not BanqPayment.objects.filter(order=order).checkable().filter(unanswered).exists()

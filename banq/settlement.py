@@ -2,7 +2,8 @@
 evaluator that decides what that word means.
 
 ``payment_evaluate`` turns (our order, our attempt, banq's payment) into a ``Settlement`` with its
-reason and the flag to raise, and writes nothing. Everything that acts on banq's answer uses it:
+reason and the flag to raise, and writes nothing (what each verdict means, for the log, the admin,
+the webhooks and reconcile, is in ``banq.outcomes``). Everything that acts on banq's answer uses it:
 ``payment_apply`` (the webhook processor, the shopper's confirm, the sweep, reconcile, the admin),
 ``payment_preview`` (``banq_reconcile --dry-run``), so a dry run and a real run can't disagree.
 
@@ -32,14 +33,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from banq.client import BanqClient, get_banq_client
 from banq.fail_reasons import fail_reason_text
 from banq.installments import InstallmentOutcome, installments_apply, installments_preview
 from banq.models import BanqPayment
+from banq.outcomes import PAID_OUTCOMES, Settlement
 from banq.payloads import jsonable
-from banq.settings import banq_settings
+from banq.verification import payment_charge, verify_charge
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import (
@@ -59,22 +62,6 @@ logger = logging.getLogger(__name__)
 Source = OrderEvent.Source
 Flag = OrderFlag.Kind
 Attempt = BanqPayment.Status
-
-
-class Settlement(models.TextChoices):
-    PAID = "paid", "Paid"
-    ALREADY_PAID = "already_paid", "Already paid by this payment"
-    PAID_TWICE = "paid_twice", "Paid twice: refund one"
-    REJECTED = "rejected", "Rejected by verification"
-    FAILED = "failed", "Failed: the order's payment failed"
-    FAILED_ELSEWHERE = "failed_elsewhere", "Failed, not the order's live payment"
-    CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
-    NOT_COMPLETED = "not_completed", "Still open at banq"
-    UNMATCHED = "unmatched", "No matching order"
-
-
-# The outcomes that mean "the order has its money".
-PAID_OUTCOMES = (Settlement.PAID, Settlement.ALREADY_PAID, Settlement.PAID_TWICE)
 
 
 @dataclass(frozen=True)
@@ -122,39 +109,9 @@ def payment_evaluate(
             f"(order code {remote.external_order_code or 'missing'}).",
         )
     foreign = attempt is None or not attempt.created_by_store
-    unknown_note = (
-        f"banq payment {remote.id} for this order was not created by the store "
-        f"(status {remote.status or 'unknown'})."
-    )
     if remote.is_completed:
-        flag, problem = _verify(order=order, remote=remote)
-        if problem:
-            return Evaluation(Settlement.REJECTED, problem, flag, foreign)
-        if order.paid_at is not None:
-            if order.payment_reference == remote.id[:64]:
-                return Evaluation(Settlement.ALREADY_PAID, "The order is already paid.")
-            return Evaluation(
-                Settlement.PAID_TWICE,
-                f"Order already paid by banq payment {order.payment_reference}; banq payment "
-                f"{remote.id} also completed: refund one of them.",
-                Flag.DUPLICATE_PAYMENT,
-                foreign,
-            )
-        return Evaluation(
-            Settlement.PAID,
-            unknown_note if foreign else "",
-            Flag.UNKNOWN_PAYMENT if foreign else "",
-        )
+        return _evaluate_completed(order=order, remote=remote, foreign=foreign)
     if remote.is_failed:
-        fail_reason = remote.fail_reason or "unknown"
-        if attempt is not None and attempt.status == Attempt.COMPLETED:
-            return Evaluation(
-                Settlement.CONTRADICTION,
-                f"banq now reports completed payment {remote.id} as failed ({fail_reason}); "
-                "nothing changed.",
-                Flag.PAYMENT_CONTRADICTION,
-                foreign,
-            )
         live = (
             not foreign
             and attempt is not None
@@ -162,14 +119,9 @@ def payment_evaluate(
             and order.status == Order.Status.AWAITING_PAYMENT
             and order.paid_at is None
         )
-        if live:
-            return Evaluation(Settlement.FAILED, f"banq payment failed: {fail_reason}.")
-        return Evaluation(
-            Settlement.FAILED_ELSEWHERE,
-            f"banq payment {remote.id} failed ({fail_reason}); it is not the order's live "
-            f"payment, so the order stays {order.status}.",
-            Flag.UNKNOWN_PAYMENT if foreign else "",
-            foreign,
+        was_completed = attempt is not None and attempt.status == Attempt.COMPLETED
+        return _evaluate_failed(
+            order=order, remote=remote, foreign=foreign, live=live, was_completed=was_completed
         )
     return Evaluation(
         Settlement.NOT_COMPLETED,
@@ -179,30 +131,55 @@ def payment_evaluate(
     )
 
 
-def _verify(*, order: Order, remote: RemotePayment) -> tuple[str, str]:
-    """``(flag, problem)`` for a completed payment that does not check out, else blanks."""
-    if (remote.external_order_code or "") != order.number:
-        return (
-            Flag.ORDER_CODE_MISMATCH,
-            f"Order code mismatch: banq's payment {remote.id} is for "
-            f"{remote.external_order_code or 'no order'}, not {order.number}.",
+def _evaluate_completed(*, order: Order, remote: RemotePayment, foreign: bool) -> Evaluation:
+    """banq says ``remote`` completed: paid, unless it does not check out or the order already
+    has its money."""
+    problem = verify_charge(order=order, charge=payment_charge(order=order, remote=remote))
+    if problem is not None:
+        return Evaluation(Settlement.REJECTED, problem.message, problem.flag, foreign)
+    if order.paid_at is not None:
+        if order.payment_reference == remote.id[:64]:
+            return Evaluation(Settlement.ALREADY_PAID, "The order is already paid.")
+        return Evaluation(
+            Settlement.PAID_TWICE,
+            f"Order already paid by banq payment {order.payment_reference}; banq payment "
+            f"{remote.id} also completed: refund one of them.",
+            Flag.DUPLICATE_PAYMENT,
+            foreign,
         )
-    if remote.funds is None or remote.funds != order.total:
-        return (
-            Flag.AMOUNT_MISMATCH,
-            f"Amount mismatch: banq payment {remote.id} is "
-            f"{remote.funds if remote.funds is not None else 'without an amount'}, "
-            f"the order total is {order.total} {order.currency}.",
+    if not foreign:
+        return Evaluation(Settlement.PAID)
+    return Evaluation(
+        Settlement.PAID,
+        f"banq payment {remote.id} for this order was not created by the store "
+        f"(status {remote.status or 'unknown'}).",
+        Flag.UNKNOWN_PAYMENT,
+    )
+
+
+def _evaluate_failed(
+    *, order: Order, remote: RemotePayment, foreign: bool, live: bool, was_completed: bool
+) -> Evaluation:
+    """banq says ``remote`` failed: only the order's ``live`` attempt fails the order, and a
+    payment banq reported completed before is a contradiction."""
+    fail_reason = remote.fail_reason or "unknown"
+    if was_completed:
+        return Evaluation(
+            Settlement.CONTRADICTION,
+            f"banq now reports completed payment {remote.id} as failed ({fail_reason}); "
+            "nothing changed.",
+            Flag.PAYMENT_CONTRADICTION,
+            foreign,
         )
-    ours = banq_settings().merchant_guid.lower()
-    theirs = (remote.destination_guid or "").strip().lower()
-    if not ours or theirs != ours:
-        return (
-            Flag.DESTINATION_MISMATCH,
-            f"Foreign destination: banq payment {remote.id} went to another banq account "
-            f"({remote.destination_guid or 'none'}), not BANQ_MERCHANT_GUID.",
-        )
-    return "", ""
+    if live:
+        return Evaluation(Settlement.FAILED, f"banq payment failed: {fail_reason}.")
+    return Evaluation(
+        Settlement.FAILED_ELSEWHERE,
+        f"banq payment {remote.id} failed ({fail_reason}); it is not the order's live "
+        f"payment, so the order stays {order.status}.",
+        Flag.UNKNOWN_PAYMENT if foreign else "",
+        foreign,
+    )
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -365,20 +342,34 @@ def _record(
 ) -> tuple[Order, bool]:
     """Write what ``evaluation`` decided, with ``order`` locked by the caller. Returns the order
     as it now is, and whether its payment state changed."""
-    outcome = evaluation.outcome
-    now = timezone.now()
     if (
-        outcome == Settlement.ALREADY_PAID
+        evaluation.outcome == Settlement.ALREADY_PAID
         and attempt.status == Attempt.COMPLETED
         and attempt.banq_status == (remote.status or "")[:40]
     ):
         return order, False  # a redelivery: banq says what it said, nothing to write
+    _attempt_record(attempt=attempt, remote=remote, evaluation=evaluation)
+    order, changed = _order_record(order=order, remote=remote, evaluation=evaluation, source=source)
+    if evaluation.flag:
+        order_flag_raise(
+            order=order,
+            kind=evaluation.flag,
+            note=evaluation.reason,
+            reference=remote.id,
+            source=source,
+        )
+    return order, changed
+
+
+def _attempt_record(*, attempt: BanqPayment, remote: RemotePayment, evaluation: Evaluation) -> None:
+    """Our attempt takes banq's word: its status, payload and time, and what the verdict says."""
+    outcome = evaluation.outcome
+    now = timezone.now()
     if remote.id and not attempt.banq_payment_id:
         attempt.banq_payment_id = remote.id[:64]
     attempt.banq_status = (remote.status or "")[:40]
     attempt.last_payload = jsonable(remote.raw) if remote.raw else None
     attempt.checked_at = now
-    changed = False
     if outcome in PAID_OUTCOMES:
         attempt.status = Attempt.COMPLETED
         attempt.verification_error = ""
@@ -398,8 +389,14 @@ def _record(
     else:
         attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
 
+
+def _order_record(
+    *, order: Order, remote: RemotePayment, evaluation: Evaluation, source: str
+) -> tuple[Order, bool]:
+    """The order takes the verdict: paid, failed, or a line of its history."""
+    outcome = evaluation.outcome
     if outcome == Settlement.PAID:
-        order, changed = order_mark_paid(
+        return order_mark_paid(
             order=order,
             payment_reference=remote.id,
             paid_at=remote.completed_at,
@@ -407,14 +404,14 @@ def _record(
             message=f"banq payment {remote.id} completed and verified.",
             locked=True,
         )
-    elif outcome == Settlement.FAILED:
-        order, changed = order_mark_payment_failed(
+    if outcome == Settlement.FAILED:
+        return order_mark_payment_failed(
             order=order,
             reason=fail_reason_text(remote.fail_reason),
             source=source,
             message=evaluation.reason,
         )
-    elif outcome != Settlement.ALREADY_PAID:
+    if outcome != Settlement.ALREADY_PAID:
         order_history_add(
             order=order,
             kind=OrderEvent.Kind.RECHECK,
@@ -422,24 +419,13 @@ def _record(
             message=f"banq payment {remote.id}: {outcome.label}. {evaluation.reason}".strip(),
             data={"payment": remote.id, "outcome": outcome.value},
         )
-    if evaluation.flag:
-        order_flag_raise(
-            order=order,
-            kind=evaluation.flag,
-            note=evaluation.reason,
-            reference=remote.id,
-            source=source,
-        )
-    return order, changed
+    return order, False
 
 
 def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: str) -> None:
     metrics.SETTLEMENTS.labels(verdict=evaluation.outcome.value, source=source).inc()
-    level = logging.INFO
-    if evaluation.outcome in (Settlement.REJECTED, Settlement.PAID_TWICE, Settlement.CONTRADICTION):
-        level = logging.WARNING
     logger.log(
-        level,
+        evaluation.outcome.meaning.log_level,
         "Order %s: banq payment %s %s (%s)%s",
         order.public_id,
         remote.id,
@@ -454,16 +440,19 @@ def _log(order: Order, remote: RemotePayment, evaluation: Evaluation, source: st
 
 
 def payment_recheck(
-    *, attempt: BanqPayment, source: str, in_request: bool = False
+    *,
+    attempt: BanqPayment,
+    source: str,
+    in_request: bool = False,
+    client: BanqClient | None = None,
 ) -> PaymentOutcome:
     """Fetch banq's current view of ``attempt`` and apply it.
 
     Raises the ``BanqError`` family when banq can't be asked (``BanqUnavailable`` is retryable).
-    ``in_request``: no retries, short timeouts (see ``banq.client``). An attempt without banq's
-    payment id can't be asked about: the outcome is ``unmatched``.
+    ``in_request``: no retries, short timeouts (see ``banq.client``); ``client``: the banq client
+    to ask (default: ``get_banq_client(in_request=...)``). An attempt without banq's payment id
+    can't be asked about: the outcome is ``unmatched``.
     """
-    from banq.client import get_banq_client
-
     if not attempt.banq_payment_id:
         return PaymentOutcome(
             Settlement.UNMATCHED,
@@ -471,5 +460,6 @@ def payment_recheck(
             attempt=attempt,
             reason="This attempt has no banq payment id to look up.",
         )
-    remote = get_banq_client(in_request=in_request).get_payment(attempt.banq_payment_id)
+    client = client or get_banq_client(in_request=in_request)
+    remote = client.get_payment(attempt.banq_payment_id)
     return payment_apply(remote=remote, source=source)

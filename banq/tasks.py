@@ -6,7 +6,7 @@ open payment attempt (a link banq could still complete) is asked about on its sc
 often), and banq's answer is applied through the same locked service as a webhook. With no webhook
 at all, a payment made in the banq app reaches the order within the first delays of the schedule.
 
-It also expects installments of recurring plans (``banq.installments.installments_sweep``): a
+It also expects installments of recurring plans (``banq.overdue.installments_sweep``): a
 subscription whose installment is overdue by ``BANQ_INSTALLMENT_GRACE`` gets its payment
 re-fetched, what banq has is recorded, and a missing installment is flagged.
 
@@ -28,9 +28,9 @@ from django.utils import timezone
 from django_tasks import task
 
 from banq.exceptions import BanqUnavailable
-from banq.installments import installments_sweep
 from banq.lookups import Answer, attempt_lookup
 from banq.models import BanqPayment
+from banq.overdue import installments_sweep
 from banq.services import attempt_next_check
 from banq.settings import banq_settings
 from orders.models import OrderEvent

@@ -4,7 +4,7 @@ Every transaction that locks more than one kind of row takes them in this order,
 can never wait for each other in a circle:
 
     1. the order (orders)
-    2. the payment attempt (banq)
+    2. the payment attempt (the provider's)
     3. the webhook event (webhooks): written last, by a conditional update that finds whether
        another run settled it meanwhile (``webhooks.services``), never locked before the order
 

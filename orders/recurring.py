@@ -4,7 +4,7 @@ Installment ``n`` (0 for the first, paid at checkout) is due ``n`` periods after
 computed from the start each time, never chained from the previous due date: a plan started on
 January 31 is due on Feb 28 (29 in a leap year), Mar 31, Apr 30, ... A yearly plan started on
 Feb 29 is due on Feb 28 in the years without one. Weekly plans count whole days, so a change to or
-from summer time moves nothing. banq's own schedule (and the emulator's) follows the same rule.
+from summer time moves nothing. A payment provider's schedule must follow the same rule.
 
 A plan ends after ``periods`` installments, or with the last installment due on or before its
 ``end`` date, or never.
@@ -92,11 +92,6 @@ class Plan:
     def last_due(self) -> date | None:
         count = self.count
         return None if count is None else self.due(count - 1)
-
-    @property
-    def banq_end_date(self) -> date | None:
-        """``endDate`` for banq's get-paid-link: the last installment's date (None: no end)."""
-        return self.last_due
 
     def describe(self, amount: str, *, today: date | None = None) -> str:
         """In words, e.g. "$9.90 every month, starting 25 Nov 2026, 12 payments, last on 25 Oct

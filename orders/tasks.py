@@ -6,7 +6,9 @@
 - ``order_email_send``: one e-mail to the shopper, exactly once per order and kind (the history
   records each one sent, and a task of a worker that died runs again: ``storefront.worker``); a
   failure is retried with backoff, and after the last try the order is flagged for the merchant.
-- ``orders_expire``: the periodic expiry (the payment provider is asked first).
+
+The periodic expiry is ``orders.periodic.orders_expire``: these tasks are the side effects the
+status machine (``orders.services``) enqueues, so they import nothing of it but the history.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django_tasks import task
 
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.notifications import email_render
-from orders.services import order_flag_raise, order_history_add, orders_expire_stale
+from orders.services.history import order_flag_raise, order_history_add
 from orders.signals import order_paid, order_status_changed
 from storefront import metrics
 
@@ -30,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 EMAIL_MAX_ATTEMPTS = 6
 EMAIL_RETRY_FIRST = 30  # seconds, doubled per attempt (30 s ... 16 min)
-EXPIRE_BATCH = 200
 
 
 def email_already_sent(*, order: Order, kind: str) -> bool:
@@ -138,10 +139,3 @@ def order_changed(order_id: int, previous: str, status: str, email: str = "") ->
             )
     sent = _email(order, email, 1) if email else "no e-mail"
     return f"{len(results)} receiver(s), e-mail: {sent}"
-
-
-@task()
-def orders_expire() -> str:
-    """Expire unpaid orders past their payment time (periodic)."""
-    expired = orders_expire_stale(limit=EXPIRE_BATCH)
-    return f"{len(expired)} expired"

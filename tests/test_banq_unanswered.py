@@ -27,14 +27,14 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from banq.installments import installments_sweep
 from banq.models import BanqPayment
+from banq.overdue import installments_sweep
 from banq.services import payment_link_generate
 from banq.tasks import banq_sweep
 from orders.access import order_signed_url
 from orders.models import Installment, Order, OrderEvent, Subscription
+from orders.periodic import orders_expire
 from orders.services import EndResult, order_cancel
-from orders.tasks import orders_expire
 from tests.admin.conftest import ORDERS_URL, messages_of
 from tests.commands.conftest import run_command
 from tests.factories import order_create, product_create, recurring_order_create

@@ -20,11 +20,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from banq.client import BanqClient, get_banq_client
 from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqUnavailable
 from banq.installments import installment_results
 from banq.models import BanqPayment
 from banq.payloads import storable_text
-from banq.settlement import PaymentOutcome, Settlement, payment_apply
+from banq.settlement import PaymentOutcome, payment_apply
 from orders.locks import row_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.services import order_flag_raise
@@ -44,17 +45,6 @@ RESOURCE_TYPES = ("payment", "transaction")
 KEEP_HEADERS = ("user-agent", "content-type", "content-length", "x-forwarded-for", "x-request-id")
 NEVER_KEEP = ("cookie", "authorization", "proxy-authorization", "set-cookie")
 HEADER_VALUE_MAX = 500
-EVENT_STATE_BY_RESULT = {
-    Settlement.PAID: State.PROCESSED,
-    Settlement.FAILED: State.PROCESSED,
-    Settlement.FAILED_ELSEWHERE: State.PROCESSED,
-    Settlement.PAID_TWICE: State.PROCESSED,
-    Settlement.CONTRADICTION: State.PROCESSED,
-    Settlement.ALREADY_PAID: State.DUPLICATE,
-    Settlement.REJECTED: State.REJECTED,
-    Settlement.NOT_COMPLETED: State.IGNORED,
-    Settlement.UNMATCHED: State.UNMATCHED,
-}
 
 
 def _clean(value: object, limit: int) -> str:
@@ -164,13 +154,18 @@ def _count_attempt(event: WebhookEvent) -> None:
 
 
 def webhook_event_process(
-    *, event: WebhookEvent, in_request: bool = False, counted: bool = False
+    *,
+    event: WebhookEvent,
+    in_request: bool = False,
+    counted: bool = False,
+    client: BanqClient | None = None,
 ) -> WebhookEvent:
     """Process one stored event and return it with its new state. Never raises for bad input.
 
     ``in_request``: banq is asked with no retries and short timeouts (banq retries the delivery
     itself, and the worker finishes what doesn't fit; see ``banq.client.banq_budget``).
-    ``counted``: this attempt was already counted when the event was recorded.
+    ``counted``: this attempt was already counted when the event was recorded. ``client``: the
+    banq client to re-fetch with (default: ``get_banq_client(in_request=...)``).
 
     Settled events (processed, duplicate, ignored, rejected) are returned unchanged. States after
     the call: ``invalid`` (body unreadable), ``ignored`` (an action or resource type we don't act
@@ -200,33 +195,37 @@ def webhook_event_process(
             f"Not acted on: {notification.resource_type} {notification.action}.",
         )
     try:
-        fetched = _fetch(event, notification, in_request=in_request)
-    except _Park as park:
-        return _settle(event, park.state, park.error)
-    except BanqUnavailable as exc:
-        logger.warning("Webhook event %s: banq unreachable, kept pending (%s)", event.pk, exc)
-        return _settle(event, State.PENDING, f"banq could not be reached: {exc}")
-    except BanqNotFound as exc:
-        logger.warning("Webhook event %s: banq does not know the resource", event.pk)
-        return _settle(
-            event,
-            State.REJECTED,
-            f"banq does not know {event.resource_type} {event.resource_id}: {exc}",
-        )
-    except BanqConfigError as exc:
-        logger.error("Webhook event %s: banq is not configured: %s", event.pk, exc)
-        return _settle(event, State.FAILED, f"banq is not configured: {exc}")
-    except BanqError as exc:
-        logger.error("Webhook event %s: banq refused the re-fetch: %s", event.pk, exc)
-        return _settle(event, State.FAILED, f"{type(exc).__name__}: {exc}")
+        client = client or get_banq_client(in_request=in_request)
+        fetched = _fetch(event, notification, client=client)
+    except (_Park, BanqError) as exc:
+        return _settle(event, *_fetch_failed(event, exc))
     return _apply(event, fetched)
 
 
-def _fetch(event: WebhookEvent, notification: WebhookNotification, *, in_request: bool) -> _Fetched:
-    """Re-fetch from banq what the event is about. Raises ``BanqError`` or ``_Park``."""
-    from banq.client import get_banq_client
+def _fetch_failed(event: WebhookEvent, exc: _Park | BanqError) -> tuple[str, str]:
+    """``(state, error)`` of an event whose re-fetch did not give banq's answer."""
+    if isinstance(exc, _Park):
+        return exc.state, exc.error
+    if isinstance(exc, BanqUnavailable):
+        logger.warning("Webhook event %s: banq unreachable, kept pending (%s)", event.pk, exc)
+        return State.PENDING, f"banq could not be reached: {exc}"
+    if isinstance(exc, BanqNotFound):
+        logger.warning("Webhook event %s: banq does not know the resource", event.pk)
+        return State.REJECTED, (
+            f"banq does not know {event.resource_type} {event.resource_id}: {exc}"
+        )
+    if isinstance(exc, BanqConfigError):
+        logger.error("Webhook event %s: banq is not configured: %s", event.pk, exc)
+        return State.FAILED, f"banq is not configured: {exc}"
+    logger.error("Webhook event %s: banq refused the re-fetch: %s", event.pk, exc)
+    return State.FAILED, f"{type(exc).__name__}: {exc}"
 
-    client = get_banq_client(in_request=in_request)
+
+def _fetch(
+    event: WebhookEvent, notification: WebhookNotification, *, client: BanqClient
+) -> _Fetched:
+    """Re-fetch from banq what ``event`` is about (its ``notification``). Raises ``BanqError`` or
+    ``_Park``."""
     tx: RemoteTransaction | None = None
     if notification.resource_type == "payment":
         remote = client.get_payment(notification.resource_id)
@@ -290,7 +289,7 @@ def _apply(event: WebhookEvent, fetched: _Fetched) -> WebhookEvent:
                 source=OrderEvent.Source.WEBHOOK,
                 remote_transaction=fetched.transaction,
             )
-            state = EVENT_STATE_BY_RESULT[outcome.result]
+            state = State(outcome.result.meaning.event_state)
             _fill(event, fetched, outcome)
             error = outcome.reason
             if state == State.DUPLICATE and outcome.installments:

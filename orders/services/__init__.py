@@ -1,9 +1,24 @@
-"""Writes to orders, by role: ``status`` (the status machine, payable and expiry rules),
-``history`` (the order's history and flags), ``cart``, ``checkout`` and ``subscriptions``
+"""Writes to orders, by role: ``status`` (the status machine; the rules it follows, payable and
+expiry, are ``orders.rules``, re-exported here),
+``history`` (the order's history and flags), ``cart``, ``checkout``, ``shipping`` (the address
+and the shipping methods at checkout), ``fulfilment`` (shipped, delivered) and ``subscriptions``
 (recurring plans and their installments). The public names are
-re-exported here: ``from orders.services import order_mark_paid``."""
+re-exported here: ``from orders.services import order_mark_paid``; those of ``fulfilment`` are
+imported from it (``from orders.services.fulfilment import order_ship``)."""
 
 from orders.inputs import quantity_parse
+from orders.rules import (
+    ALLOWED_TRANSITIONS,
+    CANCELLABLE,
+    EXPIRABLE,
+    PAYABLE,
+    order_can_transition,
+    order_check_payable,
+    order_expiry_cutoff,
+    order_is_payable,
+    order_is_stale,
+    order_stale_q,
+)
 from orders.services.cart import (
     PricedLine,
     cart_add_item,
@@ -23,28 +38,26 @@ from orders.services.checkout import (
     order_number_generate,
 )
 from orders.services.history import order_flag_raise, order_flags_resolve, order_history_add
+from orders.services.shipping import (
+    ShippingAddress,
+    shipping_address_check,
+    shipping_address_clean,
+    shipping_method_choose,
+    shipping_methods_available,
+    shipping_price_words,
+)
 from orders.services.status import (
-    ALLOWED_TRANSITIONS,
-    CANCELLABLE,
-    EXPIRABLE,
-    PAYABLE,
     EndResult,
     ExpiryRun,
-    order_can_transition,
     order_cancel,
-    order_check_payable,
     order_copy_status,
     order_expire,
-    order_expiry_cutoff,
-    order_is_payable,
-    order_is_stale,
     order_mark_paid,
     order_mark_payment_failed,
     order_payment_claim,
     order_provider_answered,
     order_provider_unreachable,
     order_set_status,
-    order_stale_q,
     orders_expire_run,
     orders_expire_stale,
 )
@@ -67,6 +80,7 @@ __all__ = [
     "EndResult",
     "ExpiryRun",
     "PricedLine",
+    "ShippingAddress",
     "cart_add_item",
     "cart_get_for_session",
     "cart_price_lines",
@@ -101,6 +115,11 @@ __all__ = [
     "orders_expire_run",
     "orders_expire_stale",
     "plan_mix_check",
+    "shipping_address_check",
+    "shipping_address_clean",
+    "shipping_method_choose",
+    "shipping_methods_available",
+    "shipping_price_words",
     "plan_quantity_check",
     "quantity_parse",
     "stock_check",

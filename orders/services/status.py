@@ -7,8 +7,8 @@ provider first (``orders.payments``). Every change locks the order row, writes i
 confirmation e-mail and the signals go to the outbox (``orders.outbox``: tasks run by the worker),
 the browser push runs after commit (instant; a lost push is caught by the page's watcher).
 
-The rules "payable" and "expired" live here too: ``order_is_payable``, ``order_check_payable``,
-``order_expiry_cutoff`` and ``order_is_stale``.
+The rules it follows (the transition table, "payable" and "expired") are in ``orders.rules``,
+which writes nothing and which the order page and its status JSON read too.
 """
 
 from __future__ import annotations
@@ -16,106 +16,34 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from orders import notifications
-from orders.exceptions import InvalidOrderTransition, OrderNotPayable
+from orders.exceptions import InvalidOrderTransition
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent, OrderFlag
 from orders.outbox import outbox_enqueue
 from orders.payments import ProviderVerdict, order_payments_answered, order_payments_check
+from orders.rules import (
+    CANCELLABLE,
+    EXPIRABLE,
+    order_can_transition,
+    order_is_stale,
+    order_stale_q,
+)
 from orders.services.history import order_flag_raise, order_history_add
 from orders.signals import order_status_changed
+from orders.tasks import order_changed
 
 logger = logging.getLogger(__name__)
 
 S = Order.Status
 Kind = OrderEvent.Kind
 Source = OrderEvent.Source
-
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    S.PENDING: {S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.EXPIRED},
-    S.AWAITING_PAYMENT: {S.PAID, S.FAILED, S.CANCELLED, S.EXPIRED},
-    S.FAILED: {S.AWAITING_PAYMENT, S.PAID, S.CANCELLED, S.EXPIRED},
-    S.EXPIRED: {S.PAID},  # only through a verified payment: expiry times out unpaid orders only
-    S.PAID: set(),
-    S.CANCELLED: set(),  # a payment after cancellation is recorded, flagged for a refund
-}
-# Orders a shopper can still pay, and the ones expiry times out.
-PAYABLE = (S.PENDING, S.AWAITING_PAYMENT, S.FAILED)
-EXPIRABLE = PAYABLE
-
-NOT_PAYABLE_MESSAGES = {
-    "paid": "This order is already paid.",
-    "cancelled": "This order was cancelled and can no longer be paid.",
-    "expired": "This order has expired. Please place a new order.",
-    "empty": "This order has nothing to pay.",
-}
-
-
-def order_can_transition(*, current: str, target: str) -> bool:
-    return target in ALLOWED_TRANSITIONS.get(current, set())
-
-
-# --- payable, expired ------------------------------------------------------------------------
-
-
-def order_expiry_cutoff(*, now: datetime | None = None, minutes: int | None = None) -> datetime:
-    """Orders created at or before this moment are past their payment time."""
-    minutes = settings.ORDER_EXPIRY_MINUTES if minutes is None else minutes
-    return (now or timezone.now()) - timedelta(minutes=minutes)
-
-
-def order_stale_q(*, now: datetime | None = None, minutes: int | None = None) -> models.Q:
-    """The queryset form of ``order_is_stale``."""
-    return models.Q(
-        status__in=EXPIRABLE,
-        paid_at__isnull=True,
-        created_at__lte=order_expiry_cutoff(now=now, minutes=minutes),
-    )
-
-
-def order_is_stale(
-    *, order: Order, now: datetime | None = None, minutes: int | None = None
-) -> bool:
-    """Unpaid past its payment time (whether or not it has been expired yet)."""
-    return (
-        order.status in EXPIRABLE
-        and order.paid_at is None
-        and order.created_at <= order_expiry_cutoff(now=now, minutes=minutes)
-    )
-
-
-def order_check_payable(*, order: Order, now: datetime | None = None) -> None:
-    """Raise ``OrderNotPayable`` (a message for the shopper, a ``reason`` word) unless the
-    shopper can pay ``order`` now."""
-    if order.paid_at is not None or order.status == S.PAID:
-        reason = "paid"
-    elif order.status == S.CANCELLED:
-        reason = "cancelled"
-    elif order.status == S.EXPIRED or order_is_stale(order=order, now=now):
-        reason = "expired"
-    elif order.status not in PAYABLE:
-        raise OrderNotPayable(reason=str(order.status))
-    elif order.total is None or order.total <= Decimal("0"):
-        reason = "empty"
-    else:
-        return
-    raise OrderNotPayable(NOT_PAYABLE_MESSAGES[reason], reason=reason)
-
-
-def order_is_payable(*, order: Order, now: datetime | None = None) -> bool:
-    try:
-        order_check_payable(order=order, now=now)
-    except OrderNotPayable:
-        return False
-    return True
-
 
 # --- moves -----------------------------------------------------------------------------------
 
@@ -413,9 +341,6 @@ def order_expire(
     )
 
 
-CANCELLABLE = tuple(s for s, targets in ALLOWED_TRANSITIONS.items() if S.CANCELLED in targets)
-
-
 def order_cancel(*, order: Order, source: str, actor: str = "") -> EndResult:
     """Cancel an unpaid order after the provider confirmed that no payment completed. A payment
     found then wins (``PAID``); ``UNKNOWN``: the provider could not be asked, nothing changed."""
@@ -539,7 +464,7 @@ def _status_effects(order: Order, previous: str, *, email: str = "") -> None:
     ``ready()``, so the same in every process) enqueues nothing: a task for nobody would cost a
     row and a worker run per change (every payment link moves its order)."""
     if email or (previous != order.status and order_status_changed.has_listeners(Order)):
-        outbox_enqueue(notifications.order_changed_task(), order.pk, previous, order.status, email)
+        outbox_enqueue(order_changed, order.pk, previous, order.status, email)
     transaction.on_commit(lambda: notifications.push_status(order=order))
 
 

@@ -8,11 +8,10 @@ history line on the order, its flag (a failure, a charge outside the plan) and i
 receipt, or the failure in words) as a task in the same transaction (the outbox), and the
 order's ``updated_at`` moved so its open pages hear of it (push after commit, and the watcher).
 
-What an installment means is decided by the provider's one evaluator
-(``banq.installments.installment_evaluate``); these functions only write what they are told,
-with the order's row locked by the caller (``orders.locks.order_lock``, the lock order of
-``orders.locks``), so each provider transaction is recorded once (and the unique constraints of
-``Installment`` say so too).
+What an installment means is decided by the payment provider's one evaluator; these functions
+only write what they are told, with the order's row locked by the caller
+(``orders.locks.order_lock``, the lock order of ``orders.locks``), so each provider transaction
+is recorded once (and the unique constraints of ``Installment`` say so too).
 
 The expectation (``next_number``, ``next_due_date``) only moves forward: past each installment
 heard of (paid, failed or rejected), past one that never came (``subscription_installment_missed``),
@@ -34,9 +33,11 @@ from orders.locks import order_lock
 from orders.models import Installment, Order, OrderEvent, OrderFlag, Product, Subscription
 from orders.money import format_money
 from orders.outbox import outbox_enqueue
+from orders.payments import provider_for
 from orders.plans import day_words
 from orders.recurring import Plan
 from orders.services.history import order_flag_raise, order_history_add
+from orders.tasks import order_email_send
 from storefront import metrics
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def subscription_start_today(*, order: Order, today: date | None = None) -> Subs
     try:
         moved = Plan(frequency=plan.frequency, start=today, periods=plan.periods, end=plan.end)
     except ValueError:
-        return subscription  # its last date has passed since checkout: banq gets it as sold
+        return subscription  # its last date has passed since checkout: the provider gets it as sold
     subscription.start_date = moved.start
     subscription.next_due_date = moved.start
     subscription.save(update_fields=["start_date", "next_due_date", "updated_at"])
@@ -109,8 +110,8 @@ def subscription_start_today(*, order: Order, today: date | None = None) -> Subs
 
 def _expect_after(subscription: Subscription, number: int) -> None:
     """Move the expectation past installment ``number`` (never back; an ended plan stays
-    ended). Saves the subscription."""
-    if subscription.state == State.ENDED:
+    ended, a cancelled one cancelled). Saves the subscription."""
+    if subscription.state in (State.ENDED, State.CANCELLED):
         return
     current = subscription.next_number if subscription.next_number is not None else 0
     following = max(current, number + 1)
@@ -187,52 +188,58 @@ def installment_record(
         note=note,
         source=source,
     )
-    label = _label(subscription, number)
-    due = f" (due {day_words(due_date)})" if due_date else ""
-    money = format_money(amount, subscription.currency) if amount is not None else "no amount"
-    reference = f"transaction {transaction_id}" if transaction_id else "the order's payment"
-    if status == Installment.Status.PAID:
-        kind, message = Kind.INSTALLMENT, f"{label}{due}: {money} paid ({reference})."
-    elif status == Installment.Status.FAILED:
-        kind = Kind.INSTALLMENT_FAILED
-        why = fail_text or "declined"
-        message = f"{label}{due} failed: {why} ({fail_reason or 'no reason'}, {reference})."
-    else:
-        kind = Kind.INSTALLMENT
-        message = f"{label}{due}: {installment.get_status_display().lower()} ({reference}). {note}"
+    kind, message = _installment_history(installment)
+    amount_text = str(amount) if amount is not None else None
+    data = {"installment": number, "transaction": transaction_id, "status": status}
     order_history_add(
-        order=order,
-        kind=kind,
-        source=source,
-        message=message.strip(),
-        data={
-            "installment": number,
-            "transaction": transaction_id,
-            "status": status,
-            "amount": str(amount) if amount is not None else None,
-        },
+        order=order, kind=kind, source=source, message=message, data={**data, "amount": amount_text}
     )
+    _installment_tell(
+        order=order, installment=installment, flag=flag, note=flag_note or message, email=email
+    )
+    if expect:
+        _expect_after(subscription, number)
+    _touch(order)
+    label = _label(subscription, number)
+    logger.info("Order %s: %s %s (%s)", order.public_id, label, status, transaction_id or "-")
+    return installment
+
+
+def _installment_tell(
+    *, order: Order, installment: Installment, flag: str, note: str, email: str
+) -> None:
+    """Raise ``flag`` for the merchant (once per transaction) and enqueue ``email`` to the
+    shopper (once per installment), if any."""
     if flag:
         order_flag_raise(
             order=order,
             kind=flag,
-            note=flag_note or message,
-            reference=transaction_id or f"installment-{number}",
-            source=source,
+            note=note,
+            reference=installment.transaction_id or f"installment-{installment.number}",
+            source=installment.source,
         )
     if email:
-        outbox_enqueue(notifications.order_email_task(), order.pk, f"{email}:{installment.pk}")
-    if expect:
-        _expect_after(subscription, number)
-    _touch(order)
-    logger.info(
-        "Order %s: %s %s (%s)",
-        order.public_id,
-        _label(subscription, number),
-        status,
-        transaction_id or "-",
-    )
-    return installment
+        outbox_enqueue(order_email_send, order.pk, f"{email}:{installment.pk}")
+
+
+def _installment_history(installment: Installment) -> tuple[str, str]:
+    """The history line of a recorded installment: its kind and its message."""
+    subscription = installment.subscription
+    label = _label(subscription, installment.number)
+    due_date = installment.due_date
+    due = f" (due {day_words(due_date)})" if due_date else ""
+    amount = installment.amount
+    money = format_money(amount, subscription.currency) if amount is not None else "no amount"
+    tx = installment.transaction_id
+    reference = f"transaction {tx}" if tx else "the order's payment"
+    if installment.status == Installment.Status.PAID:
+        return Kind.INSTALLMENT, f"{label}{due}: {money} paid ({reference})."
+    if installment.status == Installment.Status.FAILED:
+        why = installment.fail_text or "declined"
+        reason = installment.fail_reason or "no reason"
+        return Kind.INSTALLMENT_FAILED, f"{label}{due} failed: {why} ({reason}, {reference})."
+    status = installment.get_status_display().lower()
+    return Kind.INSTALLMENT, f"{label}{due}: {status} ({reference}). {installment.note}".strip()
 
 
 def installment_paid_after_failure(
@@ -252,9 +259,7 @@ def installment_paid_after_failure(
         f"(transaction {installment.transaction_id}, reported failed before).",
         data={"installment": installment.number, "transaction": installment.transaction_id},
     )
-    outbox_enqueue(
-        notifications.order_email_task(), order.pk, f"{EMAIL_INSTALLMENT_PAID}:{installment.pk}"
-    )
+    outbox_enqueue(order_email_send, order.pk, f"{EMAIL_INSTALLMENT_PAID}:{installment.pk}")
     _touch(order)
     return installment
 
@@ -279,12 +284,13 @@ def subscription_installment_missed(
             return False
         due = fresh.next_due_date
         label = _label(fresh, number)
+        provider = provider_for(order).label
         order_flag_raise(
             order=order,
             kind=OrderFlag.Kind.INSTALLMENT_MISSED,
             note=note
-            or f"{label}, due {day_words(due)}, did not arrive and banq has no charge for it: "
-            "ask the shopper or banq.",
+            or f"{label}, due {day_words(due)}, did not arrive and {provider} has no charge for "
+            f"it: ask the shopper or {provider}.",
             reference=f"installment-{number}-{due.isoformat() if due else ''}",
             source=source,
         )

@@ -10,15 +10,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from banq.installments import (
-    InstallmentResult,
-    installment_evaluate,
-    installment_is_overdue,
-    installments_sweep,
-)
+from banq.installments import InstallmentResult, installment_evaluate
 from banq.models import BanqPayment
+from banq.outcomes import Settlement
+from banq.overdue import installment_is_overdue, installments_sweep
 from banq.payloads import parse_payment
-from banq.settlement import Settlement, payment_apply, payment_preview
+from banq.settlement import payment_apply, payment_preview
 from banq.tasks import banq_sweep
 from orders.access import order_signed_url
 from orders.admin_selectors import order_needs_attention_q
@@ -71,7 +68,7 @@ def plan_order(
         funds=order.total,
         frequency=plan.frequency,
         start_date=plan.start,
-        end_date=plan.banq_end_date,
+        end_date=plan.last_due,
     )
     Order.objects.filter(pk=order.pk).update(status=Order.Status.AWAITING_PAYMENT)
     order.refresh_from_db()
@@ -86,7 +83,7 @@ def item(subscription: Subscription, n: int, *, guid: str | None = None, **kwarg
 
 def payment(order: Order, subscription: Subscription, *items, **kwargs):
     plan = subscription.plan
-    end = plan.banq_end_date
+    end = plan.last_due
     return recurring_payment_payload(
         external_order_code=order.number,
         start_date=plan.start.isoformat(),
@@ -295,6 +292,23 @@ def test_an_installment_that_does_not_check_out_is_rejected_and_flagged(banq_api
     assert flag.reference == T[1]
     assert "99.00" in flag.note
     assert emails(order) == ["paid"]  # no receipt for money that doesn't check out
+
+
+def test_an_installment_in_another_currency_is_rejected_and_flagged(banq_api, deliver):
+    order, subscription = plan_order()
+    paid_first(banq_api, deliver, order, subscription)
+    wrong = item(subscription, 1)
+    wrong["funds"] = {"value": wrong["funds"], "currency": "EUR"}  # the plan's amount, in euros
+    answer(banq_api, order, subscription, item(subscription, 0), wrong, event=wrong)
+
+    deliver(transaction_event(1))
+
+    assert installments(order) == [(0, "paid", T[0]), (1, "rejected", T[1])]
+    flag = order.flags.get(kind=OrderFlag.Kind.AMOUNT_MISMATCH)
+    assert flag.reference == T[1]
+    assert "Currency mismatch" in flag.note
+    assert "EUR" in flag.note
+    assert emails(order) == ["paid"]
 
 
 def test_an_installment_for_another_order_code_is_rejected(banq_api, deliver):

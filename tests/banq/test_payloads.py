@@ -11,6 +11,7 @@ import pytest
 
 from banq.exceptions import BanqPayloadError
 from banq.payloads import (
+    Money,
     dumps,
     funds_to_json,
     jsonable,
@@ -86,10 +87,40 @@ def test_loads_refuses_invalid_json():
     ],
 )
 def test_parse_money_accepts(value, expected):
-    assert parse_money(value) == expected
+    money = parse_money(value)
+    assert (money.amount if money is not None else None) == expected
 
 
-@pytest.mark.parametrize("value", [Decimal("19.999"), "1.001", "abc", True, [1], "-5", "Infinity"])
+def test_parse_money_keeps_the_currency_of_an_amount_object():
+    assert parse_money({"value": "2.50", "currency": "eur"}) == Money(Decimal("2.50"), "EUR")
+    assert parse_money("2.50", currency="USD") == Money(Decimal("2.50"), "USD")
+    assert parse_money("2.50") == Money(Decimal("2.50"), None)
+
+
+def test_payment_and_transaction_carry_banq_s_currency():
+    payment = parse_payment(
+        loads('{"id": "p", "status": "completed", "funds": {"value": 5, "currency": "EUR"}}')
+    )
+    transaction = parse_transaction(
+        loads('{"guid": "t", "status": "completed", "funds": 5, "currency": "gbp"}')
+    )
+    assert (payment.funds, payment.currency) == (Decimal("5.00"), "EUR")
+    assert (transaction.funds, transaction.currency) == (Decimal("5.00"), "GBP")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("19.999"),
+        "1.001",
+        "abc",
+        True,
+        [1],
+        "-5",
+        "Infinity",
+        {"value": "1.00", "currency": "dollars"},
+    ],
+)
 def test_parse_money_refuses(value):
     with pytest.raises(BanqPayloadError):
         parse_money(value)

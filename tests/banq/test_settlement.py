@@ -142,6 +142,35 @@ def test_destination_is_compared_case_insensitively():
     assert outcome.result == "paid"
 
 
+def test_payment_in_another_currency_is_rejected_and_flagged():
+    order, attempt = order_with_attempt(total="19.99")
+
+    payload = payment_payload(
+        status="completed", funds=order.total, external_order_code=order.number
+    )
+    payload["data"]["funds"] = {"value": order.total, "currency": "EUR"}  # banq's amount object
+
+    outcome = payment_apply(remote=parse_payment(payload))
+
+    assert outcome.result == "rejected"
+    assert "Currency mismatch" in outcome.reason
+    order.refresh_from_db()
+    attempt.refresh_from_db()
+    assert order.paid_at is None
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert flags(order) == [OrderFlag.Kind.AMOUNT_MISMATCH]
+    assert attempt.status == BanqPayment.Status.REJECTED
+    assert "EUR" in attempt.verification_error
+
+
+def test_payment_in_the_order_s_currency_pays_it():
+    order, _ = order_with_attempt(total="19.99")
+
+    outcome = payment_apply(remote=remote(order, currency=order.currency.lower()))
+
+    assert outcome.result == "paid"
+
+
 def test_order_code_mismatch_is_rejected():
     order, attempt = order_with_attempt()
 

@@ -99,7 +99,7 @@ def test_page_script_reads_the_link_from_data_data_url():
 
     from django.conf import settings
 
-    script = (Path(settings.BASE_DIR) / "static/orders/order-payment.js").read_text()
+    script = (Path(settings.BASE_DIR) / "static/banq/pay.js").read_text()
     assert "return data.data.url;" in script
     assert "JSON.stringify({ orderId: orderId })" in script
     assert '"X-CSRFToken": csrfToken' in script

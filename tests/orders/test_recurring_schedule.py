@@ -53,7 +53,7 @@ def test_a_plan_ends_after_its_periods():
     assert plan.count == 12
     assert plan.due(11) == date(2027, 10, 25)
     assert plan.due(12) is None
-    assert plan.banq_end_date == date(2027, 10, 25)
+    assert plan.last_due == date(2027, 10, 25)
     assert plan.describe("$9.90") == (
         "$9.90 every month, starting 25 Nov 2026, 12 payments, last on 25 Oct 2027"
     )

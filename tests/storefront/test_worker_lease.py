@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from orders.tasks import orders_expire
+from orders.periodic import orders_expire
 from storefront.models import PeriodicSlot, WorkerHeartbeat
 from storefront.worker import (
     LEASE_SLOT,

@@ -54,7 +54,7 @@ class UnreachableBanq:
 
 @pytest.fixture
 def no_banq(monkeypatch):
-    monkeypatch.setattr("banq.client.get_banq_client", UnreachableBanq)
+    monkeypatch.setattr("webhooks.services.get_banq_client", UnreachableBanq)
 
 
 @pytest.mark.django_db

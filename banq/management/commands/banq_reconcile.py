@@ -13,23 +13,13 @@ from banq.exceptions import BanqAuthError, BanqConfigError, BanqError, BanqUnava
 from banq.installments import installment_ordinal
 from banq.lookups import Answer, attempt_lookup
 from banq.models import BanqPayment
+from banq.outcomes import PAID_OUTCOMES, Settlement, settlement_recorded
 from banq.selectors import orders_to_reconcile
 from banq.settings import banq_settings, parse_duration
-from banq.settlement import PAID_OUTCOMES, PaymentOutcome, Settlement, payment_preview
+from banq.settlement import PaymentOutcome, payment_preview
 from orders.models import OrderEvent
 
 SUMMARY_KEYS = ("paid", "already paid", "still open", "failed", "rejected", "other", "errors")
-COUNT_BY_RESULT = {
-    Settlement.PAID: "paid",
-    Settlement.ALREADY_PAID: "already paid",
-    Settlement.PAID_TWICE: "already paid",
-    Settlement.NOT_COMPLETED: "still open",
-    Settlement.FAILED: "failed",
-    Settlement.FAILED_ELSEWHERE: "failed",
-    Settlement.REJECTED: "rejected",
-    Settlement.CONTRADICTION: "other",
-    Settlement.UNMATCHED: "errors",
-}
 
 
 class Command(BaseCommand):
@@ -132,7 +122,7 @@ class Command(BaseCommand):
             self._failed(where=where, exc=lookup.error or BanqUnavailable(), tally=tally)
             return False
         if lookup.outcome is None:  # answered by the look-up in flight that we waited for
-            result = SHARED_RESULTS.get(lookup.attempt.status, Settlement.NOT_COMPLETED)
+            result = settlement_recorded(lookup.attempt.status)
             self._report(where=where, result=result, reason="asked by another look-up", tally=tally)
             return result in PAID_OUTCOMES
         outcome = lookup.outcome
@@ -151,7 +141,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{where}: {exc}")
 
     def _report(self, *, where: str, result: Settlement, reason: str, tally: _Tally) -> None:
-        tally.counts[COUNT_BY_RESULT.get(result, "other")] += 1
+        tally.counts[result.meaning.tally] += 1
         text = f"{where}: {'would be ' if tally.dry_run else ''}{result.label.lower()}"
         self.stdout.write(text + (f" ({reason})" if reason else ""))
 
@@ -166,14 +156,6 @@ class Command(BaseCommand):
                 f"{'would be recorded' if dry_run else 'recorded'}"
             )
             self.stdout.write(line + (f" ({charge.reason})" if charge.reason else ""))
-
-
-# What an answer shared from another look-up (recorded on the attempt) counts as.
-SHARED_RESULTS: dict[str, Settlement] = {
-    BanqPayment.Status.COMPLETED: Settlement.ALREADY_PAID,
-    BanqPayment.Status.FAILED: Settlement.FAILED_ELSEWHERE,
-    BanqPayment.Status.REJECTED: Settlement.REJECTED,
-}
 
 
 @dataclass

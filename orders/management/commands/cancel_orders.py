@@ -1,4 +1,4 @@
-"""``manage.py cancel_orders NUMBER [NUMBER ...]``: cancel unpaid orders, banq asked first."""
+"""``manage.py cancel_orders NUMBER [NUMBER ...]``: cancel unpaid orders, provider asked first."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orders.models import Order, OrderEvent
 from orders.notifications import order_status_display
+from orders.payments import provider_label
 from orders.selectors import orders_by_number
 from orders.services import EndResult, order_can_transition, order_cancel
 
@@ -18,11 +19,11 @@ SAID = {
 
 class Command(BaseCommand):
     help = (
-        "Cancel the orders with these numbers (pending, awaiting payment or failed), once banq "
-        "has said that no payment for them completed: a completed payment found then wins, and "
-        "the order is paid instead. While banq can't be asked (down, erroring, slow, or a "
-        "look-up still in flight), nothing is cancelled and the command says so. Exit status 1 "
-        "unless every order named was cancelled."
+        "Cancel the orders with these numbers (pending, awaiting payment or failed), once the "
+        "payment provider has said that no payment for them completed: a completed payment "
+        "found then wins, and the order is paid instead. While it can't be asked (down, "
+        "erroring, slow, or a look-up still in flight), nothing is cancelled and the command "
+        "says so. Exit status 1 unless every order named was cancelled."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,10 +55,10 @@ class Command(BaseCommand):
             return result == EndResult.DONE, SAID[result]
         if order.provider_unreachable_since is not None:
             return False, (
-                "not cancelled: banq can't be reached right now, so it could not confirm that "
-                "nothing was paid; nothing changed, try again later"
+                f"not cancelled: {provider_label()} can't be reached right now, so it could not "
+                "confirm that nothing was paid; nothing changed, try again later"
             )
         return False, (
-            "not cancelled: banq is still answering about a payment for it (the shopper may be "
-            "paying right now); nothing changed, try again in a moment"
+            f"not cancelled: {provider_label()} is still answering about a payment for it (the "
+            "shopper may be paying right now); nothing changed, try again in a moment"
         )

@@ -5,17 +5,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from orders.payments import provider_label
 from orders.services import orders_expire_run, orders_expire_stale
 
 
 class Command(BaseCommand):
     help = (
         "Mark pending and awaiting-payment orders older than ORDER_EXPIRY_MINUTES (or "
-        "--older-than) as expired, once banq has said that no payment for them completed. Each "
-        "order is locked and re-checked first, so a payment that lands at the same moment wins "
-        "and concurrent runs never expire an order twice. While banq can't be asked, nothing "
-        "expires: the run says so and stops (the worker tries again every 30 seconds). A banq "
-        "payment that completes after expiry is still recorded and flagged for the merchant."
+        "--older-than) as expired, once the payment provider has said that no payment for them "
+        "completed. Each order is locked and re-checked first, so a payment that lands at the "
+        "same moment wins and concurrent runs never expire an order twice. While the provider "
+        "can't be asked, nothing expires: the run says so and stops (the worker tries again "
+        "every 30 seconds). A payment that completes after expiry is still recorded and "
+        "flagged for the merchant."
     )
 
     def add_arguments(self, parser):
@@ -47,15 +49,16 @@ class Command(BaseCommand):
             self.stdout.write(f"  not expired {order.number}: a completed payment was found, paid")
         for order in run.postponed:
             why = (
-                "banq can't be reached right now"
+                f"{provider_label()} can't be reached right now"
                 if order.provider_unreachable_since is not None
-                else "banq is still answering about a payment for it"
+                else f"{provider_label()} is still answering about a payment for it"
             )
             self.stdout.write(f"  not expired {order.number}: {why}; nothing changed")
         self.stdout.write(f"{len(run.expired)} order(s) expired.")
         if run.unreachable:
             self.stdout.write(
-                f"banq can't be reached right now: stopped; {run.left} more order(s) wait for "
+                f"{provider_label()} can't be reached right now: stopped; {run.left} more order(s) "
+                "wait for "
                 "the next run."
             )
 
