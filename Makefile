@@ -56,8 +56,10 @@ test: install-dev
 
 ## Benchmarks of the hot paths against minimal probes (docs/benchmarks.md): SQLite, then
 ## PostgreSQL + Redis with one and two store workers; about 12 minutes, QUICK=1 about 3.
+## SCALE=1: a year of orders instead (bench/scale.py): 100,000 orders on SQLite and 1,000,000 on
+## PostgreSQL, each path empty and full; with QUICK=1, 20,000 and 100,000, under 4 minutes.
 bench: install-dev
-	$(BIN)/python -m bench --all $(if $(QUICK),--quick)
+	$(BIN)/python -m bench $(if $(SCALE),--scale,--all) $(if $(QUICK),--quick)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``,
-``{{ product|plan_words }}``, ``{{ when|moment }}``, ``{% product_picture product 160 %}``
-and ``{% provider_label %}`` (the payment provider's name)."""
+``{{ product|plan_words }}``, ``{{ when|moment }}``, ``{% product_picture product 160 %}`` and
+``{% provider_label %}`` (the payment provider's name)."""
 
 from django import template
 from django.core.files.storage import default_storage
@@ -48,12 +48,6 @@ def plan_words(product):
     return product_plan_words(product)
 
 
-@register.filter
-def moment(value):
-    """``6 Dec 2026, 06:32 UTC``: the store's time zone, named (``orders.moments``)."""
-    return format_moment(value)
-
-
 @register.simple_tag
 def product_picture(product, width: int, alt: str = "", lazy: bool = False):
     """The product's ``<img>``, ``width`` CSS pixels wide: its uploaded photo's WebP sizes as a
@@ -88,3 +82,9 @@ def product_picture(product, width: int, alt: str = "", lazy: bool = False):
             loading,
         )
     return ""
+
+
+@register.filter
+def moment(value):
+    """``6 Dec 2026, 06:32 UTC``: the store's time zone, named (``orders.moments``)."""
+    return format_moment(value)

@@ -9,8 +9,8 @@
  * down, until the order ships.
  *
  * Contract: #order-fulfilment with data-fulfilment, data-paid, data-status-url, data-ws-path and
- * data-key, containing [data-fulfilment-line] (hidden once the order can't ship: cancelled or
- * expired) with [data-fulfilment-status] and [data-fulfilment-words], [data-tracking] (shown
+ * data-key, containing [data-fulfilment-line] (hidden once the order can't ship: cancelled,
+ * expired, or refunded in full before it shipped) with [data-fulfilment-status] and [data-fulfilment-words], [data-tracking] (shown
  * once shipped), [data-fulfilment-field=NAME] slots, [data-tracking-link] and the labels
  * [data-tracking-number-label] and [data-tracking-link-label].
  */
@@ -24,7 +24,7 @@
   var wsPath = root.dataset.wsPath;
   var accessKey = root.dataset.key || "";
   var DONE = { shipped: true, delivered: true, not_required: true };
-  var WAITING_WORDS = ": we are preparing your parcel, and this page shows its tracking link as soon as it ships.";
+  var WAITING_WORDS = " We are preparing your parcel; this page shows its tracking link as soon as it ships.";
   var state = { fulfilment: root.dataset.fulfilment, paid: root.dataset.paid === "true", ended: false };
   var socket = null;
   var socketTimer = null;
@@ -86,7 +86,8 @@
     if (!payload || typeof payload !== "object") { return; }
     if (payload.fulfilment) { render(payload.fulfilment, payload); }
     if (payload.paid && payload.status === "paid") { state.paid = true; }
-    var over = payload.status === "cancelled" || payload.status === "expired" || payload.refund_due;
+    var over = payload.status === "cancelled" || payload.status === "expired" || payload.refund_due ||
+      (state.fulfilment === "unfulfilled" && payload.refund_state === "refunded");
     var line = root.querySelector("[data-fulfilment-line]");
     if (line && over) { line.hidden = true; }  // nothing will ship
     if (DONE[state.fulfilment] || over) {
