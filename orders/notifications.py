@@ -171,9 +171,8 @@ def order_fulfilment_payload(order: Order) -> dict:
         "tracking_number": order.tracking_number or None,
         "tracking_url": order.tracking_url or None,
         "shipped_at": order.shipped_at.isoformat() if order.shipped_at else None,
+        "shipped_at_display": format_moment(order.shipped_at) or None,
         "delivered_at": order.delivered_at.isoformat() if order.delivered_at else None,
-        # The page shows the server's words, as for "Paid at": one format, the zone named.
-        "shipped_at_display": format_moment(order.shipped_at) if order.shipped_at else None,
     }
 
 

@@ -75,6 +75,7 @@
     show(root.querySelector("[data-tracking-link-label]"), Boolean(url));
     var when = field("shipped_at");
     if (when && fulfilment.shipped_at) {
+      // The server writes the time as the page does ("6 Dec 2026, 06:32 UTC").
       when.setAttribute("datetime", fulfilment.shipped_at);
       when.textContent = fulfilment.shipped_at_display || fulfilment.shipped_at;
     }
