@@ -25,6 +25,7 @@ from banq.selectors import attempt_latest_checkable
 from banq.settings import banq_settings
 from orders.admin import OrderAdmin
 from orders.models import Order, OrderEvent
+from orders.money import format_money
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 PAYLOAD_MAX_CHARS = 20_000
@@ -33,8 +34,7 @@ ATTEMPT_FIELDS = (
     "banq_payment_id",
     "status",
     "banq_status",
-    "funds",
-    "currency",
+    "funds_display",
     "frequency",
     "fail_reason",
     "verification_error",
@@ -79,6 +79,10 @@ class _AttemptDisplay:
     def link(self, attempt: BanqPayment) -> str:
         return attempt_link(attempt)
 
+    @admin.display(description="amount", ordering="funds")
+    def funds_display(self, attempt: BanqPayment) -> str:
+        return "-" if attempt.funds is None else format_money(attempt.funds, attempt.currency)
+
     @admin.display(description="banq's last payload")
     def payload(self, attempt: BanqPayment) -> str:
         return pretty_json(attempt.last_payload)
@@ -96,7 +100,14 @@ class BanqPaymentInline(ReadOnlyAdminMixin, _AttemptDisplay, admin.StackedInline
 
 @admin.register(BanqPayment)
 class BanqPaymentAdmin(ReadOnlyAdminMixin, _AttemptDisplay, admin.ModelAdmin):
-    list_display = ("banq_payment_id", "order", "status", "banq_status", "funds", "created_at")
+    list_display = (
+        "banq_payment_id",
+        "order",
+        "status",
+        "banq_status",
+        "funds_display",
+        "created_at",
+    )
     list_filter = ("status",)
     list_select_related = ("order",)
     search_fields = ("banq_payment_id", "order__number", "url")

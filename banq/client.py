@@ -280,6 +280,15 @@ class BanqClient:
         path = f"/payments/{_segment(payment_id, 'payment id')}"
         return payloads.parse_payment(_decode(self._api("GET", path)))
 
+    def cancel_recurring_payment(self, payment_id: str) -> None:
+        """POST /payments/{id}/cancel: stop charging a recurring payment's installments.
+
+        banq's recurring API is undocumented: the emulator models this path and
+        ``manage.py banq_check`` reports whether real banq answers it. Returns once banq said
+        yes (any 2xx); raises ``BanqNotFound`` (no such path or payment), ``BanqRequestError``
+        (refused) or ``BanqUnavailable`` otherwise."""
+        self._api("POST", f"/payments/{_segment(payment_id, 'payment id')}/cancel", body={})
+
     def get_transaction(self, guid: str) -> RemoteTransaction:
         path = f"/transactions/{_segment(guid, 'transaction guid')}"
         return payloads.parse_transaction(_decode(self._api("GET", path)))

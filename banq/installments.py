@@ -30,6 +30,7 @@ from banq.fail_reasons import fail_reason_text
 from banq.payloads import RemoteInstallment
 from banq.verification import installment_charge, verify_charge
 from orders.models import Installment, Order, OrderFlag, Subscription
+from orders.notifications import EMAIL_INSTALLMENT_AFTER_CANCEL
 from orders.services import (
     installment_name_transaction,
     installment_paid_after_failure,
@@ -58,6 +59,7 @@ class InstallmentResult(models.TextChoices):
     REJECTED = "rejected", "Rejected by verification"
     PAID_TWICE = "paid_twice", "Installment charged twice: refund one"
     OUTSIDE_PLAN = "outside_plan", "Charged outside the plan: refund"
+    AFTER_CANCEL = "after_cancel", "Charged after the plan was cancelled: refund"
     CONTRADICTION = "contradiction", "banq contradicts its earlier answer"
     KNOWN = "known", "Recorded before"
     OPEN = "open", "Not charged yet"
@@ -75,6 +77,7 @@ WRITING = frozenset(
         InstallmentResult.REJECTED,
         InstallmentResult.PAID_TWICE,
         InstallmentResult.OUTSIDE_PLAN,
+        InstallmentResult.AFTER_CANCEL,
         InstallmentResult.CONTRADICTION,
     }
 )
@@ -228,6 +231,8 @@ def _later_installment(
 ) -> InstallmentEvaluation:
     """Installment 1 or later (checked out already): after the plan's end, failed, twice, for a
     cancelled order, or paid."""
+    if subscription.state == Subscription.State.CANCELLED:
+        return _after_cancel(label=label, tx=tx, item=item, paid=paid)
     if subscription.plan.due(item.number or 0) is None:
         if item.is_completed:
             status = Status.PAID if paid is None else Status.DUPLICATE
@@ -266,6 +271,32 @@ def _later_installment(
         )
     return InstallmentEvaluation(
         InstallmentResult.PAID, "", Status.PAID, email=EMAIL_INSTALLMENT_PAID
+    )
+
+
+def _after_cancel(
+    *, label: str, tx: str, item: RemoteInstallment, paid: Installment | None
+) -> InstallmentEvaluation:
+    """A charge of a plan the shopper or merchant cancelled: none is expected. Money taken is
+    recorded, flagged for a refund, and the shopper is told; a failed attempt is flagged only
+    (banq is still charging: the plan must be stopped there)."""
+    if item.is_completed:
+        return InstallmentEvaluation(
+            InstallmentResult.AFTER_CANCEL,
+            f"{label} (transaction {tx}) was charged after the plan was cancelled: refund it, "
+            "and make sure the payment is stopped at banq.",
+            Status.PAID if paid is None else Status.DUPLICATE,
+            Flag.INSTALLMENT_UNEXPECTED,
+            EMAIL_INSTALLMENT_AFTER_CANCEL,
+            counts=False,
+        )
+    return InstallmentEvaluation(
+        InstallmentResult.AFTER_CANCEL,
+        f"{label} (transaction {tx}) was attempted after the plan was cancelled (it failed): "
+        "stop the payment at banq.",
+        Status.FAILED,
+        Flag.INSTALLMENT_UNEXPECTED,
+        counts=False,
     )
 
 

@@ -4,9 +4,15 @@
 Each method hands over to the banq module that does the work: the link to ``banq.services``, the
 look-ups before expiry and cancel to ``banq.services`` and ``banq.lookups``, the charge check to
 ``banq.verification``; the order page's pay block and its script are ``templates/banq/_pay.html``
-and ``templates/banq/_pay_script.html`` (``static/banq/pay.js``). banq offers the store no refund
-or plan-cancellation call (docs/banq-api.md): a refund is recorded for the merchant to make in
-banq, and stopping a plan answers ``PlanStop.NOT_OFFERED``.
+and ``templates/banq/_pay_script.html`` (``static/banq/pay.js``).
+- Refunds: banq documents no refund call. The merchant refunds in banq's dashboard and records it
+  in the store; ``record_refund`` only says so (no reference: banq gave none). When banq offers a
+  refund API, this is where it is called, and nothing in ``orders`` changes.
+- Plans: ``stop_plan`` asks banq to stop charging the plan's recurring payment
+  (``BanqClient.cancel_recurring_payment``). banq's recurring API is undocumented: the emulator
+  models the call and ``manage.py banq_check`` reports whether real banq answers it. Whatever
+  goes wrong (banq down, refusing, no such path) is an answer "not stopped" with the reason: the
+  store then asks the merchant to stop the plan in banq's dashboard.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from typing import TYPE_CHECKING
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from banq.client import get_banq_client
+from banq.exceptions import BanqError, BanqNotFound, BanqUnavailable
 from banq.services import (
     order_payments_answered_by_banq,
     order_payments_check_with_banq,
@@ -33,9 +41,9 @@ from orders.payments import (
     ChargeProblem,
     PageUrls,
     PaymentLink,
-    PlanStop,
+    PlanStopped,
     ProviderVerdict,
-    RefundRecord,
+    RefundRecorded,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +52,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ORDER_PLACEHOLDER = "__order__"  # the page's script puts its order's id here
+NO_REFUND_API = "banq has no refund API: refunded in banq's dashboard, recorded here"
+DASHBOARD = "stop the plan's recurring payment in banq's dashboard, then confirm it here"
 
 
 class BanqProvider:
@@ -78,25 +88,37 @@ class BanqProvider:
         context = {"payable": payable, "widget_url": banq_settings().widget_url}
         return render_to_string("banq/_pay_script.html", context, request=request)
 
-    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecord:
-        """banq has no refund call: nothing moves at banq; the merchant sends the money back from
-        the banq merchant account. Writes nothing (the caller keeps its own record)."""
-        logger.info(
-            "Order %s: refund of %s %s recorded; banq has no refund call, the merchant makes it",
-            order.public_id,
-            amount,
-            order.currency,
-        )
-        return RefundRecord(
-            provider=self.name,
-            amount=amount,
-            refunded_by_provider=False,
-            message=(
-                f"banq has no refund call: send {amount} {order.currency} back to the shopper "
-                f"from the banq merchant account (payment {order.payment_reference or '-'})."
-            ),
-        )
+    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecorded:
+        return RefundRecorded(reference="", note=NO_REFUND_API)
 
-    def stop_plan(self, *, subscription: Subscription) -> PlanStop:
-        """banq documents no call that stops a recurring payment: the merchant stops it in banq."""
-        return PlanStop.NOT_OFFERED
+    def stop_plan(self, *, subscription: Subscription) -> PlanStopped:
+        order = subscription.order
+        payment_id = order.payment_reference
+        if not payment_id:
+            return PlanStopped(False, f"The plan has no banq payment to stop: {DASHBOARD}.")
+        try:
+            get_banq_client().cancel_recurring_payment(payment_id)
+        except BanqNotFound:
+            logger.warning(
+                "Order %s: banq does not offer stopping payment %s", order.public_id, payment_id
+            )
+            return PlanStopped(
+                False,
+                f"banq does not offer stopping payment {payment_id} through its API: {DASHBOARD}.",
+            )
+        except BanqUnavailable as exc:
+            logger.warning(
+                "Order %s: banq could not stop payment %s: %s", order.public_id, payment_id, exc
+            )
+            return PlanStopped(
+                False, f"banq could not be reached to stop payment {payment_id}: {DASHBOARD}."
+            )
+        except BanqError as exc:
+            logger.warning(
+                "Order %s: banq refused to stop payment %s: %s", order.public_id, payment_id, exc
+            )
+            return PlanStopped(
+                False, f"banq refused to stop payment {payment_id} ({exc}): {DASHBOARD}."
+            )
+        logger.info("Order %s: banq stopped payment %s", order.public_id, payment_id)
+        return PlanStopped(True, f"banq stopped charging payment {payment_id}.")

@@ -84,6 +84,7 @@ API_ROUTES = (
     "get-paid-link",
     "get-payment",
     "get-transaction",
+    "cancel-payment",
     "users-me",
     "webhook-config",
 )

@@ -66,6 +66,7 @@ def snapshot(state: EmulatorState) -> dict[str, Any]:
                 "transactionGuid": p.transaction_guid,
                 "completedVia": p.completed_via,
                 "anchorDate": _iso(p.anchor_date),
+                "cancelledAt": p.cancelled_at,
                 "installments": list(p.installments),
             }
             for p in state.payments.values()
@@ -127,6 +128,7 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
                 transaction_guid=p["transactionGuid"],
                 completed_via=p["completedVia"],
                 anchor_date=_date(p.get("anchorDate")),
+                cancelled_at=p.get("cancelledAt"),
                 installments=[str(g) for g in p.get("installments", [])],
                 last_charged=time.monotonic(),  # the clock counts a period from the restart
             )

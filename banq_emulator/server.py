@@ -109,6 +109,7 @@ def _payment_json(p: Payment, state: EmulatorState) -> dict[str, Any]:
         following = p.next_installment_date()
         data["transactions"] = [_installment_json(t) for t in state.payment_transactions(p)]
         data["nextInstallmentDate"] = following.isoformat() if following else None
+        data["cancelledAt"] = p.cancelled_at
     return data
 
 
@@ -184,6 +185,13 @@ class EmulatorApp:
         self._add("GET", f"{api}/payments/(?P<id>{GUID_RE})", "get-payment", "api", self.payment)
         self._add(
             "GET", f"{api}/transactions/(?P<id>{GUID_RE})", "get-transaction", "api", self.txn
+        )
+        self._add(
+            "POST",
+            f"{api}/payments/(?P<id>{GUID_RE})/cancel",
+            "cancel-payment",
+            "api",
+            self.cancel_payment,
         )
         self._add("GET", f"{api}/users/me", "users-me", "api", self.users_me)
         self._add(
@@ -323,11 +331,19 @@ class EmulatorApp:
         return True
 
     def next_installment(
-        self, payment_id: str, *, fail: bool = False, reason: str | None = None, via: str
+        self,
+        payment_id: str,
+        *,
+        fail: bool = False,
+        reason: str | None = None,
+        via: str,
+        force: bool = False,
     ) -> Transaction:
         """Charge a recurring payment's next installment now and queue its Transaction webhook.
         Raises KeyError (unknown payment) or InstallmentError."""
-        payment, transaction = self.state.charge_installment(payment_id, fail=fail, reason=reason)
+        payment, transaction = self.state.charge_installment(
+            payment_id, fail=fail, reason=reason, force=force
+        )
         logger.info(
             "Payment %s installment %s (due %s) %s via %s",
             payment.id,
@@ -474,6 +490,20 @@ class EmulatorApp:
                     {"data": _payment_json(payment, self.state)}
                 ).encode()
         return Response(200, body, {"Content-Type": "application/json"})
+
+    def cancel_payment(self, request: Request) -> Response:
+        """Stop a recurring payment's installments. banq's recurring API is undocumented: this is
+        the emulator's model of it (the store's banq_check reports whether real banq answers)."""
+        self._auth(request, defaults.OPEN_API_AUDIENCE)
+        try:
+            payment = self.state.cancel_recurring(request.params["id"])
+        except KeyError:
+            raise ApiError(404, "payment_not_found", "Unknown payment") from None
+        except InstallmentError as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        logger.info("Payment %s: recurring charges cancelled", payment.id)
+        with self.state.lock:
+            return Response.json({"data": _payment_json(payment, self.state)})
 
     def txn(self, request: Request) -> Response:
         self._auth(request, defaults.OPEN_API_AUDIENCE)
@@ -810,8 +840,15 @@ class EmulatorApp:
         if not isinstance(fail, bool):
             raise ApiError(400, "invalid_fail", "fail must be true or false")
         reason = self._reason(body) if fail else None
+        force: Any = body.get("force", False)
+        if request.is_form and isinstance(force, str):
+            force = force.strip().lower() in ("1", "true", "on", "yes")
+        if not isinstance(force, bool):
+            raise ApiError(400, "invalid_force", "force must be true or false")
         try:
-            transaction = self.next_installment(payment_id, fail=fail, reason=reason, via="control")
+            transaction = self.next_installment(
+                payment_id, fail=fail, reason=reason, via="control", force=force
+            )
         except InstallmentError as exc:
             raise ApiError(409, exc.code, str(exc)) from None
         return self._control_done(request, _transaction_json(transaction))

@@ -154,6 +154,9 @@ class Payment:
     # all its transactions, oldest first. anchor_date is the start date, or the day it was paid.
     anchor_date: date | None = None
     installments: list[str] = field(default_factory=list)
+    # A recurring payment the merchant stopped (POST /api/v1/payments/{id}/cancel): no
+    # installment is due after it (only a forced charge, modelling one already under way).
+    cancelled_at: str | None = None
     # time.monotonic() of the latest charge (not persisted): the installment clock counts from it.
     last_charged: float = 0.0
     # The cached body of GET /api/v1/payments/{id}; every change sets it back to None.
@@ -163,10 +166,11 @@ class Payment:
     def recurring(self) -> bool:
         return self.frequency != "once"
 
-    def next_installment_date(self) -> date | None:
+    def next_installment_date(self, *, even_cancelled: bool = False) -> date | None:
         """When the next installment is due: the start date before the payment is paid, None for
-        a one-time, failed or ended payment (the next date would be after the end date)."""
-        if not self.recurring:
+        a one-time, failed, cancelled (unless ``even_cancelled``) or ended payment (the next date
+        would be after the end date)."""
+        if not self.recurring or (self.cancelled_at and not even_cancelled):
             return None
         if self.status == "created":
             return self.start_date
@@ -503,12 +507,26 @@ class EmulatorState:
             self._changed()
             return payment, transaction
 
+    def cancel_recurring(self, payment_id: str) -> Payment:
+        """Stop charging a recurring payment (idempotent). KeyError for an unknown id;
+        InstallmentError for a one-time payment."""
+        with self.lock:
+            payment = self.payments[payment_id]
+            if not payment.recurring:
+                raise InstallmentError("not_recurring", "This is a one-time payment")
+            if payment.cancelled_at is None:
+                payment.cancelled_at = now_iso()
+                payment.api_body = None
+                self._changed()
+            return payment
+
     def charge_installment(
-        self, payment_id: str, *, fail: bool = False, reason: str | None = None
+        self, payment_id: str, *, fail: bool = False, reason: str | None = None, force: bool = False
     ) -> tuple[Payment, Transaction]:
         """Charge the next installment of a paid recurring payment now: a new transaction,
         completed or failed with `reason`. KeyError for an unknown id; InstallmentError when the
-        payment is one-time, not paid, or the next date would be after its end date."""
+        payment is one-time, not paid, cancelled (unless `force`: a charge already under way when
+        the cancel came) or the next date would be after its end date."""
         with self.lock:
             payment = self.payments[payment_id]
             if not payment.recurring:
@@ -517,7 +535,11 @@ class EmulatorState:
                 raise InstallmentError(
                     "not_paid", "The first installment of this payment is not paid"
                 )
-            due = payment.next_installment_date()
+            if payment.cancelled_at and not force:
+                raise InstallmentError(
+                    "cancelled", f"The merchant cancelled this payment at {payment.cancelled_at}"
+                )
+            due = payment.next_installment_date(even_cancelled=force)
             if due is None:
                 raise InstallmentError(
                     "schedule_ended",

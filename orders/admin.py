@@ -29,8 +29,10 @@ from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
+from rangefilter.filters import DateRangeFilterBuilder
 
 from orders.access import order_signed_url
+from orders.admin_refunds import OrderRefundAdminMixin
 from orders.admin_selectors import (
     ANY_ATTENTION,
     COMPUTED_REASONS,
@@ -40,6 +42,9 @@ from orders.admin_selectors import (
     order_paid_within_q,
     subscription_installment_received_within,
 )
+from orders.admin_shipping import SHIPPING_FIELDS, FulfilmentAdminMixin
+from orders.exceptions import PlanCancelError
+from orders.forms import ProductAdminForm, ProductListForm
 from orders.models import (
     Installment,
     Order,
@@ -52,8 +57,11 @@ from orders.models import (
 from orders.money import format_money
 from orders.notifications import order_status_display
 from orders.payments import provider_label
+from orders.photos import photo_upload_body_limit, product_photo_variants_make
 from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
+from orders.services.cancellation import subscription_cancel, subscription_stop_confirm
+from orders.templatetags.shop import product_picture
 from storefront.admin_mixins import ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
@@ -77,11 +85,22 @@ def status_badge(order: Order) -> str:
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "price", "currency", "frequency", "stock", "is_active")
+    form = ProductAdminForm
+    list_display = (
+        "name",
+        "slug",
+        "price",
+        "currency",
+        "frequency",
+        "requires_shipping",
+        "stock",
+        "is_active",
+    )
     list_editable = ("is_active", "stock", "price")
-    list_filter = ("is_active", "frequency")
+    list_filter = ("is_active", "frequency", "requires_shipping")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("photo_preview",)
     fieldsets = (
         (
             None,
@@ -94,10 +113,11 @@ class ProductAdmin(admin.ModelAdmin):
                     "currency",
                     "stock",
                     "is_active",
-                    "image",
+                    "requires_shipping",
                 )
             },
         ),
+        ("Pictures", {"fields": ("photo", "photo_preview", "image")}),
         (
             "Recurring plan",
             {
@@ -108,6 +128,33 @@ class ProductAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        return super().get_changelist_form(request, form=ProductListForm, **kwargs)
+
+    @admin.display(description="as the shop shows it")
+    def photo_preview(self, product: Product) -> str:
+        return product_picture(product, 160, alt=f"{product.name}, as the catalog shows it") or "-"
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        """A new (or cleared) photo gets its sized variants now, once; the files of the photo it
+        replaces are deleted after the commit."""
+        photo_changed = "photo" in form.changed_data
+        replaced = None
+        if change and photo_changed:
+            replaced = Product.objects.values_list("photo", "photo_variants").get(pk=obj.pk)
+        super().save_model(request, obj, form, change)
+        if photo_changed:
+            product_photo_variants_make(product=obj, replaced=replaced)
+
+    def get_urls(self):
+        urls = super().get_urls()
+        opts = self.model._meta
+        forms = {f"{opts.app_label}_{opts.model_name}_{view}" for view in ("add", "change")}
+        for url in urls:  # the add and change forms take a photo: a larger body (storefront.limits)
+            if url.name in forms:
+                url.callback.max_body_bytes = photo_upload_body_limit  # type: ignore[attr-defined]
+        return urls
 
 
 def _provider_words_now(template: str) -> str:
@@ -151,6 +198,8 @@ def subscription_schedule(subscription: Subscription) -> SafeString:
                 texts = [f"missed: {provider_label()} had no charge for it (flagged)"]
             elif subscription.next_number == n:
                 texts = ["expected next"]
+            elif subscription.state == Subscription.State.CANCELLED:
+                texts = ["not due: the plan was cancelled"]
             elif subscription.state == Subscription.State.ENDED or (
                 subscription.next_number is not None and n < subscription.next_number
             ):
@@ -188,8 +237,19 @@ def _installment_text(row: Installment) -> str:
 class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderItem
     extra = 0
-    fields = ("product_name", "product", "unit_price", "quantity", "line_total")
+    fields = ("product_name", "product", "unit_price_display", "quantity", "line_total_display")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
+        return super().get_queryset(request).select_related("order")
+
+    @admin.display(description="unit price")
+    def unit_price_display(self, item: OrderItem) -> str:
+        return format_money(item.unit_price, item.order.currency)
+
+    @admin.display(description="line total")
+    def line_total_display(self, item: OrderItem) -> str:
+        return format_money(item.line_total, item.order.currency)
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -304,29 +364,40 @@ CANCEL_REPORTS: dict[str, tuple[str, int]] = {
 }
 
 
+CUSTOMER_FIELDS = ("name", "email")
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
         "email",
+        "name",
         "total_display",
         "status_badge",
         "paid_at_display",
         "payment_reference_display",
     )
     list_display_links = ("number",)
-    list_filter = ("status", "created_at", NeedsAttentionFilter, PaidWithinFilter)
+    list_filter = (
+        "status",
+        "fulfilment_status",
+        ("created_at", DateRangeFilterBuilder(title="placed between")),
+        ("paid_at", DateRangeFilterBuilder(title="paid between")),
+        NeedsAttentionFilter,
+        PaidWithinFilter,
+    )
     search_fields = ["number", "email", "payment_reference"]
     list_per_page = 50
     show_full_result_count = False
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
-    actions = ["cancel_orders", "resolve_flags"]
+    actions = ["cancel_orders", "resolve_flags", "ship_orders"]
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),
-        ("Money", {"fields": ("subtotal", "total", "currency")}),
+        ("Money", {"fields": ("subtotal_display", "shipping_price_display", "total_display")}),
         (
             "Payment",
             {
@@ -340,15 +411,26 @@ class OrderAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Refunds", {"fields": ("refunds_display",)}),
     )
-    # Only the shopper's name and e-mail can be corrected here; the rest is a financial record.
+    # Only the shopper's name and e-mail can be corrected here, and only before the order is
+    # paid (get_readonly_fields); the rest is a financial record.
     readonly_fields = (
-        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in ("name", "email")),
+        *(str(f) for _, group in fieldsets for f in group["fields"] if f not in CUSTOMER_FIELDS),
         "plan_schedule",
+        *SHIPPING_FIELDS,
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.is_paid:  # what the payment was for, as the shopper gave it
+            return (*fields, *CUSTOMER_FIELDS)
+        return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Order | None = None):
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.requires_shipping:
+            fieldsets = (*fieldsets, ("Shipping", {"fields": SHIPPING_FIELDS}))
         if obj is not None and obj.recurring:
             fieldsets = (*fieldsets, ("Recurring plan", {"fields": ("plan_schedule",)}))
         return fieldsets
@@ -370,6 +452,14 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="total", ordering="total")
     def total_display(self, order: Order) -> str:
         return format_money(order.total, order.currency)
+
+    @admin.display(description="subtotal")
+    def subtotal_display(self, order: Order) -> str:
+        return format_money(order.subtotal, order.currency)
+
+    @admin.display(description="shipping")
+    def shipping_price_display(self, order: Order) -> str:
+        return format_money(order.shipping_price, order.currency)
 
     # The list fits 1280 px (templates/admin/orders/order/change_list.html, static/storefront/
     # admin.css): a short paid-at, and the provider's payment id whole but over two lines.
@@ -433,8 +523,9 @@ class OrderAdmin(admin.ModelAdmin):
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Each recurring order's plan: its state, the installments paid and failed, the next
-    expected date, and the whole schedule. Read-only: installments come from the payment
-    provider only."""
+    expected date, and the whole schedule. Read-only (installments come from the payment provider
+    only), but for two actions: cancel plans (the provider is asked to stop charging), and confirm
+    that a plan the provider could not stop was stopped in its dashboard."""
 
     list_display = (
         "order_link",
@@ -445,9 +536,14 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_due_date",
         "paid_count",
         "failed_count",
+        "provider_stop",
     )
-    list_filter = ("state", "frequency", InstallmentReceivedFilter)
+    # The order column links to the order; the product opens the subscription (a link inside
+    # Django's row link would leave an empty link behind).
+    list_display_links = ("product_name",)
+    list_filter = ("state", "provider_stop", "frequency", InstallmentReceivedFilter)
     search_fields = ("order__number", "order__email", "product_name")
+    actions = ["cancel_plans", "confirm_stopped"]
     list_select_related = ("order",)
     list_per_page = 50
     show_full_result_count = False
@@ -459,9 +555,64 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "next_number_display",
         "next_due_date",
         "provider_checked_at",
+        "cancelled_at",
+        "cancelled_by",
+        "provider_stop",
+        "provider_stopped_at",
         "schedule",
     )
     readonly_fields = fields
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        """Cancelling a plan (and confirming it stopped) is changing its order."""
+        return request.user.has_perm("orders.change_order")
+
+    @admin.action(
+        description="Cancel selected plans (the payment provider is asked to stop charging)",
+        permissions=["cancel"],
+    )
+    def cancel_plans(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        actor = request.user.get_username()
+        for subscription in queryset.select_related("order").order_by("pk"):
+            order = subscription.order
+            try:
+                done = subscription_cancel(order=order, source=OrderEvent.Source.ADMIN, actor=actor)
+            except PlanCancelError as exc:
+                self.message_user(
+                    request, f"{order.number}: not cancelled: {exc}", messages.WARNING
+                )
+                continue
+            if done.stop.stopped:
+                text = f"{order.number}: plan cancelled; {done.stop.message}"
+                self.message_user(request, text, messages.SUCCESS)
+            else:
+                text = (
+                    f"{order.number}: plan cancelled, but NOT stopped at the payment provider: "
+                    f"{done.stop.message} The order is flagged until you confirm it "
+                    '(action "Confirm stopped in the payment provider\'s dashboard").'
+                )
+                self.message_user(request, text, messages.WARNING)
+
+    @admin.action(
+        description="Confirm stopped in the payment provider's dashboard", permissions=["cancel"]
+    )
+    def confirm_stopped(self, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+        actor = request.user.get_username()
+        confirmed: list[str] = []
+        skipped: list[str] = []
+        for subscription in queryset.select_related("order").order_by("pk"):
+            ok = subscription_stop_confirm(order=subscription.order, actor=actor)
+            (confirmed if ok else skipped).append(subscription.order.number)
+        if confirmed:
+            self.message_user(
+                request, f"Confirmed stopped: {', '.join(confirmed)}.", messages.SUCCESS
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"Nothing to confirm (not cancelled, or stopped already): {', '.join(skipped)}.",
+                messages.WARNING,
+            )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
         return (

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
-from orders.models import Installment, Order, OrderFlag
+from orders.models import Installment, Order, OrderFlag, Refund
 from orders.money import quantize_money
 from orders.services import PAYABLE, order_stale_q
 
@@ -96,9 +96,17 @@ def subscription_installment_received_within(*, period: str, now: datetime | Non
 
 @dataclass(frozen=True)
 class PaidTotal:
+    """Received in a period, in one currency: ``count`` payments summing ``total``, and the
+    refunds recorded in the same period (``refunded``); ``net`` is what the shop kept."""
+
     currency: str
     count: int
     total: Decimal
+    refunded: Decimal = Decimal("0.00")
+
+    @property
+    def net(self) -> Decimal:
+        return self.total - self.refunded
 
 
 @dataclass(frozen=True)
@@ -150,12 +158,50 @@ def _totals(queryset, *, amount: str, today: Q) -> tuple[Received, Received]:
     return Received(paid_today), Received(paid_week)
 
 
+def refund_recorded_within_q(*, period: str, now: datetime | None = None) -> Q:
+    """Refunds recorded in ``period``: they come off that period's money received."""
+    return Q(created_at__gte=paid_since(period=period, now=now))
+
+
+def _refunds(*, now: datetime) -> dict[tuple[bool, str, str], Decimal]:
+    """``{(of an installment, period, currency): sum}`` of the refunds recorded today and this
+    week: one query."""
+    today = refund_recorded_within_q(period=PAID_TODAY, now=now)
+    rows = (
+        Refund.objects.filter(refund_recorded_within_q(period=PAID_WEEK, now=now))
+        .annotate(of_installment=Q(installment__isnull=False))
+        .values("of_installment", "currency")
+        .annotate(week=Sum("amount"), today=Sum("amount", filter=today))
+        .order_by()
+    )
+    found: dict[tuple[bool, str, str], Decimal] = {}
+    for row in rows:
+        for period, amount in ((PAID_TODAY, row["today"]), (PAID_WEEK, row["week"])):
+            if amount:
+                key = (bool(row["of_installment"]), period, row["currency"])
+                found[key] = found.get(key, Decimal(0)) + quantize_money(amount)
+    return found
+
+
+def _net(received: Received, refunds: dict, *, installments: bool, period: str) -> Received:
+    """``received`` with the period's refunds set against it, per currency (a currency with
+    refunds and no payment in the period too)."""
+    totals = {t.currency: t for t in received.totals}
+    for (of_installment, when, currency), amount in refunds.items():
+        if of_installment != installments or when != period:
+            continue
+        got = totals.get(currency, PaidTotal(currency, 0, Decimal("0.00")))
+        totals[currency] = PaidTotal(currency, got.count, got.total, got.refunded + amount)
+    return Received([totals[c] for c in sorted(totals)])
+
+
 def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:
     """Orders paid today / this week and the later installments of recurring plans received
-    today / this week (count and Decimal sum per currency), and the attention count: money
-    received is the two together.
+    today / this week (count and Decimal sum per currency), each net of the refunds recorded in
+    the same period (refunds of the order's payment against the orders, of an installment
+    against the installments), and the attention count: money received is the two together.
 
-    Three queries whatever the number of orders.
+    Four queries whatever the number of orders.
     """
     now = now or timezone.now()
     paid_today, paid_week = _totals(
@@ -169,10 +215,11 @@ def order_admin_summary(*, now: datetime | None = None) -> OrderSummary:
         today=installment_received_within_q(period=PAID_TODAY, now=now),
     )
     attention = Order.objects.filter(order_needs_attention_q(now=now)).count()
+    refunds = _refunds(now=now)
     return OrderSummary(
-        paid_today=paid_today,
-        paid_week=paid_week,
+        paid_today=_net(paid_today, refunds, installments=False, period=PAID_TODAY),
+        paid_week=_net(paid_week, refunds, installments=False, period=PAID_WEEK),
         needs_attention=attention,
-        installments_today=installments_today,
-        installments_week=installments_week,
+        installments_today=_net(installments_today, refunds, installments=True, period=PAID_TODAY),
+        installments_week=_net(installments_week, refunds, installments=True, period=PAID_WEEK),
     )

@@ -65,3 +65,23 @@ class OrderNotPayable(OrderError):
     def __init__(self, message: str | None = None, *, reason: str = "") -> None:
         self.reason = reason
         super().__init__(message)
+
+
+class FulfilmentError(OrderError):
+    """The order can't be shipped or delivered (not paid, cancelled, nothing to ship, a bad
+    tracking URL). ``str(exc)`` is for the merchant; ``field`` names the form field at fault."""
+
+    default_message = "This order can't be shipped."
+
+    def __init__(self, message: str | None = None, *, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class RefundError(OrderError):
+    """A refund that can't be recorded (more than what is left to refund, nothing paid, a bad
+    amount or reason): nothing was stored. ``str(exc)`` is for the merchant's form."""
+
+
+class PlanCancelError(OrderError):
+    """A plan that can't be cancelled (not started, ended, already cancelled)."""

@@ -6,6 +6,7 @@ Statuses change only through ``orders.services`` (``order_set_status`` / ``order
 
 from __future__ import annotations
 
+import posixpath
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -15,8 +16,21 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django_countries.fields import CountryField
 
 from orders.recurring import ONCE, Plan
+
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+REFUND_STATES = {PARTIALLY_REFUNDED: "Partially refunded", REFUNDED: "Refunded"}
+
+
+def product_photo_path(instance: Product, filename: str) -> str:
+    """``products/<random>/original.<ext>``: a fresh directory per upload (never overwriting a
+    photo a page may still show); the extension is the checked content's
+    (``orders.photos.photo_check``), which the admin's form gives the file."""
+    extension = posixpath.splitext(filename)[1].lower() or ".jpg"
+    return f"products/{uuid.uuid4().hex}/original{extension}"
 
 
 def MoneyField(verbose_name: str, **kwargs: Any) -> models.DecimalField:  # noqa: N802 - a field
@@ -41,12 +55,34 @@ class Product(models.Model):
     price = MoneyField("price", validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField("currency", max_length=3, default="USD")
     image = models.CharField(
-        "image",
+        "illustration",
         max_length=200,
         blank=True,
-        help_text="Path of an illustration under static/, e.g. orders/products/mug.svg.",
+        help_text="Path of an illustration under static/, e.g. orders/products/mug.svg: shown "
+        "when the product has no photo.",
+    )
+    photo = models.ImageField(
+        "photo",
+        upload_to=product_photo_path,
+        max_length=200,
+        blank=True,
+        help_text="A JPEG, PNG, WebP or GIF, checked from its content. Sized copies are made "
+        "when it is uploaded; pages show the one that fits the screen.",
+    )
+    photo_variants = models.JSONField(
+        "photo sizes",
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The sized WebP copies of the photo: width, height and file name of each.",
     )
     is_active = models.BooleanField("active", default=True, db_index=True)
+    requires_shipping = models.BooleanField(
+        "ships",
+        default=False,
+        help_text="A physical good, sent by post: checkout asks for a shipping address and a "
+        "shipping method. Digital goods and recurring plans don't ship.",
+    )
     stock = models.PositiveIntegerField(
         "stock", null=True, blank=True, help_text="Leave empty for unlimited stock."
     )
@@ -110,6 +146,58 @@ class Product(models.Model):
                 "A one-time product has no number of payments or last date: choose a frequency, "
                 "or clear them."
             )
+        if self.is_recurring and self.requires_shipping:
+            raise ValidationError(
+                {
+                    "requires_shipping": "A recurring plan doesn't ship: sell the goods as a "
+                    "one-time product."
+                }
+            )
+
+
+class ShippingMethod(models.Model):
+    """A way to send an order, managed in the admin: its price, where it goes, and the goods total
+    from which it is free. Checkout offers the active ones in the store's currency; the order keeps
+    a snapshot of the name and price it was placed with."""
+
+    name = models.CharField("name", max_length=100)
+    price = MoneyField("price", validators=[MinValueValidator(Decimal("0.00"))])
+    currency = models.CharField("currency", max_length=3, default="USD")
+    countries = CountryField(  # type: ignore[call-overload]
+        "countries",
+        multiple=True,
+        blank=True,
+        help_text="Where this method delivers. Leave empty for every country.",
+    )
+    free_over = MoneyField(
+        "free over",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text="Free when the goods come to at least this amount. Leave empty to always "
+        "charge the price.",
+    )
+    is_active = models.BooleanField("active", default=True, db_index=True)
+    position = models.PositiveIntegerField(
+        "position", default=0, help_text="Checkout lists the methods by position, then price."
+    )
+
+    class Meta:
+        ordering = ["position", "price", "pk"]
+        verbose_name = "shipping method"
+        verbose_name_plural = "shipping methods"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def delivers_to(self, country: str) -> bool:
+        return not self.countries or country in {str(c) for c in self.countries}
+
+    def price_for(self, subtotal: Decimal) -> Decimal:
+        """What this method costs for goods worth ``subtotal``."""
+        if self.free_over is not None and subtotal >= self.free_over:
+            return Decimal("0.00")
+        return self.price
 
 
 class Cart(models.Model):
@@ -151,6 +239,12 @@ class Order(models.Model):
         FAILED = "failed", "Payment failed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
+
+    class Fulfilment(models.TextChoices):
+        NOT_REQUIRED = "not_required", "Nothing to ship"
+        UNFULFILLED = "unfulfilled", "Not shipped yet"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
 
     number = models.CharField(
         "order number",
@@ -210,6 +304,48 @@ class Order(models.Model):
         help_text="The order holds a recurring plan (its subscription); its payment is the "
         "plan's first installment.",
     )
+    # Shipping: a snapshot taken at checkout. Later edits of the method (or of anything else)
+    # never change a placed order.
+    requires_shipping = models.BooleanField("ships", default=False, editable=False)
+    shipping_name = models.CharField("ship to", max_length=200, blank=True)
+    shipping_line1 = models.CharField("address line 1", max_length=200, blank=True)
+    shipping_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    shipping_city = models.CharField("city", max_length=100, blank=True)
+    shipping_postal_code = models.CharField("postal code", max_length=20, blank=True)
+    shipping_region = models.CharField("region", max_length=100, blank=True)
+    shipping_country = CountryField("country", blank=True)  # type: ignore[call-overload]
+    shipping_phone = models.CharField("phone", max_length=32, blank=True)
+    shipping_method = models.ForeignKey(
+        ShippingMethod,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="shipping method",
+    )
+    shipping_method_name = models.CharField("shipping method name", max_length=100, blank=True)
+    shipping_price = MoneyField("shipping", default=Decimal("0.00"), help_text="Part of the total.")
+    # Fulfilment, apart from payment: unfulfilled, then shipped, then (optionally) delivered.
+    fulfilment_status = models.CharField(
+        "fulfilment",
+        max_length=20,
+        choices=Fulfilment.choices,
+        default=Fulfilment.NOT_REQUIRED,
+        db_index=True,
+    )
+    carrier = models.CharField("carrier", max_length=100, blank=True)
+    tracking_number = models.CharField("tracking number", max_length=100, blank=True)
+    tracking_url = models.URLField("tracking URL", max_length=500, blank=True)
+    shipped_at = models.DateTimeField("shipped at", null=True, blank=True)
+    delivered_at = models.DateTimeField("delivered at", null=True, blank=True)
+
+    refunded_total = MoneyField(
+        "refunded",
+        default=Decimal("0.00"),
+        editable=False,
+        help_text="The sum of the refunds recorded for this order (its payment and its plan's "
+        "installments). Written only by orders.services.refunds, with the order's row locked.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -228,8 +364,52 @@ class Order(models.Model):
 
     @property
     def refund_due(self) -> bool:
-        """Money arrived for an order that was cancelled: the shopper gets it back."""
-        return self.paid_at is not None and self.status == self.Status.CANCELLED
+        """Money arrived for an order that was cancelled, and the recorded refunds don't cover it
+        yet: the shopper gets it back."""
+        return (
+            self.paid_at is not None
+            and self.status == self.Status.CANCELLED
+            and self.refunded_total < self.total
+        )
+
+    @property
+    def refund_state(self) -> str:
+        """``""`` (nothing refunded), ``partially_refunded`` or ``refunded``: the refunds recorded
+        (``refunded_total``) against the money received, the order's payment and, for a plan,
+        its later installments (one query, only for a plan with a refund)."""
+        if not self.refunded_total:
+            return ""
+        received = self.total if self.paid_at is not None else Decimal("0.00")
+        if self.recurring:
+            received += Installment.objects.filter(
+                Installment.refundable_q(), subscription__order_id=self.pk
+            ).aggregate(total=models.Sum("amount"))["total"] or Decimal("0.00")
+        return REFUNDED if self.refunded_total >= received else PARTIALLY_REFUNDED
+
+    @property
+    def refund_state_display(self) -> str:
+        return REFUND_STATES.get(self.refund_state, "")
+
+    @property
+    def shipping_address_lines(self) -> list[str]:
+        """The address the order ships to, one line per entry (empty when it doesn't ship)."""
+        if not self.requires_shipping:
+            return []
+        place = " ".join(p for p in (self.shipping_postal_code, self.shipping_city) if p)
+        lines = [
+            self.shipping_name,
+            self.shipping_line1,
+            self.shipping_line2,
+            place,
+            self.shipping_region,
+            self.shipping_country.name if self.shipping_country else "",
+        ]
+        return [line for line in lines if line]
+
+    @property
+    def shipping_address_text(self) -> str:
+        """The address on one line, comma-separated (for a list or a CSV cell)."""
+        return ", ".join(self.shipping_address_lines)
 
 
 class OrderItem(models.Model):
@@ -284,6 +464,10 @@ class OrderEvent(AppendOnlyModel):
         EMAIL_FAILED = "email_failed", "E-mail not sent"
         INSTALLMENT = "installment", "Installment recorded"
         INSTALLMENT_FAILED = "installment_failed", "Installment failed"
+        SHIPPED = "shipped", "Shipped"
+        DELIVERED = "delivered", "Delivered"
+        REFUND = "refund", "Refund recorded"
+        PLAN = "plan", "Plan changed"
         NOTE = "note", "Note"
 
     class Source(models.TextChoices):
@@ -344,6 +528,10 @@ class OrderFlag(models.Model):
             "installment_unexpected",
             "Installment outside the plan: refund",
         )
+        PLAN_STOP_NEEDED = (
+            "plan_stop_needed",
+            "Cancelled plan: stop it at the payment provider",
+        )
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="flags")
     kind = models.CharField("kind", max_length=32, choices=Kind.choices, db_index=True)
@@ -386,6 +574,16 @@ class Subscription(models.Model):
         PENDING = "pending", "Waiting for the first payment"
         ACTIVE = "active", "Active"
         ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Stop(models.TextChoices):
+        """Whether the payment provider stopped charging a cancelled plan."""
+
+        NONE = "", "Not cancelled"
+        REQUESTED = "requested", "Asking the payment provider to stop it"
+        STOPPED = "stopped", "Stopped by the payment provider"
+        MANUAL = "manual", "To stop in the payment provider's dashboard"
+        CONFIRMED = "confirmed", "Stopped in the provider's dashboard (merchant confirmed)"
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="subscription")
     product_name = models.CharField("product", max_length=200)
@@ -414,6 +612,24 @@ class Subscription(models.Model):
         blank=True,
         editable=False,
         help_text="When the payment provider was last asked about the overdue installment.",
+    )
+    cancelled_at = models.DateTimeField("cancelled", null=True, blank=True)
+    cancelled_by = models.CharField(
+        "cancelled by",
+        max_length=150,
+        blank=True,
+        help_text="The shopper, or the admin user who cancelled the plan.",
+    )
+    provider_stop = models.CharField(
+        "stopped at the payment provider",
+        max_length=20,
+        choices=Stop.choices,
+        default=Stop.NONE,
+        blank=True,
+        db_index=True,
+    )
+    provider_stopped_at = models.DateTimeField(
+        "stopped at the payment provider on", null=True, blank=True
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
@@ -495,3 +711,47 @@ class Installment(models.Model):
 
     def __str__(self) -> str:
         return f"installment {self.number + 1} ({self.status})"
+
+    @staticmethod
+    def refundable_q() -> models.Q:
+        """The installments that brought money the order's own payment doesn't count (what a
+        refund of an installment can give back): the later ones paid, and any charged twice."""
+        return models.Q(status="paid", number__gte=1) | models.Q(status="duplicate")
+
+
+class Refund(AppendOnlyModel):
+    """Money given back to the shopper, recorded by the merchant: the order's payment or one of
+    its plan's later installments (``installment``), a full or partial amount, and why. Never
+    changed or deleted. Written only by ``orders.services.refunds``, with the order's row locked,
+    so the refunds of a payment never exceed what it brought."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    installment = models.ForeignKey(
+        Installment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunds",
+        help_text="The plan's later installment refunded; empty for the order's own payment.",
+    )
+    amount = MoneyField("amount", validators=[MinValueValidator(Decimal("0.01"))])
+    currency = models.CharField("currency", max_length=3, default="USD")
+    reason = models.CharField("reason", max_length=500)
+    provider_reference = models.CharField(
+        "payment provider's refund id",
+        max_length=128,
+        blank=True,
+        help_text="Empty when the provider has no refund call (the refund was made in its "
+        "dashboard and recorded here).",
+    )
+    provider_note = models.CharField("payment provider's note", max_length=300, blank=True)
+    recorded_by = models.CharField("recorded by", max_length=150, blank=True)
+    created_at = models.DateTimeField("recorded", auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = "refund"
+        verbose_name_plural = "refunds"
+
+    def __str__(self) -> str:
+        return f"refund of {self.amount} {self.currency} ({self.order_id})"

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from orders.access import order_signed_url
-from orders.models import Installment, Order
+from orders.models import Installment, Order, Refund
+from orders.money import format_money
 from orders.payments import provider_for
 from orders.plans import installment_words, next_words, plan_payload, subscription_plan_words
 from orders.rules import order_is_payable
@@ -28,15 +29,22 @@ logger = logging.getLogger(__name__)
 
 EMAIL_PAID = "paid"
 EMAIL_REFUND_DUE = "refund_due"
+EMAIL_SHIPPED = "shipped"
 # Per installment: the kind is "<name>:<installment pk>", so each is sent once (orders.tasks).
 EMAIL_INSTALLMENT_PAID = "installment_paid"
 EMAIL_INSTALLMENT_FAILED = "installment_failed"
+# A charge of a plan after it was cancelled ("<name>:<installment pk>"): it will be refunded.
+EMAIL_INSTALLMENT_AFTER_CANCEL = "installment_after_cancel"
+EMAIL_PLAN_CANCELLED = "plan_cancelled"
+# Per refund: "<name>:<refund pk>".
+EMAIL_REFUNDED = "refunded"
 EMAILS = {
     EMAIL_PAID: ("orders/email/order_paid.txt", "payment received for order {number}"),
     EMAIL_REFUND_DUE: (
         "orders/email/order_refund_due.txt",
         "order {number} was cancelled: your payment will be refunded",
     ),
+    EMAIL_SHIPPED: ("orders/email/order_shipped.txt", "order {number} is on its way"),
     EMAIL_INSTALLMENT_PAID: (
         "orders/email/installment_paid.txt",
         "receipt for {payment} of your plan (order {number})",
@@ -44,6 +52,18 @@ EMAILS = {
     EMAIL_INSTALLMENT_FAILED: (
         "orders/email/installment_failed.txt",
         "{payment} of your plan did not go through (order {number})",
+    ),
+    EMAIL_INSTALLMENT_AFTER_CANCEL: (
+        "orders/email/installment_after_cancel.txt",
+        "{payment} was taken after your plan was cancelled: it will be refunded (order {number})",
+    ),
+    EMAIL_PLAN_CANCELLED: (
+        "orders/email/plan_cancelled.txt",
+        "your plan is cancelled (order {number})",
+    ),
+    EMAIL_REFUNDED: (
+        "orders/email/refunded.txt",
+        "{amount} refunded (order {number})",
     ),
 }
 
@@ -55,6 +75,9 @@ def order_group_name(order: Order) -> str:
 def order_status_display(order: Order) -> str:
     if order.refund_due:
         return "Cancelled (refund due)"
+    refunded = order.refund_state_display if order.refunded_total else ""
+    if refunded:
+        return f"{order.get_status_display()} ({refunded.lower()})"
     return order.get_status_display()
 
 
@@ -70,6 +93,8 @@ def order_page_states(order: Order, *, payable: bool) -> list[str]:
     """
     if order.refund_due:
         return ["refund_due"]
+    if order.paid_at is not None and order.status == Order.Status.CANCELLED:
+        return ["refunded"]  # paid after cancellation, and refunded
     if order.paid_at is not None:
         return ["paid"]
     states = [order.status]
@@ -99,7 +124,8 @@ def order_status_payload(order: Order) -> dict:
     the payment provider can't be asked about the order (nothing is cancelled or expired
     meanwhile); ``states`` what the page shows (``order_page_states``). A recurring order also has
     ``plan`` (its plan in words and data, what is expected next) and ``installments`` (those paid
-    or failed, oldest first): ``orders.plans.plan_payload``.
+    or failed, oldest first): ``orders.plans.plan_payload``. ``fulfilment`` says whether the
+    goods shipped (``order_fulfilment_payload``).
     """
     payable = order_is_payable(order=order)
     reachable = order.provider_unreachable_since is None
@@ -113,6 +139,8 @@ def order_status_payload(order: Order) -> dict:
         "payment_reference": order.payment_reference or None,
         "payment_error": order.payment_error or None,
         "refund_due": order.refund_due,
+        "refunded": str(order.refunded_total),
+        "refund_state": order.refund_state if order.refunded_total else "",
         "confirming": order.payment_claimed_at is not None and order.paid_at is None,
         "payable": payable,
         "provider_reachable": reachable,
@@ -123,9 +151,25 @@ def order_status_payload(order: Order) -> dict:
         # Orders pushes that may cross on the way: a page never goes back to an older state.
         "updated": order.updated_at.isoformat() if order.updated_at else "",
     }
+    payload["fulfilment"] = order_fulfilment_payload(order)
     if order.recurring:
         payload["plan"], payload["installments"] = plan_payload(order)
     return payload
+
+
+def order_fulfilment_payload(order: Order) -> dict:
+    """Where the goods are, apart from the payment: ``status`` is ``not_required`` (nothing
+    ships), ``unfulfilled``, ``shipped`` or ``delivered``; a shipped order has its carrier,
+    tracking number and (http or https) tracking URL. Read from the order's row alone."""
+    return {
+        "status": order.fulfilment_status,
+        "status_display": order.get_fulfilment_status_display(),
+        "carrier": order.carrier or None,
+        "tracking_number": order.tracking_number or None,
+        "tracking_url": order.tracking_url or None,
+        "shipped_at": order.shipped_at.isoformat() if order.shipped_at else None,
+        "delivered_at": order.delivered_at.isoformat() if order.delivered_at else None,
+    }
 
 
 def _main_loop() -> asyncio.AbstractEventLoop | None:
@@ -179,7 +223,11 @@ def email_render(*, order: Order, kind: str) -> tuple[str, str]:
         "order_url": order_signed_url(order=order, absolute=True),
     }
     words = {"number": order.number}
-    if ref:
+    if ref and name == EMAIL_REFUNDED:
+        refund = Refund.objects.select_related("installment").get(pk=int(ref), order=order)
+        context |= {"refund": refund, "amount": format_money(refund.amount, refund.currency)}
+        words["amount"] = context["amount"]
+    elif ref:
         installment = Installment.objects.select_related("subscription").get(
             pk=int(ref), subscription__order=order
         )

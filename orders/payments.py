@@ -29,10 +29,10 @@ Who calls what:
 - ``verify_charge(*, order, charge)``: whether a charge the provider reports (a one-time payment
   or an installment, as a ``Charge``) may pay ``order``: order code, exact amount, currency and
   destination; ``None`` when it checks out, else the ``ChargeProblem``;
-- ``record_refund(*, order, amount, reason) -> RefundRecord`` and ``stop_plan(*, subscription) ->
-  PlanStop``: the merchant's refunds and plan cancellations. A provider that can't refund or stop
-  a plan through its API says so in the answer (``refunded_by_provider=False``,
-  ``PlanStop.NOT_OFFERED``) and the merchant acts in the provider's own dashboard.
+- ``record_refund(*, order, amount, reason) -> RefundRecorded`` and ``stop_plan(*, subscription)
+  -> PlanStopped``: the merchant's refunds and plan cancellations. A provider that can't refund or
+  stop a plan through its API says so in the answer (no refund ``reference``; ``stopped=False``
+  with the reason) and the merchant acts in the provider's own dashboard.
 
 A store has one provider for new orders (``settings.PAYMENT_PROVIDER``, default the first
 registered); ``order_payments_check`` still asks every registered provider, so a payment made
@@ -106,22 +106,23 @@ class ChargeProblem:
 
 
 @dataclass(frozen=True)
-class RefundRecord:
-    """What ``record_refund`` did. ``refunded_by_provider``: the provider moved the money back
-    (``reference`` is its refund id); False: recorded only, the merchant refunds in the
-    provider's dashboard (``message`` says how)."""
+class RefundRecorded:
+    """What the provider did with a refund the merchant records: ``reference``, its id for the
+    refund when it made one (empty when it has no refund call and the merchant refunded in its
+    dashboard), and ``note``, a line for the order's history."""
 
-    provider: str
-    amount: Decimal
-    refunded_by_provider: bool = False
     reference: str = ""
-    message: str = ""
+    note: str = ""
 
 
-class PlanStop(models.TextChoices):
-    STOPPED = "stopped", "Stopped at the provider"
-    NOT_OFFERED = "not_offered", "The provider offers no way to stop it from the store"
-    UNKNOWN = "unknown", "Could not ask"
+@dataclass(frozen=True)
+class PlanStopped:
+    """The provider's answer to "stop charging this plan": ``stopped`` only when the provider
+    confirmed it; otherwise ``message`` says why, in words for the merchant (the store then asks
+    the merchant to stop it in the provider's dashboard)."""
+
+    stopped: bool
+    message: str
 
 
 @runtime_checkable
@@ -145,9 +146,16 @@ class PaymentProvider(Protocol):
 
     def render_pay_script(self, *, request: HttpRequest, order: Order, payable: bool) -> str: ...
 
-    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecord: ...
+    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecorded:
+        """Called with ``order``'s row locked, once the store has checked the amount: make the
+        refund, or say that it was made elsewhere. Raises ``orders.exceptions.RefundError`` (a
+        message for the merchant) to refuse it: nothing is recorded then."""
+        ...
 
-    def stop_plan(self, *, subscription: Subscription) -> PlanStop: ...
+    def stop_plan(self, *, subscription: Subscription) -> PlanStopped:
+        """Ask the provider to stop charging ``subscription`` (cancelled already). Called with no
+        lock held (it may wait on the network); never raises for the provider's failures."""
+        ...
 
 
 _providers: dict[str, PaymentProvider] = {}

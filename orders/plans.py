@@ -8,6 +8,7 @@ Installments count from 0 in the data (0 is the order's own payment); shoppers r
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -71,6 +72,22 @@ def installment_words(installment: Installment, subscription: Subscription) -> s
         else format_money(subscription.amount, subscription.currency)
     )
     head = _of(plan, installment.number)
+    cancelled = subscription.cancelled_at
+    if (
+        cancelled is not None
+        and installment.number >= 1
+        and installment.recorded_at is not None
+        and installment.recorded_at > cancelled
+        and installment.status != Installment.Status.FAILED
+    ):
+        taken = day_words(installment.occurred_at or installment.recorded_at)
+        refunded = sum((r.amount for r in installment.refunds.all()), Decimal("0"))
+        if installment.amount is not None and refunded >= installment.amount:
+            return f"{head}: {amount} taken on {taken}, after the plan was cancelled: refunded."
+        return (
+            f"{head}: {amount} taken on {taken}, after the plan was cancelled: it will be "
+            "refunded to you."
+        )
     if installment.status == Installment.Status.FAILED:
         due = f", due {day_words(installment.due_date)}" if installment.due_date else ""
         reason = installment.fail_text or f"{provider_label()} declined it."
@@ -82,6 +99,11 @@ def installment_words(installment: Installment, subscription: Subscription) -> s
 def next_words(subscription: Subscription) -> str:
     """What is expected next, in words."""
     plan = subscription.plan
+    if subscription.state == Subscription.State.CANCELLED:
+        return (
+            f"The plan was cancelled on {day_words(subscription.cancelled_at)}: no more payments "
+            "are due."
+        )
     if subscription.state == Subscription.State.ENDED:
         count = plan.count
         return "The plan has ended: no more payments are due." if count else ""
@@ -105,12 +127,12 @@ def plan_payload(order: Order) -> tuple[dict[str, Any] | None, list[dict[str, An
     """``(plan, installments)`` for ``order``'s status payload: ``(None, [])`` for a one-time
     order (without a query). Amounts are strings, dates ISO; installment numbers count from 1
     (``number``, ``next_number``), as the shopper reads them; ``text`` fields are the words the
-    page shows. Two queries for a recurring order."""
+    page shows. Three queries for a recurring order."""
     subscription = subscription_of(order)
     if subscription is None:
         return None, []
     plan = subscription.plan
-    rows = list(subscription.installments.all())
+    rows = list(subscription.installments.prefetch_related("refunds"))
     shown = [i for i in rows if i.status in SHOPPER_STATUSES]
     last = plan.last_due
     paid = sum(1 for i in rows if i.status == Installment.Status.PAID)
@@ -128,7 +150,12 @@ def plan_payload(order: Order) -> tuple[dict[str, Any] | None, list[dict[str, An
             "description": subscription_plan_words(subscription),
             "state": subscription.state,
             "state_display": subscription.get_state_display(),
-            "live": subscription.state == Subscription.State.ACTIVE,
+            # A cancelled plan's page keeps listening: a charge may still come (it is refunded).
+            "live": subscription.state in (Subscription.State.ACTIVE, Subscription.State.CANCELLED),
+            "cancelled": subscription.state == Subscription.State.CANCELLED,
+            "cancelled_at": (
+                subscription.cancelled_at.isoformat() if subscription.cancelled_at else None
+            ),
             "paid_count": paid,
             "next_number": (
                 subscription.next_number + 1 if subscription.next_number is not None else None

@@ -67,6 +67,11 @@ class CartSummary:
         return next((line for line in self.lines if line.product.is_recurring), None)
 
     @property
+    def ships(self) -> bool:
+        """The cart holds goods that ship: checkout asks for an address and a method."""
+        return any(line.product.requires_shipping for line in self.lines)
+
+    @property
     def is_mixed(self) -> bool:
         """A plan with other lines: checkout refuses it (one order, one plan or one-time items)."""
         return self.plan_line is not None and len(self.lines) > 1
@@ -90,6 +95,7 @@ class CartSummary:
             "total": str(self.total),
             "currency": self.currency,
             "count": self.count,
+            "ships": self.ships,
         }
 
 

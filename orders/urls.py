@@ -16,4 +16,6 @@ urlpatterns = [
     path("orders/<str:public_id>/status/", views.OrderStatusView.as_view()),
     path("orders/<str:public_id>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
     path("orders/<str:public_id>/cancel/", views.OrderCancelView.as_view()),
+    path("orders/<str:public_id>/cancel-plan", views.PlanCancelView.as_view(), name="plan-cancel"),
+    path("orders/<str:public_id>/cancel-plan/", views.PlanCancelView.as_view()),
 ]

@@ -16,7 +16,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import ListView
 
 from orders import selectors, services
@@ -27,14 +29,15 @@ from orders.access import (
     order_signed_url,
     session_grant_order,
 )
-from orders.exceptions import CartEmpty, CartError, OrderError
-from orders.forms import CheckoutForm
+from orders.exceptions import CartEmpty, CartError, OrderError, PlanCancelError
+from orders.forms import POSTED_FIELDS, CheckoutForm
 from orders.inputs import ascii_digits
 from orders.models import OrderEvent, Product
-from orders.notifications import order_page_states, order_status_payload
+from orders.notifications import order_page_states, order_status_display, order_status_payload
 from orders.payments import provider_for
 from orders.plans import plan_payload
 from orders.services import EndResult
+from orders.services.cancellation import subscription_cancel
 from storefront.http import JsonView, json_error, wants_json
 
 logger = logging.getLogger(__name__)
@@ -219,21 +222,25 @@ class CartRemoveView(_CartChangeView):
             services.cart_remove_item(cart=cart, product=None if item else product, item=item)
 
 
+# Pages holding a shopper's name and e-mail are never stored by a browser or a proxy (never_cache:
+# Cache-Control no-store, private); the status JSON says no-store itself (order_status_response).
+@method_decorator(never_cache, name="dispatch")
 class CheckoutView(View):
     template_name = "orders/checkout.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, _cart_context(request, form=CheckoutForm()))
+        context = _cart_context(request)
+        context["form"] = _checkout_form(context["summary"])
+        return render(request, self.template_name, context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
             data = _request_data(request)
         except BadInput as exc:
             return _problem(request, str(exc), code=exc.code)
-        # Only the shopper's details are read; anything else posted (a price, a total) is ignored.
-        form = CheckoutForm({"email": data.get("email", ""), "name": data.get("name", "")})
         cart = services.cart_get_for_session(session_key=request.session.session_key)
         summary = selectors.cart_summary(cart=cart)
+        form = _checkout_form(summary, _checkout_data(data))
         if cart is None or summary.is_empty:
             return self.refuse(request, form, CartEmpty("Your cart is empty: add something first."))
         if not form.is_valid():
@@ -247,6 +254,8 @@ class CheckoutView(View):
                 email=form.cleaned_data["email"],
                 name=form.cleaned_data["name"],
                 session_key=request.session.session_key or "",
+                shipping=form.shipping,
+                shipping_method=form.cleaned_data.get("shipping_method"),
             )
         except OrderError as exc:
             return self.refuse(request, form, exc)
@@ -257,6 +266,8 @@ class CheckoutView(View):
                     "data": {
                         "order": str(order.public_id),
                         "number": order.number,
+                        "subtotal": str(order.subtotal),
+                        "shipping": str(order.shipping_price),
                         "total": str(order.total),
                         "currency": order.currency,
                         "status": order.status,
@@ -277,6 +288,25 @@ class CheckoutView(View):
         return render(request, self.template_name, context, status=400)
 
 
+def _checkout_data(data: dict[str, Any]) -> dict[str, str]:
+    """Only the shopper's details, address and method are read; anything else posted (a price,
+    a total, a shipping price) is ignored. A JSON caller may nest the address as
+    ``"shipping_address": {...}`` with the same names."""
+    nested = data.get("shipping_address")
+    if isinstance(nested, dict):
+        data = {**data, **nested}
+    return {name: data[name] for name in POSTED_FIELDS if data.get(name) is not None}
+
+
+def _checkout_form(summary, data: dict[str, str] | None = None) -> CheckoutForm:
+    """The checkout form for this cart: with the address and the shipping methods when it holds
+    goods that ship."""
+    ships = summary.ships
+    methods = list(services.shipping_methods_available(currency=summary.currency)) if ships else []
+    return CheckoutForm(data, ships=ships, methods=methods, currency=summary.currency)
+
+
+@method_decorator(never_cache, name="dispatch")
 class OrderDetailView(View):
     """The order page: for the session that placed the order, or with the signed link.
 
@@ -297,6 +327,7 @@ class OrderDetailView(View):
         provider = provider_for(order)
         context = {
             "order": order,
+            "status_display": order_status_display(order),
             "states": order_page_states(order, payable=payable),
             "items": list(order.items.all()),
             "signed_url": request.build_absolute_uri(order_signed_url(order=order)),
@@ -313,6 +344,10 @@ class OrderDetailView(View):
             "pay_urls": provider.page_urls(order=order),
             "pay_block": provider.render_pay_block(request=request, order=order, payable=payable),
             "pay_script": provider.render_pay_script(request=request, order=order, payable=payable),
+            "plan_cancellable": bool(plan and plan["state"] == "active"),
+            "refunds": list(order.refunds.select_related("installment"))
+            if order.refunded_total
+            else [],
         }
         return render(request, "orders/order_detail.html", context)
 
@@ -333,6 +368,7 @@ class OrderStatusView(JsonView):
         return order_status_response(order)
 
 
+@method_decorator(never_cache, name="dispatch")
 class OrderCancelView(View):
     """``POST /orders/<public_id>/cancel``: the shopper cancels an order that is not paid, after
     the confirmation step on the order page. Same access rule as the order page (owner session or
@@ -361,6 +397,48 @@ class OrderCancelView(View):
                 "cancel": {"result": outcome, "message": text},
             }
             return JsonResponse(payload, status=200 if result == EndResult.DONE else 409)
+        messages.add_message(request, level, text)
+        return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
+
+
+class PlanCancelView(View):
+    """``POST /orders/<public_id>/cancel-plan``: the shopper cancels the order's recurring plan,
+    after the confirmation step on the order page. Same access rule as the order page (owner
+    session or signed ``?key=``; anyone else gets the same 404 as for an unknown order) and
+    CSRF-protected.
+
+    ``subscription_cancel`` decides; nothing more is charged for the plan, and the payment
+    provider is asked to stop charging it (if it can't, the merchant is asked to). A form gets a
+    redirect to the order page with a message; a JSON caller gets the status JSON with
+    ``plan_cancel`` (``{"result", "message"}``): 200 when cancelled, 409 when the plan can't be.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        key = request.GET.get(ACCESS_PARAM) or request.POST.get(ACCESS_PARAM) or None
+        order = order_get_accessible(session=request.session, public_id=public_id, key=key)
+        if order is None:
+            if wants_json(request):
+                return json_error("not_found", "There is no such order.", 404)
+            raise Http404("No such order")
+        try:
+            subscription_cancel(order=order, source=OrderEvent.Source.SHOPPER)
+        except PlanCancelError as exc:
+            result, text, level, status = "not_allowed", str(exc), messages.ERROR, 409
+        else:
+            result, level, status = "cancelled", messages.SUCCESS, 200
+            text = (
+                "Your plan is cancelled: no further payments will be taken. If one is taken "
+                "anyway, it will be refunded to you. We have sent you an e-mail."
+            )
+        if wants_json(request):
+            order.refresh_from_db()
+            payload = {
+                **order_status_payload(order),
+                "plan_cancel": {"result": result, "message": text},
+            }
+            return JsonResponse(payload, status=status)
         messages.add_message(request, level, text)
         return redirect(order_signed_url(order=order) if key else order.get_absolute_url())
 

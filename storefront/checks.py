@@ -1,5 +1,5 @@
 """System checks for what takes real money safely: DEBUG, the secret key, the trusted proxies,
-the e-mail backend, the admin's second factor and the metrics settings.
+the e-mail backend, the admin's second factor, the metrics settings and where media go.
 
 Run by ``manage.py check``, by every management command that checks (``migrate``, ``worker``)
 and by ``python -m storefront.serve`` before it listens: the store and the worker refuse to start
@@ -177,3 +177,27 @@ def storefront_operations_check(app_configs=None, **kwargs) -> list:
             )
         )
     return messages
+
+
+@register(Tags.compatibility)
+def storefront_media_check(app_configs=None, **kwargs) -> list:
+    """Product photos have somewhere to go: MEDIA_STORAGE is ``files`` or ``s3``, and ``s3``
+    names its bucket."""
+    storage = str(getattr(settings, "MEDIA_STORAGE", "files"))
+    if storage not in ("files", "s3"):
+        return [
+            Error(
+                f"MEDIA_STORAGE is {storage[:20]!r}: it must be files or s3.",
+                hint="Leave it unset for files under MEDIA_ROOT.",
+                id="storefront.E020",
+            )
+        ]
+    if storage == "s3" and not getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""):
+        return [
+            Error(
+                "MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.",
+                hint="Set the bucket, and AWS_S3_ENDPOINT_URL for a store other than AWS S3.",
+                id="storefront.E021",
+            )
+        ]
+    return []

@@ -147,6 +147,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    # The order list's date-range filters (its templates).
+    "rangefilter",
     "storefront",
     "orders",
     "banq",
@@ -418,8 +420,51 @@ WHITENOISE_USE_FINDERS = True
 _STATIC_MANIFEST = env.bool("DJANGO_STATIC_MANIFEST", default=False)
 # Without the manifest (development), pick up edited files without a restart.
 WHITENOISE_AUTOREFRESH = not _STATIC_MANIFEST
+# --- Media: product photos and their sized variants (orders/photos.py) ---
+# MEDIA_STORAGE picks where uploads go: `files` (default) under MEDIA_ROOT, served at MEDIA_URL by
+# the store itself when DJANGO_SERVE_MEDIA is on (emulator mode or DEBUG by default) and by nginx's
+# `location /media/` in production; or `s3`, any S3-compatible bucket through django-storages.
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="files").strip().lower()
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_SERVE = env.bool(
+    "DJANGO_SERVE_MEDIA", default=MEDIA_STORAGE == "files" and (DEBUG or BANQ_EMULATED)
+)
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="")
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="")
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
+AWS_S3_CUSTOM_DOMAIN = env.str("AWS_S3_CUSTOM_DOMAIN", default="")
+# Signed, expiring URLs (private bucket) or plain ones (a public bucket or a CDN in front).
+AWS_QUERYSTRING_AUTH = env.bool("AWS_QUERYSTRING_AUTH", default=not AWS_S3_CUSTOM_DOMAIN)
+_MEDIA_STORAGES: dict[str, dict] = {
+    "files": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "s3": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL or None,
+            "region_name": AWS_S3_REGION_NAME or None,
+            "access_key": AWS_ACCESS_KEY_ID or None,  # None: boto3's own chain (a role, ...)
+            "secret_key": AWS_SECRET_ACCESS_KEY or None,
+            "custom_domain": AWS_S3_CUSTOM_DOMAIN or None,
+            "querystring_auth": AWS_QUERYSTRING_AUTH,
+            "file_overwrite": False,  # names are unique already; never replace a stored photo
+            "default_acl": None,  # the bucket's own policy decides
+        },
+    },
+}
+# An uploaded photo: at most this many bytes and this many pixels (width x height; Pillow's
+# decompression-bomb guard stops far larger ones as well). The admin's product form accepts a
+# request this much larger than the photo (its other fields).
+PRODUCT_PHOTO_MAX_BYTES = env.int("PRODUCT_PHOTO_MAX_BYTES", default=8 * 1024 * 1024)
+PRODUCT_PHOTO_MAX_PIXELS = env.int("PRODUCT_PHOTO_MAX_PIXELS", default=40_000_000)
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # An unknown MEDIA_STORAGE, or s3 without a bucket, is an error of `manage.py check`
+    # (storefront/checks.py), which stops the store and the worker from starting.
+    "default": _MEDIA_STORAGES.get(MEDIA_STORAGE, _MEDIA_STORAGES["files"]),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -580,6 +625,20 @@ BANQ_INSTALLMENT_GRACE = env.str("BANQ_INSTALLMENT_GRACE", default="1d")
 # Webhook bodies larger than this are refused with 413.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 
+# Where the pages' <img> load product photos from when that is not the store itself.
+MEDIA_ORIGINS = [
+    origin
+    for origin in [
+        _origin(f"https://{AWS_S3_CUSTOM_DOMAIN}") if AWS_S3_CUSTOM_DOMAIN else "",
+        _origin(AWS_S3_ENDPOINT_URL) if MEDIA_STORAGE == "s3" and not AWS_S3_CUSTOM_DOMAIN else "",
+        "https://*.amazonaws.com"
+        if MEDIA_STORAGE == "s3" and not (AWS_S3_CUSTOM_DOMAIN or AWS_S3_ENDPOINT_URL)
+        else "",
+        _origin(MEDIA_URL) if MEDIA_STORAGE == "files" else "",
+    ]
+    if origin
+]
+
 # --- Content-Security-Policy (django-csp; storefront/csp.py adds the page's WebSocket origin) ---
 # Scripts: the store's own files, banq's widget, and inline scripts only with this response's
 # nonce. Styles may be inline: banq's widget injects its own stylesheet, which can't carry our
@@ -589,7 +648,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [csp.SELF],
         "script-src": [csp.SELF, csp.NONCE, *([BANQ_WIDGET_ORIGIN] if BANQ_WIDGET_ORIGIN else [])],
         "style-src": [csp.SELF, csp.UNSAFE_INLINE],
-        "img-src": [csp.SELF, "data:"],
+        "img-src": [csp.SELF, "data:", *MEDIA_ORIGINS],
         "font-src": [csp.SELF],
         "connect-src": [csp.SELF],
         "frame-src": BANQ_FRAME_ORIGINS or [csp.NONE],

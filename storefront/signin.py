@@ -265,7 +265,18 @@ def recovery_codes(site, request: HttpRequest) -> HttpResponse:
 
 
 class StoreAdminSite(admin.AdminSite):
-    """Django's admin site with the second factor in front of every admin view (module doc)."""
+    """Django's admin site with the second factor in front of every admin view (module doc),
+    headed with the store's name (``STORE_NAME``) rather than "Django administration"."""
+
+    index_title = "Site administration"
+
+    @property  # type: ignore[override]
+    def site_header(self) -> str:
+        return settings.STORE_NAME
+
+    @property  # type: ignore[override]
+    def site_title(self) -> str:
+        return f"{settings.STORE_NAME} admin"
 
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):

@@ -28,6 +28,7 @@ def product_create(
     frequency: str = "once",
     periods: int | None = None,
     plan_end_date=None,
+    requires_shipping: bool = False,
 ) -> Product:
     n = next(_seq)
     return Product.objects.create(
@@ -42,6 +43,7 @@ def product_create(
         frequency=frequency,
         periods=periods,
         plan_end_date=plan_end_date,
+        requires_shipping=requires_shipping,
     )
 
 

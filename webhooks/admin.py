@@ -152,7 +152,7 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "remote_addr",
         "content_type",
         "body_size",
-        "body_truncated",
+        "body_stored",
         "headers_pretty",
         "body",
     )
@@ -163,9 +163,25 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = _event_fields + _processing_fields + _request_fields  # all read-only
 
+    def get_fieldsets(self, request: HttpRequest, obj: WebhookEvent | None = None):
+        """The error row only where it explains the state: a processed event has none."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.state in EXPLAINED_STATES and obj.error:
+            return fieldsets
+        return tuple(
+            (name, {**group, "fields": tuple(f for f in group["fields"] if f != "error")})
+            for name, group in fieldsets
+        )
+
     @admin.display(description="state", ordering="state")
     def state_badge(self, event: WebhookEvent) -> str:
         return event_state_badge(event)
+
+    @admin.display(description="body")
+    def body_stored(self, event: WebhookEvent) -> str:
+        if event.body_truncated:
+            return "Body truncated: it was over the size limit, only its start is stored"
+        return "Body stored whole"
 
     @admin.display(description="order", ordering="order__number")
     def order_link(self, event: WebhookEvent) -> str:

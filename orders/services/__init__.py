@@ -1,8 +1,10 @@
 """Writes to orders, by role: ``status`` (the status machine; the rules it follows, payable and
 expiry, are ``orders.rules``, re-exported here),
-``history`` (the order's history and flags), ``cart``, ``checkout`` and ``subscriptions``
+``history`` (the order's history and flags), ``cart``, ``checkout``, ``shipping`` (the address
+and the shipping methods at checkout), ``fulfilment`` (shipped, delivered) and ``subscriptions``
 (recurring plans and their installments). The public names are
-re-exported here: ``from orders.services import order_mark_paid``."""
+re-exported here: ``from orders.services import order_mark_paid``; those of ``fulfilment`` are
+imported from it (``from orders.services.fulfilment import order_ship``)."""
 
 from orders.inputs import quantity_parse
 from orders.rules import (
@@ -36,6 +38,14 @@ from orders.services.checkout import (
     order_number_generate,
 )
 from orders.services.history import order_flag_raise, order_flags_resolve, order_history_add
+from orders.services.shipping import (
+    ShippingAddress,
+    shipping_address_check,
+    shipping_address_clean,
+    shipping_method_choose,
+    shipping_methods_available,
+    shipping_price_words,
+)
 from orders.services.status import (
     EndResult,
     ExpiryRun,
@@ -70,6 +80,7 @@ __all__ = [
     "EndResult",
     "ExpiryRun",
     "PricedLine",
+    "ShippingAddress",
     "cart_add_item",
     "cart_get_for_session",
     "cart_price_lines",
@@ -104,6 +115,11 @@ __all__ = [
     "orders_expire_run",
     "orders_expire_stale",
     "plan_mix_check",
+    "shipping_address_check",
+    "shipping_address_clean",
+    "shipping_method_choose",
+    "shipping_methods_available",
+    "shipping_price_words",
     "plan_quantity_check",
     "quantity_parse",
     "stock_check",

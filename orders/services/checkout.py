@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,6 +26,11 @@ from orders.services.cart import (
     stock_check,
 )
 from orders.services.history import order_history_add
+from orders.services.shipping import (
+    ShippingAddress,
+    shipping_address_clean,
+    shipping_method_choose,
+)
 from orders.services.subscriptions import subscription_create
 
 logger = logging.getLogger(__name__)
@@ -73,8 +80,21 @@ def checkout_details_clean(*, email: str, name: str) -> tuple[str, str]:
     return checkout_email_clean(email), checkout_name_clean(name)
 
 
-def order_create_from_cart(*, cart, email: str, name: str, session_key: str = "") -> Order:
+def order_create_from_cart(
+    *,
+    cart,
+    email: str,
+    name: str,
+    session_key: str = "",
+    shipping: Mapping[str, object] | ShippingAddress | None = None,
+    shipping_method: object = None,
+) -> Order:
     """Turn the cart into a ``pending`` order and empty the cart.
+
+    A cart with goods that ship needs ``shipping`` (the address: form fields, cleaned here by
+    ``shipping_address_clean``) and ``shipping_method`` (a method or its id, which must deliver
+    to the address's country); the order keeps a snapshot of both, and the method's price (free
+    from its threshold) is part of the total. For a cart with nothing to ship both are ignored.
 
     Prices and totals are recomputed here from the current products (``cart_price_lines``, never
     from the request); lines snapshot name and unit price. Stock, when tracked, is checked under a
@@ -85,50 +105,71 @@ def order_create_from_cart(*, cart, email: str, name: str, session_key: str = ""
     """
     email, name = checkout_details_clean(email=email, name=name)
     with transaction.atomic():
-        items = list(CartItem.objects.filter(cart=cart).order_by("added_at", "pk"))
-        if not items:
-            raise CartEmpty()
-        products = {
-            p.pk: p
-            for p in Product.objects.select_for_update()
-            .filter(pk__in=[i.product_id for i in items])
-            .order_by("pk")
-        }
         currency = settings.STORE_CURRENCY
-        lines, subtotal = cart_price_lines(items, products=products)
-        _lines_check(lines, currency=currency)
+        lines, subtotal = _cart_lines_locked(cart, currency=currency)
         plan_line = next((line for line in lines if line.product.is_recurring), None)
+        ships = any(line.product.requires_shipping for line in lines)
+        shipped = _shipping_fields(
+            shipping, shipping_method, subtotal=subtotal, currency=currency, ships=ships
+        )
         order = _order_insert(
             email=email,
             name=name,
             currency=currency,
             subtotal=subtotal,
-            total=subtotal,
+            total=subtotal + shipped.get("shipping_price", Decimal("0.00")),
             session_key=session_key or "",
             recurring=plan_line is not None,
+            **shipped,
         )
         _items_create(order, lines)
         CartItem.objects.filter(cart=cart).delete()
-        placed = f"Placed for {order.total} {currency}."
-        if plan_line is not None:
-            subscription = subscription_create(
-                order=order, product=plan_line.product, amount=plan_line.line_total
-            )
-            placed = (
-                f"Placed for {order.total} {currency}, the first payment of a plan: "
-                f"{subscription_plan_words(subscription)}."
-            )
         order_history_add(
             order=order,
             kind=OrderEvent.Kind.CREATED,
             source=OrderEvent.Source.CHECKOUT,
             to_status=order.status,
-            message=placed,
+            message=_placed(order, plan_line),
         )
     logger.info(
         "Order %s: created as %s, total %s %s", order.public_id, order.number, order.total, currency
     )
     return order
+
+
+def _cart_lines_locked(cart, *, currency: str) -> tuple[list[PricedLine], Decimal]:
+    """The cart's lines priced from the current products, locked in pk order, and checked
+    (``_lines_check``); their subtotal. Raises ``CartEmpty`` for an empty cart."""
+    items = list(CartItem.objects.filter(cart=cart).order_by("added_at", "pk"))
+    if not items:
+        raise CartEmpty()
+    products = {
+        p.pk: p
+        for p in Product.objects.select_for_update()
+        .filter(pk__in=[i.product_id for i in items])
+        .order_by("pk")
+    }
+    lines, subtotal = cart_price_lines(items, products=products)
+    _lines_check(lines, currency=currency)
+    return lines, subtotal
+
+
+def _placed(order: Order, plan_line: PricedLine | None) -> str:
+    """The history line of a new order; a plan's order gets its ``Subscription`` here."""
+    if plan_line is not None:
+        subscription = subscription_create(
+            order=order, product=plan_line.product, amount=plan_line.line_total
+        )
+        return (
+            f"Placed for {order.total} {order.currency}, the first payment of a plan: "
+            f"{subscription_plan_words(subscription)}."
+        )
+    if order.requires_shipping:
+        return (
+            f"Placed for {order.total} {order.currency}, shipping {order.shipping_price} by "
+            f"{order.shipping_method_name} to {order.shipping_city}, {order.shipping_country}."
+        )
+    return f"Placed for {order.total} {order.currency}."
 
 
 def _lines_check(lines: list[PricedLine], *, currency: str) -> None:
@@ -166,6 +207,37 @@ def _items_create(order: Order, lines: list[PricedLine]) -> None:
     for line in lines:
         if line.product.stock is not None:
             Product.objects.filter(pk=line.product.pk).update(stock=F("stock") - line.quantity)
+
+
+def _shipping_fields(
+    shipping: Mapping[str, object] | ShippingAddress | None,
+    method: object,
+    *,
+    subtotal: Decimal,
+    currency: str,
+    ships: bool,
+) -> dict:
+    """The order's shipping columns: the address and method snapshot, the price for these goods.
+    Raises ``CheckoutError`` for a missing or bad address, or a method that can't be used."""
+    if not ships:
+        return {}
+    if shipping is None:
+        raise CheckoutError("Please enter the address to ship to.", field="shipping_line1")
+    # Cleaned again even when it comes cleaned: this is the rule that guards the snapshot.
+    address = shipping_address_clean(
+        shipping.as_fields() if isinstance(shipping, ShippingAddress) else shipping
+    )
+    chosen = shipping_method_choose(
+        method=method, country=address.shipping_country, currency=currency
+    )
+    return {
+        **address.as_fields(),
+        "requires_shipping": True,
+        "fulfilment_status": Order.Fulfilment.UNFULFILLED,
+        "shipping_method": chosen,
+        "shipping_method_name": chosen.name,
+        "shipping_price": chosen.price_for(subtotal),
+    }
 
 
 def _order_insert(**fields: object) -> Order:

@@ -82,6 +82,23 @@ def order_flag_raise(
     return flag
 
 
+def order_flag_resolve(
+    *, order: Order, flag: OrderFlag, actor: str, source: str, message: str = ""
+) -> None:
+    """Mark one open ``flag`` of ``order`` handled (it stays on record), with its history line."""
+    flag.resolved_at = timezone.now()
+    flag.resolved_by = (actor or source)[:150]
+    flag.save(update_fields=["resolved_at", "resolved_by"])
+    order_history_add(
+        order=order,
+        kind=Kind.FLAG_RESOLVED,
+        source=source,
+        actor=actor,
+        message=message or f"{flag.get_kind_display()} handled.",
+        data={"flag": flag.kind, "reference": flag.reference},
+    )
+
+
 def order_flags_resolve(*, order: Order, actor: str, source: str = Source.ADMIN) -> int:
     """Mark every open flag of ``order`` handled by ``actor``; returns how many. They stay on
     record."""

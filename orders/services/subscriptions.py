@@ -110,8 +110,8 @@ def subscription_start_today(*, order: Order, today: date | None = None) -> Subs
 
 def _expect_after(subscription: Subscription, number: int) -> None:
     """Move the expectation past installment ``number`` (never back; an ended plan stays
-    ended). Saves the subscription."""
-    if subscription.state == State.ENDED:
+    ended, a cancelled one cancelled). Saves the subscription."""
+    if subscription.state in (State.ENDED, State.CANCELLED):
         return
     current = subscription.next_number if subscription.next_number is not None else 0
     following = max(current, number + 1)

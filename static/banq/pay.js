@@ -168,6 +168,8 @@
     root.dataset.paid = state.paid ? "true" : "false";
     root.dataset.states = state.states.join(" ");
     fill(payload);
+    // Other blocks of the order page (its delivery: order-fulfilment.js) hear every status.
+    document.dispatchEvent(new CustomEvent("order:status", { detail: payload }));
     if (payload.plan) { renderPlan(payload.plan, payload.installments); }
     root.querySelectorAll("[data-when]").forEach(function (el) {
       var words = el.getAttribute("data-when").split(/\s+/);

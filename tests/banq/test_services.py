@@ -330,3 +330,33 @@ def test_a_new_link_is_banq_answering_the_order_is_no_longer_unreachable(banq_ap
 
     order.refresh_from_db()
     assert order.provider_unreachable_since is None
+
+
+def test_the_link_amount_includes_shipping_and_comes_from_the_order(banq_api):
+    from orders.models import ShippingMethod
+    from orders.services import order_create_from_cart
+    from tests.factories import cart_with_items, product_create
+
+    method = ShippingMethod.objects.create(name="Standard", price=Decimal("4.90"))
+    mug = product_create(price="19.90", requires_shipping=True)
+    order = order_create_from_cart(
+        cart=cart_with_items(items=[(mug, 2)]),
+        email="ada@example.com",
+        name="Ada",
+        shipping={
+            "shipping_name": "Ada Lovelace",
+            "shipping_line1": "12 Analytical Row",
+            "shipping_city": "London",
+            "shipping_postal_code": "NW1 6XE",
+            "shipping_country": "GB",
+        },
+        shipping_method=method.pk,
+    )
+    ShippingMethod.objects.filter(pk=method.pk).update(price=Decimal("0.00"))  # after checkout
+    add_paid_link(banq_api)
+
+    attempt = payment_link_generate(order=order)
+
+    body = json.loads(api_calls(banq_api)[0].request.body, parse_float=Decimal)
+    assert body["funds"] == Decimal("44.70")  # 2 x 19.90 + 4.90 shipping
+    assert attempt.funds == Decimal("44.70")

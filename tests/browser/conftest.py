@@ -205,6 +205,7 @@ class Shop:
     worker: LiveWorker
     emulator: EmulatorHandle
     env: dict[str, str]
+    media_root: Path
 
     @property
     def webhook_url(self) -> str:
@@ -213,15 +214,23 @@ class Shop:
 
 @pytest.fixture
 def shop(
-    transactional_db, settings, emulator, live_store_factory, live_worker_factory, watch
+    transactional_db,
+    settings,
+    emulator,
+    live_store_factory,
+    live_worker_factory,
+    watch,
+    tmp_path_factory,
 ) -> Iterator[Shop]:
     """The store (daphne) and its task worker against the suite's emulator, with its webhook
-    registered at banq; the demo catalog loaded. Their logs (the access log too) go to ``watch``
-    at the end."""
+    registered at banq; the demo catalog loaded; uploads in a directory of the journey's own
+    (``media_root``). Their logs (the access log too) go to ``watch`` at the end."""
     from django.core.management import call_command
 
     settings.SECRET_KEY = SECRET_KEY  # signed order links made here must work there
     settings.BANQ_WEBHOOK_TOKEN = WEBHOOK_TOKEN
+    media_root = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = media_root
     call_command("load_demo_catalog", verbosity=0)
     env = {
         "BANQ_ENVIRONMENT": "emulator",
@@ -231,10 +240,18 @@ def shop(
         "LOG_LEVEL": "DEBUG",  # the most a log can say: still no secret
         "BANQ_SWEEP_SCHEDULE": "1s,2s,4s,8s",
         "ORDER_STATUS_RECHECK_SECONDS": "0.5",
+        "MEDIA_ROOT": str(media_root),
     }
     store = live_store_factory(env, access_log=True)
     worker = live_worker_factory({**env, "STOREFRONT_URL": store.url})
-    found = Shop(url=store.url, store=store, worker=worker, emulator=emulator, env=env)
+    found = Shop(
+        url=store.url,
+        store=store,
+        worker=worker,
+        emulator=emulator,
+        env=env,
+        media_root=media_root,
+    )
     emulator.set_webhook_config(found.webhook_url)
     yield found
     watch.saw("the store's log", store.output())

@@ -23,7 +23,7 @@ def test_approving_in_the_banq_app_flips_the_open_page_without_a_reload(
     phone = new_page(PHONE, is_mobile=True, has_touch=True)  # the banq app, on the phone
     phone.goto(approve_url)
     expect(phone.locator("#payment-state")).to_have_text("Waiting for payment")
-    expect(phone.get_by_text("$24.50")).to_be_visible()
+    expect(phone.get_by_text("$29.40")).to_be_visible()  # $24.50 and $4.90 shipping
     check(phone, "banq app approval page")
     phone.get_by_role("button", name="Approve payment").click()
     expect(phone.locator("#payment-state")).to_have_text("Payment complete")

@@ -179,3 +179,50 @@ def test_banq_check_emulator_bad_password(emulator_settings):
     assert run.code == 1
     assert "✗ token" in run.out
     assert_no_secret(run, "not-the-emulator-password")
+
+
+CANCEL_PROBE = "/payments/00000000-0000-4000-8000-000000000000/cancel"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, {"error": {"code": "payment_not_found", "message": "Unknown payment"}}),
+        (409, {"error": {"code": "not_recurring", "message": "One-time payment"}}),
+        (200, {"data": {}}),
+    ],
+)
+def test_banq_check_reports_that_banq_answers_the_recurring_cancel(banq_api, status, body):
+    add_json(banq_api, "GET", _config_path(), webhook_config_payload(url=webhook_url_ours()))
+    add_json(banq_api, "POST", CANCEL_PROBE, body, status=status)
+
+    run = run_command("banq_check")
+
+    assert run.code == 0, run.text
+    assert "✓ plans: banq answers POST /payments/" in run.out
+    assert "stopped through the API" in run.out
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (
+            404,
+            {"error": {"code": "not_found", "message": "No route for /api/v1/payments/x/cancel"}},
+        ),
+        (404, {}),
+        (405, {"error": {"code": "method_not_allowed", "message": "Method not allowed"}}),
+    ],
+)
+def test_banq_check_says_when_banq_does_not_answer_the_recurring_cancel_without_failing(
+    banq_api, status, body
+):
+    add_json(banq_api, "GET", _config_path(), webhook_config_payload(url=webhook_url_ours()))
+    add_json(banq_api, "POST", CANCEL_PROBE, body, status=status)
+
+    run = run_command("banq_check")
+
+    assert run.code == 0, run.text
+    assert "– plans: banq does not" in run.out
+    assert "flagged for the merchant to stop in banq's dashboard" in run.out
+    assert "✗" not in run.out

@@ -328,3 +328,55 @@ def test_dashboard_offers_next_and_fail_next(banq_emulator, monthly):
     assert plain_next.status_code == 303
     statuses = [t["status"] for t in banq_emulator.payment(monthly)["transactions"]]
     assert statuses == ["completed", "failed", "completed"]
+
+
+def _cancel(emulator, token: str, payment_id: str) -> requests.Response:
+    return requests.post(
+        f"{emulator.api_url}/payments/{payment_id}/cancel", json={}, headers=auth(token), timeout=5
+    )
+
+
+def test_a_cancelled_recurring_payment_charges_nothing_more(banq_emulator, api_token, monthly):
+    banq_emulator.complete(monthly)
+    assert _next(banq_emulator, monthly).status_code == 200
+
+    first = _cancel(banq_emulator, api_token, monthly)
+    again = _cancel(banq_emulator, api_token, monthly)  # idempotent
+    refused = _next(banq_emulator, monthly)
+
+    assert first.status_code == 200, first.text
+    assert again.status_code == 200
+    assert first.json()["data"]["cancelledAt"] == again.json()["data"]["cancelledAt"]
+    seen = _payment(banq_emulator, api_token, monthly)
+    assert seen["cancelledAt"]
+    assert seen["nextInstallmentDate"] is None
+    assert len(seen["transactions"]) == 2
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "cancelled"
+
+
+def test_a_forced_charge_after_the_cancel_models_one_already_under_way(
+    banq_emulator, api_token, monthly
+):
+    banq_emulator.complete(monthly)
+    _cancel(banq_emulator, api_token, monthly)
+
+    forced = _next(banq_emulator, monthly, {"force": True})
+
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["data"]["installment"] == 1
+    assert _next(banq_emulator, monthly, {"force": "yes"}).status_code == 400
+
+
+def test_cancel_needs_a_token_and_refuses_unknown_and_one_time_payments(
+    banq_emulator, api_token, payment_id
+):
+    unknown = _cancel(banq_emulator, api_token, "00000000-0000-4000-8000-000000000000")
+    one_time = _cancel(banq_emulator, api_token, payment_id)
+    anonymous = requests.post(f"{banq_emulator.api_url}/payments/{payment_id}/cancel", timeout=5)
+
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == {"code": "payment_not_found", "message": "Unknown payment"}
+    assert one_time.status_code == 409
+    assert one_time.json()["error"]["code"] == "not_recurring"
+    assert anonymous.status_code == 401

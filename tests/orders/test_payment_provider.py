@@ -19,9 +19,9 @@ from orders.payments import (
     PageUrls,
     PaymentLink,
     PaymentProvider,
-    PlanStop,
+    PlanStopped,
     ProviderVerdict,
-    RefundRecord,
+    RefundRecorded,
     order_payments_check,
     payment_provider_register,
     payment_provider_unregister,
@@ -77,11 +77,11 @@ class Fakepay:
             '<script src="/static/fakepay/pay.js" nonce="{}"></script>', request.csp_nonce
         )
 
-    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecord:
-        return RefundRecord(provider=self.name, amount=amount, refunded_by_provider=True)
+    def record_refund(self, *, order: Order, amount: Decimal, reason: str) -> RefundRecorded:
+        return RefundRecorded(reference=f"fake-refund-{order.number}", note="Refunded by fakepay.")
 
-    def stop_plan(self, *, subscription: Subscription) -> PlanStop:
-        return PlanStop.STOPPED
+    def stop_plan(self, *, subscription: Subscription) -> PlanStopped:
+        return PlanStopped(True, "fakepay stopped the plan.")
 
     def deliver(self, *, order: Order, charge: Charge) -> bool:
         """The provider's webhook: verified, then the one way into paid."""
@@ -215,13 +215,8 @@ def test_banq_is_the_default_provider_and_keeps_the_whole_protocol():
 
     assert isinstance(banq, PaymentProvider)
     assert (banq.name, banq.label) == ("banq", "banq")
-    assert (record.provider, record.amount, record.refunded_by_provider) == (
-        "banq",
-        Decimal("19.90"),
-        False,
-    )
-    assert "banq merchant account" in record.message
-    assert banq.stop_plan(subscription=Subscription()) == PlanStop.NOT_OFFERED
+    assert record.reference == ""  # banq made no refund: it has no refund call
+    assert "banq's dashboard" in record.note
     problem = banq.verify_charge(order=order, charge=charge_for(order, currency="EUR"))
     assert problem is not None
     assert problem.flag == OrderFlag.Kind.AMOUNT_MISMATCH

@@ -55,6 +55,23 @@ def test_nginx_limits_each_location_like_the_store_does():
     assert int(server_wide.group(1)) * 1024 * 1024 >= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
+def test_nginx_serves_product_photos_and_takes_the_product_forms_upload():
+    from orders.photos import photo_upload_body_limit
+
+    media = _location(re.escape("/media/"))
+    production = read_env_file(PRODUCTION_ENV)
+    assert production["MEDIA_STORAGE"] == "files"
+    assert f"alias {production['MEDIA_ROOT'].rstrip('/')}/;" in media
+    assert 'X-Content-Type-Options "nosniff"' in media
+    assert "proxy_pass" not in media
+    unit = (DEPLOY / "systemd" / "storefront@.service").read_text()
+    assert f"StateDirectory={production['MEDIA_ROOT'].rsplit('/', 1)[1]}\n" in unit
+    form = _location(re.escape("~ ^/admin/orders/product/(add|[0-9]+/change)/$"))
+    assert _kib(form) == photo_upload_body_limit()
+    for path in ("/admin/orders/product/add/", "/admin/orders/product/12/change/"):
+        assert re.match(r"^/admin/orders/product/(add|[0-9]+/change)/$", path)
+
+
 def test_nginx_terminates_tls_passes_websockets_and_the_proxy_headers():
     assert "listen 443 ssl" in NGINX
     assert "return 301 https://$host$request_uri;" in NGINX

@@ -262,6 +262,16 @@ def snap(page: Any, name: str, **options: Any) -> Path:
 
 # --- the shopper ------------------------------------------------------------------------------
 
+# Checkout's shipping address, by the fields' labels.
+SHIPPING_ADDRESS = {
+    "Full name": "Sam Shopper",
+    "Address": "500 Market Street",
+    "Address line 2 (optional)": "Apartment 4",
+    "City": "San Francisco",
+    "Postal code": "94105",
+    "State, province or region (optional)": "CA",
+    "Country": "US",
+}
 ORDER_URL_RE = re.compile(r"/orders/([0-9a-f-]{36})/(\?.*)?$")
 PAY_IN_MODAL_RE = re.compile(r"^Pay \$")
 
@@ -309,15 +319,29 @@ class Storefront:
         expect(self.page.get_by_role("heading", name="Checkout", level=1)).to_be_visible()
 
     def place_order(self, email: str = "sam@example.com", name: str = "Sam Shopper") -> str:
-        """Fill in the checkout form and place the order; returns the order's public id."""
+        """Fill in the checkout form and place the order; returns the order's public id. A cart
+        that ships gets ``SHIPPING_ADDRESS`` and the first shipping method (preselected)."""
         self.page.get_by_label("E-mail").fill(email)
-        self.page.get_by_label("Name").fill(name)
+        self.page.get_by_label("Name", exact=True).fill(name)
+        if self.page.locator("[data-shipping-address]").count():
+            self.fill_address()
         self.page.get_by_role("button", name="Place order").click()
         expect(self.page).to_have_url(ORDER_URL_RE)
         match = ORDER_URL_RE.search(self.page.url)
         assert match, self.page.url
         expect(self.pay_button).to_be_visible()
         return match.group(1)
+
+    def fill_address(self, **changes: str) -> None:
+        """Fill in checkout's shipping address: ``SHIPPING_ADDRESS`` with ``changes`` (labels)."""
+        address = {**SHIPPING_ADDRESS, **changes}
+        form = self.page.locator("[data-shipping-address]")
+        for label, value in address.items():
+            field = form.get_by_label(label, exact=True)
+            if label == "Country":
+                field.select_option(value)
+            else:
+                field.fill(value)
 
     def order_with(self, *product_names: str) -> str:
         """Catalog, the products into the cart, checkout: the order page, ready to pay."""

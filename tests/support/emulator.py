@@ -111,10 +111,13 @@ class EmulatorHandle:
         )
 
     def next_installment(
-        self, payment_id: str, *, fail: bool = False, reason: str | None = None
+        self, payment_id: str, *, fail: bool = False, reason: str | None = None, force: bool = False
     ) -> dict[str, Any]:
-        """Charge a paid recurring payment's next installment now; returns the transaction."""
+        """Charge a paid recurring payment's next installment now (``force``: even a cancelled
+        one); returns the transaction."""
         body: dict[str, Any] = {"fail": fail}
+        if force:
+            body["force"] = True
         if reason is not None:
             body["reason"] = reason
         return self._call("POST", f"payments/{payment_id}/next-installment", body)

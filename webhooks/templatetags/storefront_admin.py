@@ -1,6 +1,7 @@
 """``{% storefront_admin_summary as summary %}``: the numbers on the admin index.
 
-Paid today and this week (orders, and the later installments of recurring plans), orders needing
+Paid today and this week (orders, and the later installments of recurring plans; net of the
+refunds recorded in the period), orders needing
 attention, webhook events waiting (pending, unmatched, failed), webhook events given up on (dead:
 they failed on every attempt) and webhook calls refused for a wrong token in the last 7 days, each
 with the link to the filtered changelist. A handful of aggregate queries whatever the size of the
@@ -53,9 +54,19 @@ def _changelist(name: str, **params: str) -> str:
 
 
 def _received(received) -> str:
-    """``2 · $10.30`` (each currency's sum, or $0.00)."""
-    money = ", ".join(format_money(t.total, t.currency) for t in received.totals)
+    """``2 · $10.30`` (each currency's sum, or $0.00); net of the period's refunds:
+    ``2 · $8.30 net ($10.30 received, $2.00 refunded)``."""
+    money = ", ".join(_money(t) for t in received.totals)
     return f"{received.count} · {money or format_money(Decimal(0))}"
+
+
+def _money(total) -> str:
+    if not total.refunded:
+        return format_money(total.total, total.currency)
+    net, got, back = (
+        format_money(v, total.currency) for v in (total.net, total.total, total.refunded)
+    )
+    return f"{net} net ({got} received, {back} refunded)"
 
 
 def admin_summary(*, now: datetime | None = None) -> list[SummaryLine]:

@@ -6,11 +6,12 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from orders.models import Product
+from orders.models import Product, ShippingMethod
 
 DEMO_PRODUCTS = [
     {
         "slug": "banq-mug",
+        "requires_shipping": True,
         "name": "banq mug",
         "price": Decimal("19.90"),
         "image": "orders/products/mug.svg",
@@ -19,6 +20,7 @@ DEMO_PRODUCTS = [
     },
     {
         "slug": "organic-t-shirt",
+        "requires_shipping": True,
         "name": "Organic T-shirt",
         "price": Decimal("24.50"),
         "image": "orders/products/tshirt.svg",
@@ -43,6 +45,7 @@ DEMO_PRODUCTS = [
     },
     {
         "slug": "canvas-tote",
+        "requires_shipping": True,
         "name": "Canvas tote bag",
         "price": Decimal("12.00"),
         "image": "orders/products/tote.svg",
@@ -51,6 +54,7 @@ DEMO_PRODUCTS = [
     },
     {
         "slug": "city-bicycle",
+        "requires_shipping": True,
         "name": "City bicycle",
         "price": Decimal("1250.00"),
         "image": "orders/products/bicycle.svg",
@@ -72,6 +76,25 @@ DEMO_PRODUCTS = [
 ]
 # One-time products ship without a plan; --reset puts that back too.
 PLAN_FIELDS = {"frequency": "once", "periods": None, "plan_end_date": None}
+# Goods that ship say so; the others (digital goods, plans) don't.
+DEFAULT_FIELDS = {**PLAN_FIELDS, "requires_shipping": False}
+# The demo's shipping methods, keyed by name: created when missing, restored by --reset.
+DEMO_SHIPPING_METHODS = [
+    {
+        "name": "Standard shipping",
+        "price": Decimal("4.90"),
+        "free_over": Decimal("50.00"),
+        "countries": [],
+        "position": 1,
+    },
+    {
+        "name": "Express (United States)",
+        "price": Decimal("14.90"),
+        "free_over": None,
+        "countries": ["US"],
+        "position": 2,
+    },
+]
 
 
 class Command(BaseCommand):
@@ -106,7 +129,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             for data in DEMO_PRODUCTS:
                 fields = {
-                    **PLAN_FIELDS,
+                    **DEFAULT_FIELDS,
                     **{k: v for k, v in data.items() if k != "slug"},
                     "currency": "USD",
                     "is_active": True,
@@ -119,13 +142,29 @@ class Command(BaseCommand):
                 else:
                     _, created = Product.objects.get_or_create(slug=data["slug"], defaults=fields)
                 created_count += int(created)
+            methods_created = _demo_shipping_methods(reset=reset)
         kept = len(DEMO_PRODUCTS) - created_count - reset_count
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo catalog: {len(DEMO_PRODUCTS)} products ({created_count} created, "
                 + (f"{reset_count} reset)." if reset else f"{kept} kept as they are).")
+                + f" Shipping methods: {methods_created} created."
             )
         )
+
+
+def _demo_shipping_methods(*, reset: bool) -> int:
+    """Create the demo's shipping methods that are missing (``reset``: restore them too)."""
+    created_count = 0
+    for data in DEMO_SHIPPING_METHODS:
+        fields = {**{k: v for k, v in data.items() if k != "name"}, "currency": "USD"}
+        fields["is_active"] = True
+        if reset:
+            _, created = ShippingMethod.objects.update_or_create(name=data["name"], defaults=fields)
+        else:
+            _, created = ShippingMethod.objects.get_or_create(name=data["name"], defaults=fields)
+        created_count += int(created)
+    return created_count
 
 
 def _edited_demo_products() -> list[str]:
@@ -135,7 +174,7 @@ def _edited_demo_products() -> list[str]:
     for product in Product.objects.filter(slug__in=shipped):
         data = shipped[product.slug]
         changed = not product.is_active or product.currency != "USD"
-        shipped_fields = {**PLAN_FIELDS, **data}
+        shipped_fields = {**DEFAULT_FIELDS, **data}
         changed = changed or any(
             getattr(product, name) != value
             for name, value in shipped_fields.items()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from banq.client import get_banq_client
-from banq.exceptions import BanqConfigError, BanqError
+from banq.exceptions import BanqConfigError, BanqError, BanqNotFound, BanqRequestError
 from banq.management.commands._common import BAD, OK, banq_command_error
 from banq.selectors import webhook_url_mask, webhook_url_ours
 from banq.settings import REQUIRED_CREDENTIALS, banq_settings
@@ -17,6 +17,15 @@ from webhooks.selectors import STALE_URL_MIN_REFUSALS, webhook_refusal_summary
 
 CREDENTIALS = REQUIRED_CREDENTIALS
 REFUSALS_DAYS = 7
+NOTE = "–"  # worth knowing, not a problem
+# A payment id no payment has: asking banq to cancel it cancels nothing.
+PROBE_PAYMENT = "00000000-0000-4000-8000-000000000000"
+
+
+def _names_unknown_payment(message: str) -> bool:
+    """A 404 that says the payment is unknown (the path exists), not that the path is."""
+    text = message.lower()
+    return "no route" not in text and ("unknown payment" in text or "payment not found" in text)
 
 
 class Command(BaseCommand):
@@ -27,7 +36,10 @@ class Command(BaseCommand):
         "path; the token is shown masked) and reports webhook calls refused for a wrong token in "
         f"the last {REFUSALS_DAYS} days: {STALE_URL_MIN_REFUSALS} or more that carry a banq event, "
         "with nothing accepted since, mean banq calls a stale URL (scanners and single stray "
-        "calls don't count). One ✓ or ✗ line per check; exit status 1 when anything is broken."
+        "calls don't count). It also asks whether banq answers the undocumented call that stops "
+        "a cancelled plan's recurring payment (about a payment that can't exist: nothing is "
+        "cancelled); when it doesn't, cancelled plans are flagged for the merchant (a – line, "
+        "not a problem). One ✓ or ✗ line per check; exit status 1 when anything is broken."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -73,6 +85,7 @@ class Command(BaseCommand):
 
         if client is not None:
             self._check_webhook_config(client, ours)
+            self._check_recurring_cancel(client)
         self._check_refusals()
 
         if self.problems:
@@ -110,6 +123,41 @@ class Command(BaseCommand):
         if "payment" not in config.types:
             self._bad(f"webhook: banq does not send payment events (types: {config.types})")
 
+    def _check_recurring_cancel(self, client) -> None:
+        """Does banq answer the call that stops a recurring payment (undocumented; the emulator
+        models it)? Asked about a payment that can't exist, so nothing is cancelled. Not offered
+        is no fault: cancelled plans are then flagged for the merchant to stop in banq's
+        dashboard. Reported, never counted as a problem."""
+        path = f"POST /payments/{PROBE_PAYMENT}/cancel"
+        try:
+            client.cancel_recurring_payment(PROBE_PAYMENT)
+        except BanqNotFound as exc:
+            if _names_unknown_payment(str(exc)):
+                self._ok(
+                    f"plans: banq answers {path} (unknown payment): cancelled plans are "
+                    "stopped through the API"
+                )
+            else:
+                self._note(
+                    f"plans: banq does not answer {path} ({exc}): cancelled plans are "
+                    "flagged for the merchant to stop in banq's dashboard"
+                )
+        except BanqRequestError as exc:
+            if exc.status_code in (400, 409, 422):
+                self._ok(
+                    f"plans: banq answers {path} ({exc.status_code} for a payment that "
+                    "doesn't exist): cancelled plans are stopped through the API"
+                )
+            else:
+                self._note(
+                    f"plans: banq does not offer {path} ({exc}): cancelled plans are "
+                    "flagged for the merchant to stop in banq's dashboard"
+                )
+        except BanqError as exc:
+            self._note(f"plans: could not ask whether banq answers {path}: {exc}")
+        else:
+            self._ok(f"plans: banq answers {path}: cancelled plans are stopped through the API")
+
     def _check_refusals(self) -> None:
         summary = webhook_refusal_summary(days=REFUSALS_DAYS)
         if summary.stale_url_suspected:
@@ -129,6 +177,9 @@ class Command(BaseCommand):
 
     def _ok(self, text: str) -> None:
         self.stdout.write(self.style.SUCCESS(f"{OK} {text}"))
+
+    def _note(self, text: str) -> None:
+        self.stdout.write(self.style.WARNING(f"{NOTE} {text}"))
 
     def _bad(self, text: str) -> None:
         self.problems.append(text)
