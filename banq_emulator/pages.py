@@ -52,7 +52,7 @@ button:disabled{opacity:.6;cursor:default}
 .ok{color:#1b7f3b}.bad{color:#b3261e}
 .fail-code{display:block;font-size:.8rem;font-weight:400;color:#4f5a68}
 .error{color:#b3261e;font-weight:600}
-details{margin:10px 0 0}summary{cursor:pointer;color:#4f5a68}
+details{margin:10px 0 0}summary{cursor:pointer;color:#4f5a68;padding:4px 0}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #e3e7ee;padding:6px;text-align:left;vertical-align:top}
 code{font-size:12px;word-break:break-all}.inline{display:inline}
@@ -210,6 +210,20 @@ def _state_line(payment: Payment) -> str:
     return "<p class='state muted' id='payment-state' role='status'>Waiting for payment</p>"
 
 
+# In banq's modal, Tab and Shift-Tab go round the page's own controls: the dialog around it has
+# no control of its own, and focus must not leave the modal.
+FOCUS_ROUND = (
+    "document.addEventListener('keydown',function(e){if(e.key!=='Tab'){return;}"
+    "var all=Array.prototype.filter.call(document.querySelectorAll("
+    "'a[href],button:not([disabled]),input:not([type=hidden]),select,textarea,summary'),"
+    "function(el){return el.getClientRects().length>0;});if(!all.length){return;}"
+    "var first=all[0],last=all[all.length-1],at=document.activeElement;"
+    "var outside=!at||at===document.body;"
+    "if(e.shiftKey&&(at===first||outside)){e.preventDefault();last.focus();}"
+    "else if(!e.shiftKey&&(at===last||outside)){e.preventDefault();first.focus();}});"
+)
+
+
 def _frame_script(origin: str | None, frame: Frame | None) -> str:
     """Messages to the page that frames this one, to its origin only (never "*"): `close` from
     the Close button and from Escape; in widget mode `styles` first, sizing the iframe."""
@@ -225,7 +239,7 @@ def _frame_script(origin: str | None, frame: Frame | None) -> str:
     )
     if frame is not None:
         window = {"width": frame.window_width, "height": frame.window_height}
-        script += (
+        script += FOCUS_ROUND + (
             f"var WINDOW={_js(window)};var banqSized='';"
             "function banqSize(){"
             "var w=Math.max(280,Math.min(920,(WINDOW.width||960)-16));"

@@ -7,13 +7,18 @@
  *
  * The click awaits getPaymentInfo() (a Promise of the payment link URL); meanwhile the button reads
  * "Contacting banq…" (aria-busy, announced by a status region), and a rejection shows its message.
- * Then the hosted payment page opens in a modal dialog iframe (link + "?origin=" + the host page's
- * origin). The dialog is modal for the keyboard: focus moves into it, Tab and Shift-Tab stay in it,
- * the rest of the page is inert, Escape closes it (the framed page forwards its own Escape as a
+ * Then banq's widget page opens in a modal overlay, as banq's <checkout-widget-dialog> does: an
+ * iframe of `/widget/?origin=&windowWidth=&windowHeight=&paymentLink=` and nothing else, so the
+ * only close control is the framed page's own Close (banq's dialog has no close button of its
+ * own), and the page sizes its iframe with `styles` messages (no empty band under a short page).
+ * The dialog is modal for the keyboard: focus moves into it, Tab and Shift-Tab stay in it (the
+ * framed page goes round its own controls; a Tab that leaves the frame is sent back into it), the
+ * rest of the page is inert, Escape closes it (the framed page forwards its own Escape as a
  * `close` message), and focus returns to the Pay button afterwards.
  * Messages {type, payload} are accepted only from this script's own origin and the modal's frame:
- * successPayment -> the modal closes and onPaymentSuccess(payload) runs; close -> the modal closes
- * and onPopUpClose() runs. Only window.ecommerceBanqWidget is exposed.
+ * styles -> assigned to the iframe's size; successPayment -> the modal closes and
+ * onPaymentSuccess(payload) runs; close -> the modal closes and onPopUpClose() runs. Only
+ * window.ecommerceBanqWidget is exposed.
  */
 (function () {
   "use strict";
@@ -30,24 +35,19 @@
     ".banq-widget__button{padding:10px 18px;border:0;border-radius:8px;background:#1f5eff;",
     "color:#fff;font:inherit;font-weight:600;cursor:pointer}",
     ".banq-widget__button[aria-disabled='true']{background:#4f6fb8;cursor:progress}",
-    ".banq-widget__button:focus-visible,.banq-widget__close:focus-visible{outline:3px solid #1f5eff;",
+    ".banq-widget__button:focus-visible{outline:3px solid #1f5eff;",
     "outline-offset:2px}",
     ".banq-widget__error{color:#b3261e;margin:6px 0 0}",
     ".banq-widget__sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;",
     "clip:rect(0,0,0,0);white-space:nowrap;border:0}",
     ".banq-widget__overlay{position:fixed;inset:0;background:rgba(10,20,40,.55);z-index:2147483000;",
     "display:flex;align-items:center;justify-content:center;padding:8px;box-sizing:border-box}",
-    ".banq-widget__dialog{display:flex;flex-direction:column;background:#fff;color:#17212b;",
-    "border-radius:12px;width:min(920px,100%);height:min(760px,100%);overflow:hidden;",
-    "box-shadow:0 10px 40px rgba(0,0,0,.3);font:15px/1.4 system-ui,-apple-system,'Segoe UI',",
-    "sans-serif}",
+    ".banq-widget__dialog{display:flex;flex-direction:column;max-width:100%;max-height:100%;",
+    "background:#f4f6fb;border-radius:12px;overflow:hidden;box-shadow:0 10px 40px rgba(0,0,0,.3)}",
     ".banq-widget__dialog:focus{outline:none}",
-    ".banq-widget__header{flex:none;display:flex;align-items:center;justify-content:space-between;",
-    "gap:8px;padding:6px 8px 6px 16px;border-bottom:1px solid #e3e7ee}",
-    ".banq-widget__title{margin:0;font-size:16px;font-weight:600;color:#17212b}",
-    ".banq-widget__close{flex:none;width:36px;height:36px;border-radius:50%;border:0;",
-    "background:#e6eaf2;color:#17212b;padding:0;font-size:22px;line-height:36px;cursor:pointer}",
-    ".banq-widget__frame{flex:1 1 auto;display:block;border:0;width:100%;min-height:0}"
+    // Until the page's first `styles` message: the web component's first default size.
+    ".banq-widget__frame{flex:0 1 auto;display:block;border:0;width:841px;height:494px;",
+    "max-width:100%;max-height:100%;min-height:0}"
   ].join("");
   var dialogs = 0;
 
@@ -94,7 +94,6 @@
     this._error = null;
     this._overlay = null;
     this._dialog = null;
-    this._closeButton = null;
     this._iframe = null;
     this._opener = null;
     this._inerted = [];
@@ -205,52 +204,39 @@
     this._setBusy(false);
   };
 
+  // The iframe's page: banq's widget app, given the link and this page's origin and window size,
+  // as the <checkout-widget> web component frames it.
+  function widgetPageUrl(link) {
+    var query = [
+      ["origin", window.location.origin],
+      ["windowWidth", String(window.innerWidth)],
+      ["windowHeight", String(window.innerHeight)],
+      ["paymentLink", link]
+    ].map(function (pair) {
+      return pair[0] + "=" + encodeURIComponent(pair[1]);
+    });
+    return EMULATOR_ORIGIN + "/widget/?" + query.join("&");
+  }
+
   EcommerceBanqWidget.prototype._open = function (link) {
     this._closeModal(false);
     this._setBusy(false);
-    var self = this;
-    var titleId = "banq-widget-title-" + ++dialogs;
     var overlay = document.createElement("div");
     overlay.className = "banq-widget__overlay";
     var dialog = document.createElement("div");
     dialog.className = "banq-widget__dialog";
     dialog.setAttribute("role", "dialog");
     dialog.setAttribute("aria-modal", "true");
-    dialog.setAttribute("aria-labelledby", titleId);
+    dialog.setAttribute("aria-label", LABEL);
     dialog.tabIndex = -1;
-    var header = document.createElement("div");
-    header.className = "banq-widget__header";
-    var title = document.createElement("p");
-    title.className = "banq-widget__title";
-    title.id = titleId;
-    title.textContent = LABEL;
-    var close = document.createElement("button");
-    close.type = "button";
-    close.className = "banq-widget__close";
-    close.setAttribute("aria-label", "Close");
-    close.textContent = "\u00d7";
-    close.addEventListener("click", function () {
-      self._closeModal(true);
-      safeCall(self.onPopUpClose);
-    });
     var iframe = document.createElement("iframe");
     iframe.className = "banq-widget__frame";
     iframe.title = "Banq Checkout Widget";
-    iframe.src =
-      link + (link.indexOf("?") === -1 ? "?" : "&") + "origin=" +
-      encodeURIComponent(window.location.origin);
-    // Tabbing out of the frame's last control lands here and wraps to the close button.
-    var wrap = document.createElement("span");
-    wrap.tabIndex = 0;
-    wrap.className = "banq-widget__sr";
-    wrap.addEventListener("focus", function () {
-      close.focus();
-    });
-    header.appendChild(title);
-    header.appendChild(close);
-    dialog.appendChild(header);
+    iframe.src = widgetPageUrl(link);
+    // A Tab or Shift-Tab that leaves the framed page lands on one of these and goes back into it.
+    dialog.appendChild(this._edge(iframe));
     dialog.appendChild(iframe);
-    dialog.appendChild(wrap);
+    dialog.appendChild(this._edge(iframe));
     overlay.appendChild(dialog);
     document.body.appendChild(overlay);
     this._inert(overlay);
@@ -258,9 +244,31 @@
     document.addEventListener("focusin", this._onFocusIn);
     this._overlay = overlay;
     this._dialog = dialog;
-    this._closeButton = close;
     this._iframe = iframe;
-    dialog.focus();
+    // Focus goes into the dialog's page: the first Tab reaches its first control.
+    iframe.focus();
+  };
+
+  EcommerceBanqWidget.prototype._edge = function (iframe) {
+    var edge = document.createElement("span");
+    edge.tabIndex = 0;
+    edge.className = "banq-widget__sr";
+    edge.addEventListener("focus", function () {
+      iframe.focus();
+    });
+    return edge;
+  };
+
+  // The framed page's `styles`: its size, within the screen (the overlay's padding included).
+  var STYLE_KEYS = ["width", "height", "minWidth", "minHeight", "maxWidth", "maxHeight"];
+  EcommerceBanqWidget.prototype._applyStyles = function (styles) {
+    if (!this._iframe || !styles || typeof styles !== "object") return;
+    for (var i = 0; i < STYLE_KEYS.length; i++) {
+      var value = styles[STYLE_KEYS[i]];
+      if (typeof value === "string" && /^[0-9.]+(px|%|vh|vw)$/.test(value)) {
+        this._iframe.style[STYLE_KEYS[i]] = value;
+      }
+    }
   };
 
   // Everything beside the overlay becomes inert while the dialog is open: no Tab stop, no click.
@@ -283,7 +291,7 @@
     if (this._overlay && this._overlay.parentNode) {
       this._overlay.parentNode.removeChild(this._overlay);
     }
-    this._overlay = this._dialog = this._closeButton = this._iframe = null;
+    this._overlay = this._dialog = this._iframe = null;
     this._setBusy(false);
     if (wasOpen && restoreFocus) {
       var target =
@@ -305,14 +313,9 @@
       safeCall(this.onPopUpClose);
       return;
     }
-    if (event.key !== "Tab") return;
-    var active = document.activeElement;
-    if (event.shiftKey && (active === this._closeButton || active === this._dialog)) {
-      event.preventDefault(); // wrap backwards to the payment page
+    if (event.key === "Tab" && document.activeElement === this._dialog) {
+      event.preventDefault(); // into the payment page
       this._iframe.focus();
-    } else if (!event.shiftKey && active === this._dialog) {
-      event.preventDefault();
-      this._closeButton.focus();
     }
   };
 
@@ -326,7 +329,9 @@
     if (this._iframe && event.source !== this._iframe.contentWindow) return;
     var data = event.data;
     if (!data || typeof data !== "object" || typeof data.type !== "string") return;
-    if (data.type === "successPayment") {
+    if (data.type === "styles") {
+      this._applyStyles(data.payload);
+    } else if (data.type === "successPayment") {
       this._closeModal(true);
       safeCall(this.onPaymentSuccess, data.payload);
     } else if (data.type === "close") {

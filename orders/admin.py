@@ -32,6 +32,7 @@ from django.utils.timezone import localtime
 from rangefilter.filters import DateRangeFilterBuilder
 
 from orders.access import order_signed_url
+from orders.admin_exports import OrderExportMixin
 from orders.admin_refunds import OrderRefundAdminMixin
 from orders.admin_selectors import (
     ANY_ATTENTION,
@@ -368,7 +369,7 @@ CUSTOMER_FIELDS = ("name", "email")
 
 
 @admin.register(Order)
-class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
+class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "created_date",
@@ -393,7 +394,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = "created_at"
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
-    actions = ["cancel_orders", "resolve_flags", "ship_orders"]
+    actions = ["cancel_orders", "resolve_flags", "ship_orders", "export_orders_csv"]
     fieldsets = (
         (None, {"fields": ("number", "status_badge", "created_at", "public_id")}),
         ("Customer", {"fields": ("name", "email")}),

@@ -196,7 +196,7 @@ class ProductAdminForm(forms.ModelForm):
 
 class ProductListForm(forms.ModelForm):
     """A row of the admin's product list (its editable price, stock and active cells), each cell
-    labelled with its product for screen readers ("Price of Coffee mug")."""
+    labelled with its product for screen readers ("Price of the mug")."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

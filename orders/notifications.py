@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 
 from orders.access import order_signed_url
 from orders.models import Installment, Order, Refund
+from orders.moments import format_moment
 from orders.money import format_money
 from orders.payments import provider_for
 from orders.plans import installment_words, next_words, plan_payload, subscription_plan_words
@@ -136,6 +137,8 @@ def order_status_payload(order: Order) -> dict:
         "status_display": order_status_display(order),
         "paid": order.paid_at is not None,
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        # The page's words for it ("6 Dec 2026, 06:32 UTC"): one format, written by the server.
+        "paid_at_display": format_moment(order.paid_at) or None,
         "payment_reference": order.payment_reference or None,
         "payment_error": order.payment_error or None,
         "refund_due": order.refund_due,

@@ -1,6 +1,6 @@
 """Template helpers of the shop: ``{{ amount|money:currency }}``, ``{{ product|price_words }}``,
-``{{ product|plan_words }}``, ``{% product_picture product 160 %}`` and ``{% provider_label %}``
-(the payment provider's name)."""
+``{{ product|plan_words }}``, ``{{ when|moment }}``, ``{% product_picture product 160 %}`` and
+``{% provider_label %}`` (the payment provider's name)."""
 
 from django import template
 from django.core.files.storage import default_storage
@@ -8,6 +8,7 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from orders.moments import format_moment
 from orders.money import format_money
 from orders.payments import provider_label as payment_provider_label
 from orders.plans import product_plan_words
@@ -81,3 +82,9 @@ def product_picture(product, width: int, alt: str = "", lazy: bool = False):
             loading,
         )
     return ""
+
+
+@register.filter
+def moment(value):
+    """``6 Dec 2026, 06:32 UTC``: the store's time zone, named (``orders.moments``)."""
+    return format_moment(value)

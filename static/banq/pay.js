@@ -11,8 +11,9 @@
  * data-confirm-url (with __order__ for the order id), data-csrf and data-key, containing
  * #pay-with-banq, [data-payment-message], [data-link-waiting], [data-confirm-slow],
  * [data-payment-error] (with [data-payment-error-text]), [data-payment-retry], [data-field=NAME]
- * slots filled from the status payload, and [data-when="word ..."] blocks shown while the
- * payload's `states` hold one of those words.
+ * slots filled from the status payload, [data-when="word ..."] blocks shown while the
+ * payload's `states` hold one of those words, and the focus targets #payment-confirmed (after
+ * paying) and #payment-failed (after banq declined in its modal, which the page then closes).
  *
  * A recurring order's page also has #order-plan (templates/orders/_plan.html, with
  * data-plan-live, [data-plan-field=NAME] slots, the [data-installments] list,
@@ -65,13 +66,7 @@
   var confirmTimer = null;
   var confirmRound = 0;
   var stopped = false;
-  var dateFormat = null;
-  try {
-    dateFormat = new Intl.DateTimeFormat(undefined, {
-      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23"
-    });
-  } catch (e) { dateFormat = null; }
+  var modalOpen = false; // banq's modal shows a payment page (getPaymentInfo gave it a link)
 
   function say(text) {
     if (message) { message.textContent = text; }
@@ -98,12 +93,13 @@
     }, 100);
   }
 
-  // One way to write a time, on load and live: "25 Nov 2026, 14:05" in the shopper's zone.
-  function formatTime(el) {
-    var value = el.getAttribute("datetime");
-    if (!value || !dateFormat) { return; }
-    var when = new Date(value);
-    if (!isNaN(when)) { el.textContent = dateFormat.format(when); }
+  // Focus moves to an element of the payment block only when it would otherwise be lost: it was
+  // on the page body, in this block (whose Pay button goes away) or in banq's modal.
+  function focusIfLost(el) {
+    var active = document.activeElement;
+    if (!el || (active && active !== document.body && !root.contains(active) &&
+        active.tagName !== "IFRAME" && active.isConnected)) { return; }
+    el.focus();
   }
 
   function fill(payload) {
@@ -112,9 +108,9 @@
       var value = payload[name];
       if (value === undefined || value === null || value === "") { return; }
       if (name === "paid_at") {
+        // The server writes the time as the page does ("6 Dec 2026, 06:32 UTC").
         el.setAttribute("datetime", value);
-        el.textContent = value;
-        formatTime(el);
+        el.textContent = payload.paid_at_display || value;
       } else {
         el.textContent = value;
       }
@@ -188,6 +184,14 @@
       if (changed) { say("This order was cancelled; your payment will be refunded."); }
     } else if (payload.status === "failed") {
       if (changed) { say("The payment did not go through. You can try again."); }
+      // banq declined inside its modal: close it, so the shopper reads why here and can retry.
+      if (changed && modalOpen && app) {
+        modalOpen = false;
+        try { app.destroyWidget(); } catch (e) { /* already gone */ }
+        app = null;
+        mountWidget();
+        focusIfLost(document.getElementById("payment-failed"));
+      }
     } else if (payload.status === "expired") {
       if (changed) { say("This order has expired. Please place a new order."); }
     } else if (payload.status === "cancelled") {
@@ -200,6 +204,8 @@
       showError("");
       showWaiting(false);
       if (app) { try { app.destroyWidget(); } catch (e) { /* already gone */ } app = null; }
+      modalOpen = false;
+      if (changed && has("paid")) { focusIfLost(document.getElementById("payment-confirmed")); }
       // A live plan's installments still arrive over the same socket (or polling).
       if (!planLive) { stop(); }
     }
@@ -256,6 +262,7 @@
           showErrorUnlessWidgetDoes(text);
           throw new Error(text);
         }
+        modalOpen = true;
         return data.data.url;
       });
     }, function () {
@@ -276,9 +283,11 @@
       selector: "#pay-with-banq",
       getPaymentInfo: getPaymentInfo,
       onPopUpClose: function () {
+        modalOpen = false;
         if (!state.paid && !has("confirming")) { say(""); }
       },
       onPaymentSuccess: function () {
+        modalOpen = false;
         // The widget's word is not proof: ask the server to confirm it with banq.
         say("Payment received, confirming with banq…");
         if (state.states.indexOf("confirming") === -1) { state.states.push("confirming"); }
@@ -375,7 +384,6 @@
     }
   });
 
-  root.querySelectorAll("time[datetime]").forEach(formatTime);
   render({ status: state.status, paid: state.paid, states: state.states });
   if (!stopped) {
     mountWidget();

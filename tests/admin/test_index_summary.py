@@ -6,6 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.admin_selectors import order_admin_summary
@@ -71,10 +73,16 @@ def test_summary_query_count_is_small_and_constant(admin_client, django_assert_m
     for _ in range(20):
         order_create(status=Order.Status.PAID, paid_at=timezone.now())
 
-    with django_assert_max_num_queries(12):
+    # 12 for the summary and the page, 1 for the sales chart (tests/admin/test_sales_chart.py).
+    with django_assert_max_num_queries(13), CaptureQueriesContext(connection) as twenty:
         response = admin_client.get("/admin/")
 
     assert "20 ·" in _summary_html(response)
+    for days_ago in range(20):  # twice the orders, over the chart's month
+        order_create(status=Order.Status.PAID, paid_at=timezone.now() - timedelta(days=days_ago))
+    with CaptureQueriesContext(connection) as forty:
+        admin_client.get("/admin/")
+    assert len(forty) == len(twenty)
 
 
 def test_refused_probes_are_counted_without_an_alarm(admin_client):

@@ -1,6 +1,8 @@
-"""Journey 3: keyboard only. Tab to Pay, Enter, focus inside the banq modal and kept there,
-Escape closes it (from the modal and from inside its payment page) and focus returns to Pay,
-then paying with the keyboard."""
+"""Journey 3: keyboard only. The first Tab reaches "Skip to content", which moves focus to the
+page's content; Tab to Pay, Enter, focus inside the banq modal and kept there (its one close
+button is banq's own, in its page), Escape closes it (from the modal and from inside its payment
+page) and focus returns to Pay, then paying with the keyboard, and focus lands on the
+confirmation."""
 
 from __future__ import annotations
 
@@ -38,6 +40,14 @@ def test_a_keyboard_only_shopper_pays(shop, shopper, check):
     public_id = shopper.order_with("Dotted notebook")
     page.reload()  # a fresh page: focus starts at the top, as for any visitor
 
+    # The first stop is the skip link, shown when focused; it moves focus to the content.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport(ratio=1)
+    page.keyboard.press("Enter")
+    expect(page.locator("main#content")).to_be_focused()
+
     pay = shopper.pay_button
     _tab_until(page, lambda: pay.evaluate("el => el === document.activeElement"), "Pay with banq")
     expect(pay).to_be_focused()
@@ -50,12 +60,13 @@ def test_a_keyboard_only_shopper_pays(shop, shopper, check):
     expect(shopper.dialog).to_have_count(0)
     expect(pay).to_be_focused()
 
-    # Tab goes round inside the modal only: the close button, the payment page, and back.
+    # Tab goes round inside the modal only: the payment page's controls (its Close first), and
+    # back. The dialog around the page has no control of its own.
     page.keyboard.press("Enter")
     shopper.wait_for_modal()
-    close = shopper.dialog.get_by_role("button", name="Close")
+    expect(shopper.dialog.get_by_role("button")).to_have_count(0)
     steps = _tab_until(page, lambda: focused_in_frame(page) == "email", "E-mail", inside_modal=True)
-    assert steps[0] == "Close", steps
+    assert steps[0] == "close-button", steps
     check(page, "banq modal, keyboard")
     # Escape inside the payment page (another document) closes the modal too.
     page.keyboard.press("Escape")
@@ -64,26 +75,21 @@ def test_a_keyboard_only_shopper_pays(shop, shopper, check):
 
     page.keyboard.press("Enter")
     shopper.wait_for_modal()
-    _tab_until(
-        page,
-        lambda: close.evaluate("el => el === document.activeElement"),
-        "Close",
-        inside_modal=True,
-    )
-    # Shift-Tab from the close button wraps round to the payment page, not to the page behind.
+    _tab_until(page, lambda: focused_in_frame(page) == "close-button", "Close", inside_modal=True)
+    # Shift-Tab from the first control wraps round to the payment page's last one, not to the
+    # page behind.
     page.keyboard.press("Shift+Tab")
     assert focused_in_modal(page)
-    assert page.evaluate("() => document.activeElement.tagName") == "IFRAME"
+    assert focused_in_frame(page) not in (None, "close-button", "body")
     _tab_until(page, lambda: focused_in_frame(page) == "pay-button", "Pay $7.35", inside_modal=True)
     steps = _tab_until(
-        page,
-        lambda: close.evaluate("el => el === document.activeElement"),
-        "Close",
-        inside_modal=True,
+        page, lambda: focused_in_frame(page) == "close-button", "Close", inside_modal=True
     )
     assert len(steps) > 1, steps  # past the payment page's last control, round to Close
 
     _tab_until(page, lambda: focused_in_frame(page) == "pay-button", "Pay $7.35", inside_modal=True)
     page.keyboard.press("Enter")
     shopper.expect_confirmation()
+    # The Pay button is gone: focus goes to the confirmation, not to the page's body.
+    expect(page.get_by_role("heading", name="Payment confirmed.")).to_be_focused()
     assert Order.objects.get(public_id=public_id).status == Order.Status.PAID

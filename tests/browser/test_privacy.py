@@ -9,7 +9,7 @@ import pytest
 
 from orders.access import order_signed_url
 from orders.models import Order
-from tests.support.browser import expect
+from tests.support.browser import expect, small_targets
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -37,6 +37,9 @@ def test_a_stranger_sees_nothing_of_the_order(shop, shopper, new_page, check):
     stranger.goto(f"{base}/")
     expect(stranger.get_by_role("heading", name="Not found")).to_be_visible()
     check(stranger, "404 page")
+    # An error page is a shopper's page too: a skip link, and controls of at least 24 px.
+    expect(stranger.get_by_role("link", name="Skip to content")).to_have_count(1)
+    assert not small_targets(stranger), small_targets(stranger)
 
     # The signed link (the e-mail's, the merchant's "View on site") opens it.
     stranger.goto(shop.url + order_signed_url(order=order))

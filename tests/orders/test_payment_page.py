@@ -1,7 +1,8 @@
 """The order page's payment block, the status endpoint, payment failure and order expiry."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from orders.access import order_access_key, session_grant_order
 from orders.models import Order
+from orders.moments import format_moment
 from orders.services import (
     order_mark_paid,
     order_mark_payment_failed,
@@ -278,3 +280,31 @@ def test_a_signed_key_visit_writes_nothing_when_it_grants_nothing_new():
     saved = Session.objects.get().expire_date
     visitor.get(order.get_absolute_url() + f"?key={key}")
     assert Session.objects.get().expire_date == saved  # nothing new granted: not written again
+
+
+# --- how a moment is written --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "words"),
+    [("UTC", "6 Dec 2026, 06:32 UTC"), ("Europe/Berlin", "6 Dec 2026, 07:32 CET")],
+)
+def test_paid_at_is_the_same_words_on_the_page_and_in_the_status_json(settings, zone, words):
+    settings.TIME_ZONE = zone
+    paid_at = datetime(2026, 12, 6, 6, 32, 10, tzinfo=UTC)
+    order = order_create(status=Order.Status.AWAITING_PAYMENT)
+    order_mark_paid(order=order, payment_reference="pay-at", source="webhook")
+    Order.objects.filter(pk=order.pk).update(paid_at=paid_at, created_at=paid_at)
+    client = owner_client(order)
+
+    body = client.get(status_url(order)).json()
+    html = client.get(order.get_absolute_url()).content.decode()
+
+    assert body["paid_at"] == "2026-12-06T06:32:10+00:00"  # programs keep ISO 8601
+    assert body["paid_at_display"] == words
+    assert f'datetime="{paid_at.astimezone(ZoneInfo(zone)).isoformat()}">{words}</time>' in html
+    assert f"on {words}." in html  # "Placed by ... on": the same words, the zone named
+
+
+def test_format_moment_of_nothing_is_empty():
+    assert format_moment(None) == ""

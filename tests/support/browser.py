@@ -417,8 +417,65 @@ def focused_in_frame(page: Any) -> str | None:
     """The id (or tag) of the focused element inside the modal's payment page, if focus is there."""
     if page.evaluate("() => document.activeElement && document.activeElement.tagName") != "IFRAME":
         return None
-    frame = next(f for f in page.frames if "/link/" in f.url)
+    frame = modal_frame(page)
     return frame.evaluate(
         "() => document.activeElement && (document.activeElement.id ||"
         " document.activeElement.tagName.toLowerCase())"
     )
+
+
+def modal_frame(page: Any) -> Any:
+    """banq's page inside the modal: its widget page (``/widget/``), or the page its forms led to
+    (``/link/<code>/pay``)."""
+    return next(f for f in page.frames if "/widget" in f.url or "/link/" in f.url)
+
+
+# --- layout on the screen ---------------------------------------------------------------------
+
+# Every control a shopper can tap, seen on the screen (not the visually hidden ones, not those
+# inside a closed <details>), whose box is under 24 x 24 CSS px (WCAG 2.5.8, target size
+# minimum). A link inside a sentence is exempt, as WCAG exempts inline targets.
+SMALL_TARGETS = """(min) => {
+  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, summary, '
+    + '[tabindex]:not([tabindex="-1"])';
+  const inSentence = el => el.tagName === 'A' && getComputedStyle(el).display === 'inline'
+    && Array.from(el.parentElement.childNodes).some(
+      n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+  return Array.from(document.querySelectorAll(selector)).filter(el => {
+    const box = el.getBoundingClientRect();
+    if (box.width <= 1 || box.height <= 1 || getComputedStyle(el).visibility === 'hidden') {
+      return false;
+    }
+    if (el.closest('.sr-only, .banq-widget__sr, .skip-link') || inSentence(el)) return false;
+    return box.width < min - 0.01 || box.height < min - 0.01;
+  }).map(el => {
+    const box = el.getBoundingClientRect();
+    return `${Math.round(box.width * 10) / 10} x ${Math.round(box.height * 10) / 10}: `
+      + el.outerHTML.slice(0, 100);
+  });
+}"""
+
+# Every element on the screen whose right edge passes the document's width (a clipped,
+# visually hidden element does not count).
+PAST_THE_EDGE = """() => {
+  const width = document.documentElement.clientWidth;
+  return Array.from(document.body.querySelectorAll('*')).filter(el => {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(el).visibility === 'hidden') return false;
+    if (el.closest('.sr-only, .banq-widget__sr, .skip-link')) return false;
+    return box.right > width + 0.5 || box.left < -0.5;
+  }).map(el => `${Math.round(el.getBoundingClientRect().right)} px: `
+    + el.outerHTML.slice(0, 100));
+}"""
+
+TAP_TARGET_MIN = 24
+
+
+def small_targets(frame: Any) -> list[str]:
+    """The controls of a page (or a frame) smaller than 24 x 24 px, described."""
+    return frame.evaluate(SMALL_TARGETS, TAP_TARGET_MIN)
+
+
+def past_the_edge(frame: Any) -> list[str]:
+    """The elements of a page (or a frame) that pass its right or left edge, described."""
+    return frame.evaluate(PAST_THE_EDGE)
