@@ -84,11 +84,10 @@ class BanqPayment(models.Model):
         help_text="When the link was last given to the shopper: the sweep's schedule starts here.",
     )
     check_count = models.PositiveIntegerField("sweep checks", default=0)
-    next_check_at = models.DateTimeField(
+    next_check_at = models.DateTimeField(  # indexed where set (Meta.indexes)
         "next check",
         null=True,
         blank=True,
-        db_index=True,
         help_text="When the worker asks banq about this payment next (empty: no more checks).",
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
@@ -105,6 +104,15 @@ class BanqPayment(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = "banq payment attempt"
         verbose_name_plural = "banq payment attempts"
+        indexes = [
+            # The sweep reads the attempts due: only open ones have a next check, so the index
+            # holds those few whatever the number of closed attempts.
+            models.Index(
+                fields=["next_check_at", "id"],
+                condition=models.Q(next_check_at__isnull=False),
+                name="attempt_next_check",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.banq_payment_id or f"attempt {self.pk}"

@@ -28,6 +28,7 @@ class LoadResult:
     errors: int = 0
     db_cpu: float = 0.0  # CPU seconds PostgreSQL's processes used meanwhile (0 with SQLite)
     machine_busy: float = 0.0  # share of all the machine's cores busy meanwhile (0 to 1)
+    others_cpu: dict[str, float] = field(default_factory=dict)  # other processes, by name
 
     @property
     def rate(self) -> float:

@@ -1,13 +1,23 @@
 """Starting and measuring the processes a benchmark runs: the emulator, the store (one or two
-daphne workers), the probe server and the task worker, on free loopback ports, against a fresh
-database (SQLite as `make run` sets it up, or PostgreSQL)."""
+daphne workers), the probe server, the stock server (the framework floor) and the task worker, on
+free loopback ports, against a fresh database (SQLite as `make run` sets it up, or PostgreSQL).
+
+Two profiles:
+
+- ``run``: as `make run` runs them: the store's logging (INFO, daphne's access log), e-mail to
+  the console, prometheus_client's multi-process files, and every process's output read from a
+  pipe line by line (as ``storefront.devserver`` reads it; here it is counted, not printed).
+- ``quiet``: warning-level logging, daphne at ``-v 0``, a dummy mail backend, output discarded.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +30,16 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 WEBHOOK_TOKEN = "bench-webhook-token-0123456789abcdefghijkl"
 PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/{db}"
+# The PostgreSQL database a run re-creates (dropped first!) and the Redis db it uses: set them when
+# several people bench on one machine at once.
+PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "bench_storefront")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "9"))
+PROFILES = ("quiet", "run")
+# The probe runs on the store's own ASGI application (its edge, its handler, its middleware) with
+# other URLs (bench/probe/settings.py); the stock server on Django's stock handler and stock
+# middleware, for the framework floor alone. tests/bench/test_probe.py checks the first.
+PROBE_APP = processes.STORE_APP
+STOCK_APP = "bench.stock.asgi:application"
 
 
 @dataclass
@@ -28,6 +48,7 @@ class Proc:
     popen: subprocess.Popen
     port: int = 0
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    output: Output | None = None  # the pipe's reader, in the `run` profile
 
     @property
     def url(self) -> str:
@@ -45,6 +66,32 @@ class Proc:
 
     def stop(self) -> None:
         processes.stop(self.popen, timeout=15)
+
+
+class Output:
+    """Reads a process's output from its pipe line by line, as `make run` does, and counts it."""
+
+    def __init__(self, popen: subprocess.Popen) -> None:
+        self.lines = 0
+        self.bytes = 0
+        self.thread = threading.Thread(target=self._pump, args=(popen,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, popen: subprocess.Popen) -> None:
+        assert popen.stdout is not None
+        for line in popen.stdout:
+            self.lines += 1
+            self.bytes += len(line)
+
+
+def start_piped(name: str, command: list[str], env: dict[str, str] | None, port: int = 0) -> Proc:
+    """Start ``command``: its output read from a pipe in the `run` profile (``env`` says which),
+    discarded in the quiet one."""
+    if env is not None and env.get("BENCH_PROFILE") == "run":
+        popen = processes.start(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return Proc(name, popen, port, env or {}, Output(popen))
+    popen = processes.start(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return Proc(name, popen, port, env or {})
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -65,7 +112,7 @@ def database_url(kind: str) -> str:
         return f"sqlite:///{path}"
     import psycopg
 
-    name = "bench_storefront"
+    name = PG_DATABASE
     with psycopg.connect(PG_URL.format(name="postgres"), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {name}")
@@ -86,20 +133,27 @@ def machine_cpu() -> tuple[float, float]:
 
 
 def database_cpu() -> float:
-    """CPU seconds (user + system) used so far by PostgreSQL's processes on this machine (its
-    backends serve the store and the probe alike; the figure is taken around one path's load)."""
+    """CPU seconds (user + system) used so far by PostgreSQL's backends serving the benchmark's
+    database (the store's, the worker's and the probe's alike; the figure is taken around one
+    path's load). Backends of other databases are left out: other people's tests may run on the
+    same server. A backend that ends meanwhile takes its CPU with it, so the pools keep theirs
+    open."""
     if not MEASURE_DATABASE_CPU:
         return 0.0
     total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            text = stat.read_text()
+            text = (proc / "stat").read_text()
+            if text.partition(") ")[0].rsplit("(", 1)[-1] != "postgres":
+                continue
+            # A backend's title: "postgres: [<cluster>: ]<user> <database> <client> <state>".
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").split()
         except OSError:
             continue
-        name, _, rest = text.partition(") ")
-        if name.rsplit("(", 1)[-1] != "postgres":
+        words = [w for w in title if not w.endswith(b":")]
+        if len(words) < 2 or words[1].decode(errors="replace") != PG_DATABASE:
             continue
-        fields = rest.split()
+        fields = text.partition(") ")[2].split()
         total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS
 
@@ -123,7 +177,10 @@ def production_services_missing() -> str:
     return ""
 
 
-def base_env(*, database: str, redis: bool, emulator_url: str, store_url: str) -> dict[str, str]:
+def base_env(
+    *, database: str, redis: bool, emulator_url: str, store_url: str, profile: str = "quiet"
+) -> dict[str, str]:
+    """The environment of the store, the probe and the worker in ``profile`` (``PROFILES``)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -140,38 +197,41 @@ def base_env(*, database: str, redis: bool, emulator_url: str, store_url: str) -
             "BANQ_LINK_RATE_LIMIT": "1000000",
             "BANQ_LINK_RATE_LIMIT_IP": "1000000",  # every client of the benchmark is one IP
             "STOREFRONT_URL": store_url,
-            "EMAIL_URL": "dummymail://",
-            "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            "BENCH_PROFILE": profile,
         }
     )
+    if profile == "run":
+        # `make run`'s: no LOG_LEVEL (INFO), no EMAIL_URL (the console), one metrics directory.
+        metrics = RESULTS / "prometheus"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    else:
+        env.update({"EMAIL_URL": "dummymail://", "LOG_LEVEL": "WARNING"})
     if redis:
-        env["REDIS_URL"] = REDIS_URL.format(db=9)
+        env["REDIS_URL"] = REDIS_URL.format(db=REDIS_DB)
     return env
 
 
-def start_emulator() -> Proc:
+def start_emulator(profile: str = "quiet") -> Proc:
     port = free_port()
-    popen = processes.start(
-        processes.emulator_command(port=port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    proc = Proc("emulator", popen, port)
-    wait_http(f"{proc.url}/_emulator/api/state", popen)
+    env = {**os.environ, "BENCH_PROFILE": profile, "PYTHONUNBUFFERED": "1"}
+    proc = start_piped("emulator", processes.emulator_command(port=port), env, port)
+    wait_http(f"{proc.url}/_emulator/api/state", proc.popen)
     return proc
 
 
 def start_server(name: str, env: dict[str, str], settings_module: str, app: str) -> Proc:
     port = free_port()
-    popen = processes.start(
-        processes.store_command(port=port, app=app, options=["-v", "0"]),
-        env={**env, "DJANGO_SETTINGS_MODULE": settings_module},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    quiet = env.get("BENCH_PROFILE") != "run"
+    proc = start_piped(
+        name,
+        processes.store_command(port=port, app=app, options=["-v", "0"] if quiet else []),
+        {**env, "DJANGO_SETTINGS_MODULE": settings_module},
+        port,
     )
-    proc = Proc(name, popen, port, env)
-    wait_http(f"{proc.url}/", popen)
+    wait_http(f"{proc.url}/", proc.popen)
     return proc
 
 
@@ -180,24 +240,21 @@ def start_store(env: dict[str, str], name: str = "store") -> Proc:
 
 
 def start_probe(env: dict[str, str], token: str) -> Proc:
-    """The probe server. It uses the benchmark's own token (asks the emulator for none), so the
-    tokens the emulator issues during a run are the store's."""
+    """The probe server: the store's ASGI application and settings with the probes' URLs. It
+    uses the benchmark's own token (asks the emulator for none), so the tokens the emulator
+    issues during a run are the store's."""
     return start_server(
-        "probe",
-        {**env, "BENCH_PROBE_TOKEN": token},
-        "bench.probe.settings",
-        "bench.probe.asgi:application",
+        "probe", {**env, "BENCH_PROBE_TOKEN": token}, "bench.probe.settings", PROBE_APP
     )
+
+
+def start_stock(env: dict[str, str]) -> Proc:
+    """Django's stock ASGI handler and stock middleware with a bare JSON view: the floor."""
+    return start_server("stock", env, "bench.stock.settings", STOCK_APP)
 
 
 def start_worker(env: dict[str, str]) -> Proc:
-    popen = processes.start(
-        processes.worker_command(),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return Proc("worker", popen)
+    return start_piped("worker", processes.worker_command(), env)
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -1,15 +1,19 @@
 """``make bench`` (``python -m bench``): the store's hot paths against minimal probes.
 
     python -m bench --all [--quick]          every profile, then the targets (``make bench``)
-    python -m bench [--quick] [--db sqlite|postgres] [--workers 1|2] [--only NAME ...]
+    python -m bench [--quick] [--db sqlite|postgres] [--workers 1|2] [--profile quiet|run]
+                    [--only NAME ...]
     python -m bench --summary                the targets of the latest results
 
 Starts the banq emulator, the store (``storefront.serve``, daphne, one process or two), the probe
-server (same server, Django's stock middleware, hand-written views) and the task worker, all on
+server (the store's own ASGI application and middleware with hand-written views), the stock server
+(Django's stock handler and middleware, for the framework floor) and the task worker, all on
 loopback against a fresh database; drives them with an asyncio HTTP/1.1 client at 32 concurrent
 connections; prints tables. Every path is measured in 3 rounds, interleaved with its probe, and
-the median round is reported, with the server's CPU time per request (from /proc) next to the
-rate. Results go to ``bench/results/latest-<db>-<workers>w.json``; ``--all`` also writes
+the median round is reported. The webhook and the link show the CPU per request of every process
+the request causes work in: the server, the task worker (until it has run the round's tasks, so
+the next round starts with it idle) and the emulator (and PostgreSQL). Results go to
+``bench/results/latest-<db>-<workers>w[-run].json``; ``--all`` also writes
 ``bench/results/summary.txt``.
 """
 
@@ -51,6 +55,17 @@ class Figure:
     non_2xx: int
     statuses: str = ""  # the non-2xx answers by status, when there were any
     machine_busy: float = 0.0  # share of the machine's cores busy during the round
+    # The task worker's CPU per request, from the round's start until it has run every task
+    # (when the worker was counted); the emulator's during the same time.
+    worker_ms: float = 0.0
+    emulator_ms: float = 0.0
+    worker_counted: bool = False
+
+    @property
+    def total_ms(self) -> float:
+        """CPU per request in every process the request caused work in."""
+        worker = self.worker_ms if self.worker_counted else 0.0
+        return self.cpu_ms + worker + self.emulator_ms + self.db_cpu_ms
 
     def row(self) -> list[str]:
         return [
@@ -62,6 +77,28 @@ class Figure:
             f"{self.non_2xx} {self.statuses}".strip(),
         ]
 
+    def cost_row(self, *, db: bool) -> list[str]:
+        """The row with CPU per request by process: server, worker, emulator, (DB), total."""
+        return [
+            self.name,
+            f"{self.rate:,.0f}/s",
+            f"{self.cpu_ms:.2f}",
+            f"{self.worker_ms:.2f}" if self.worker_counted else "idle",
+            f"{self.emulator_ms:.2f}",
+            *([f"{self.db_cpu_ms:.2f}"] if db else []),
+            f"{self.total_ms:.2f}",
+            f"{self.p50_ms:.1f} ms",
+            f"{self.p99_ms:.0f} ms",
+            f"{self.non_2xx} {self.statuses}".strip(),
+        ]
+
+
+COST_HEADER = ["path", "rate", "server", "worker", "emulator", "total", "p50", "p99", "non-2xx"]
+
+
+def cost_header(*, db: bool) -> list[str]:
+    return COST_HEADER[:5] + (["DB"] if db else []) + COST_HEADER[5:]
+
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
@@ -71,12 +108,43 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def tasks_done(*, timeout: float = 120.0) -> bool:
+    """Wait until the task worker has run every task that is due (none ready, none running);
+    False if it has not within ``timeout`` seconds."""
+    from django_tasks_db.models import DBTaskResult
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (DBTaskResult.objects.ready() | DBTaskResult.objects.running()).exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@dataclass
+class Accounting:
+    """The processes besides the servers whose CPU a round counts: the emulator (it answers the
+    servers' banq calls), and the task worker, counted until it has run every task the round
+    enqueued (``tasks_done``), so that the next round starts with the worker idle."""
+
+    emulator: procs.Proc | None = None
+    worker: procs.Proc | None = None
+
+
 def measure(
-    servers: list[procs.Proc], requests: list[Request], *, concurrency: int = CONCURRENCY
+    servers: list[procs.Proc],
+    requests: list[Request],
+    *,
+    concurrency: int = CONCURRENCY,
+    accounting: Accounting | None = None,
 ) -> tuple[LoadResult, float]:
     """Send ``requests`` spread over ``servers``; returns the load result and the servers' CPU
-    seconds used meanwhile."""
+    seconds used meanwhile. With ``accounting``, the result also carries the emulator's and the
+    worker's CPU seconds (``others_cpu``), and PostgreSQL's, until the worker is done."""
+    extra = accounting or Accounting()
     before = sum(s.cpu() for s in servers)
+    others = {p.name: p for p in (extra.emulator, extra.worker) if p is not None}
+    others_before = {name: p.cpu() for name, p in others.items()}
     db_before = procs.database_cpu()
     busy_before, total_before = procs.machine_cpu()
 
@@ -95,21 +163,26 @@ def measure(
         return merged
 
     result = asyncio.run(all_servers())
-    result.db_cpu = procs.database_cpu() - db_before
+    cpu = sum(s.cpu() for s in servers) - before
     busy, total = procs.machine_cpu()
     result.machine_busy = (busy - busy_before) / max(1e-9, total - total_before)
-    return result, sum(s.cpu() for s in servers) - before
+    if extra.worker is not None and not tasks_done():
+        print("  (the task worker had not caught up after 120 s)", flush=True)
+    result.others_cpu = {name: p.cpu() - others_before[name] for name, p in others.items()}
+    result.db_cpu = procs.database_cpu() - db_before
+    return result, cpu
 
 
-def figure(name: str, rounds: list[tuple[LoadResult, float]]) -> Figure:
-    """The median round by rate."""
+def figure(name: str, rounds: list[tuple[LoadResult, float]], *, worker: bool = False) -> Figure:
+    """The median round by rate; ``worker``: the task worker's CPU counts in the total."""
     ordered = sorted(rounds, key=lambda r: r[0].rate)
     result, cpu = ordered[len(ordered) // 2]
+    per_request = 1000 / max(1, result.requests)
     return Figure(
         name=name,
         rate=result.rate,
-        cpu_ms=cpu / max(1, result.requests) * 1000,
-        db_cpu_ms=result.db_cpu / max(1, result.requests) * 1000,
+        cpu_ms=cpu * per_request,
+        db_cpu_ms=result.db_cpu * per_request,
         p50_ms=result.p50 * 1000,
         p99_ms=result.p99 * 1000,
         requests=result.requests,
@@ -120,19 +193,28 @@ def figure(name: str, rounds: list[tuple[LoadResult, float]]) -> Figure:
             for status, n in sorted(sum((r.statuses for r, _ in rounds), Counter()).items())
             if not 200 <= status < 300
         ),
+        worker_ms=result.others_cpu.get("worker", 0.0) * per_request,
+        emulator_ms=result.others_cpu.get("emulator", 0.0) * per_request,
+        worker_counted=worker,
     )
 
 
 def interleave(
-    paths: dict[str, tuple[list[procs.Proc], Callable[[int], list[Request]]]], rounds: int = ROUNDS
+    paths: dict[str, tuple[list[procs.Proc], Callable[[int], list[Request]]]],
+    rounds: int = ROUNDS,
+    *,
+    accounting: Accounting | None = None,
+    worker_paths: tuple[str, ...] = (),
 ) -> dict[str, Figure]:
     """Run every path ``rounds`` times, interleaved; ``paths`` maps a name to (servers, a function
-    building round n's requests)."""
+    building round n's requests). With ``accounting`` every round counts the emulator and waits
+    for the worker; the worker's CPU counts in the total of the ``worker_paths`` (the others
+    show it idle: it had nothing to do)."""
     collected: dict[str, list] = {name: [] for name in paths}
     for n in range(rounds):
         for name, (servers, build) in paths.items():
-            collected[name].append(measure(servers, build(n)))
-    return {name: figure(name, r) for name, r in collected.items()}
+            collected[name].append(measure(servers, build(n), accounting=accounting))
+    return {name: figure(name, r, worker=name in worker_paths) for name, r in collected.items()}
 
 
 def settle(*, quiet: float = 0.25, timeout: float = 30.0) -> None:
@@ -230,14 +312,16 @@ async def pay_one_by_one(
 
 
 class Bench:
-    def __init__(self, *, quick: bool, db: str, workers: int) -> None:
+    def __init__(self, *, quick: bool, db: str, workers: int, profile: str = "quiet") -> None:
         self.quick = quick
         self.db = db
         self.workers = workers
+        self.profile = profile
         procs.MEASURE_DATABASE_CPU = db == "postgres"
         self.out: list[str] = []
-        self.results: dict = {"db": db, "workers": workers, "quick": quick}
+        self.results: dict = {"db": db, "workers": workers, "quick": quick, "profile": profile}
         self.stack = ExitStack()
+        self._stock: procs.Proc | None = None
 
     def say(self, text: str = "") -> None:
         print(text, flush=True)
@@ -247,7 +331,7 @@ class Bench:
 
     def start(self) -> None:
         database = procs.database_url(self.db)
-        self.emulator = procs.start_emulator()
+        self.emulator = procs.start_emulator(self.profile)
         self.stack.callback(self.emulator.stop)
         # The store's URL is only used in e-mails here; any value does.
         self.env = procs.base_env(
@@ -255,6 +339,7 @@ class Bench:
             redis=self.db == "postgres",
             emulator_url=self.emulator.url,
             store_url="http://127.0.0.1:8000",
+            profile=self.profile,
         )
         procs.migrate(self.env)
         os.environ.update(self.env)
@@ -271,9 +356,19 @@ class Bench:
             self.stack.callback(store.stop)
         self.probe = procs.start_probe(self.env, self.banq.token)
         self.stack.callback(self.probe.stop)
-        # The task worker runs beside the store as under `make run` (it sends the e-mails).
+        # The task worker runs beside the store as under `make run` (it sends the e-mails); the
+        # rounds that count it wait until it is done (``Accounting``).
         self.worker = procs.start_worker(self.env)
         self.stack.callback(self.worker.stop)
+        self.accounting = Accounting(emulator=self.emulator, worker=self.worker)
+
+    @property
+    def stock(self) -> procs.Proc:
+        """The stock server (Django's handler and middleware), started when first needed."""
+        if self._stock is None:
+            self._stock = procs.start_stock(self.env)
+            self.stack.callback(self._stock.stop)
+        return self._stock
 
     def stop(self) -> None:
         self.stack.close()
@@ -287,13 +382,17 @@ class Bench:
         n = self.size(3000, 400)
         figures = interleave(
             {
-                "bare JSON, stock middleware (probe)": (
-                    [self.probe],
-                    lambda _: [get("/probe/bare")] * n,
+                "bare JSON, Django's stock handler and middleware": (
+                    [self.stock],
+                    lambda _: [get("/stock/bare")] * n,
                 ),
-                "bare JSON, the project's middleware": (
+                "bare JSON, the store's handler and middleware": (
                     self.stores[:1],
                     lambda _: [get("/_bench/bare")] * n,
+                ),
+                "bare JSON, the probe server (the store's stack)": (
+                    [self.probe],
+                    lambda _: [get("/probe/bare")] * n,
                 ),
                 "emulator GET /payments/{id}": (
                     [self.emulator],
@@ -309,23 +408,27 @@ class Bench:
                 ),
             }
         )
-        stock = figures["bare JSON, stock middleware (probe)"]
-        ours = figures["bare JSON, the project's middleware"]
+        stock = figures["bare JSON, Django's stock handler and middleware"]
+        ours = figures["bare JSON, the store's handler and middleware"]
+        probe = figures["bare JSON, the probe server (the store's stack)"]
         self.say(
             table(
-                "Baselines (32 concurrent, median of 3 rounds)",
+                f"Baselines (32 concurrent, median of 3 rounds; {self.profile} profile)",
                 ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
                 [f.row() for f in figures.values()],
             )
         )
         emulator = figures["emulator GET /payments/{id}"]
-        self.say(f"  project stack / stock stack: {ratio(ours.rate, stock.rate)} (target >= 1.3x)")
+        self.say(
+            f"  the framework floor, the store's stack / Django's stock: "
+            f"{ratio(ours.rate, stock.rate)} (target >= 1.3x); the probe server / the store: "
+            f"{ratio(probe.rate, ours.rate)} (the same stack: about 1x)"
+        )
         self.say(
             f"  the emulator serves {emulator.rate:,.0f} GET /payments/{{id}} per s (>= 2,000)"
         )
         self.say()
         self.results["floor"] = {k: vars(v) for k, v in figures.items()}
-        self.stock_bare = stock
 
     def webhooks(self) -> None:
         from bench.data import paid_at_banq
@@ -355,11 +458,13 @@ class Bench:
                 self.stores[:1],
                 lambda r: [json_post(hook, webhook_body(pid)) for _, pid in one_sets[r]],
             )
-        worker_cpu = self.worker.cpu()
-        figures = interleave(paths)
-        # The task worker sends each paid order's e-mail meanwhile, on the same cores.
-        worker_ms = (self.worker.cpu() - worker_cpu) / (n * ROUNDS * (2 if two else 1)) * 1000
-        store, probe = figures["webhook, the store"], figures["webhook, minimal probe"]
+        output = self.output_bytes()
+        figures = interleave(
+            paths,
+            accounting=self.accounting,
+            worker_paths=("webhook, the store", "webhook, the store, one worker"),
+        )
+        output = (self.output_bytes() - output) / (n * ROUNDS * (2 if two else 1))
         from orders.models import Order
 
         paid = Order.objects.filter(
@@ -372,52 +477,93 @@ class Bench:
         solo = unloaded(
             {"store": (self.stores[:1], [json_post(hook, webhook_body(p)) for _, p in solo_set])}
         )["store"]
-        shown = [store, probe, dup, probe_dup]
-        if two:
-            shown.insert(1, figures["webhook, the store, one worker"])
-        self.say(
-            table(
-                f"Webhook end to end ({self.db}, {len(self.stores)} store worker(s))",
-                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
-                [f.row() for f in shown],
-            )
+        self.report_webhooks(
+            figures, dup, probe_dup, solo, output=output, paid=f"{paid} of {n * ROUNDS}"
         )
-        if two:
-            one = figures["webhook, the store, one worker"]
+        one = figures.get("webhook, the store, one worker")
+        store = figures["webhook, the store"]
+        self.results["webhooks"] = {
+            "store": vars(store),
+            "probe": vars(figures["webhook, minimal probe"]),
+            "duplicates": vars(dup),
+            "probe_duplicates": vars(probe_dup),
+            "one_worker": vars(one) if one else None,
+            "unloaded_p50_ms": solo.p50 * 1000,
+            "worker_cpu_ms_per_paid_order": store.worker_ms,
+            "output_bytes_per_request": output,
+            "paid": paid,
+            "ordered": n * ROUNDS,
+            # Every delivery the store answered under load, and how many were not 2xx.
+            "deliveries": n * ROUNDS * (2 if one else 1) + dup_n,
+            "non_2xx": sum(f.non_2xx for f in [store, dup] + ([one] if one else [])),
+        }
+
+    def output_bytes(self) -> int:
+        """What the store's, the probe's and the worker's pipes carried so far (`run` profile)."""
+        return sum(p.output.bytes for p in (*self.stores, self.probe, self.worker) if p.output)
+
+    def cost_table(self, title: str, shown: list[Figure]) -> None:
+        db = self.db == "postgres"
+        self.say(table(title, cost_header(db=db), [f.cost_row(db=db) for f in shown]))
+        self.say(
+            "  CPU per request in ms, by process: the server (the store's or the probe's), the "
+            "task worker (until it has run the round's tasks; idle: it had none), the emulator"
+            + (", PostgreSQL's backends" if db else "")
+            + "; total: their sum"
+        )
+
+    def report_webhooks(
+        self,
+        figures: dict[str, Figure],
+        dup: Figure,
+        probe_dup: Figure,
+        solo: LoadResult,
+        *,
+        output: float,
+        paid: str,
+    ) -> None:
+        store, probe = figures["webhook, the store"], figures["webhook, minimal probe"]
+        one = figures.get("webhook, the store, one worker")
+        shown = [store, *([one] if one else []), probe]
+        self.cost_table(
+            f"Webhook end to end ({self.db}, {len(self.stores)} store worker(s), "
+            f"{self.profile} profile; the probe on the store's handler and middleware)",
+            shown,
+        )
+        self.say(
+            "  e-mail: the store sends one per paid order from its task worker, the probe one "
+            "in the request, through the same backend"
+            + (f"; {output:,.0f} bytes of output per webhook to the pipes" if output else "")
+        )
+        if one:
             self.say(
-                f"  two store workers / one: {ratio(store.rate, one.rate)} (target >= 1.7x); "
+                f"  two store workers / one: store CPU per request "
+                f"{ratio(store.cpu_ms, one.cpu_ms)} (target <= 1.1x), every process "
+                f"{ratio(store.total_ms, one.total_ms)}, rate {ratio(store.rate, one.rate)}; "
                 f"the machine's {os.cpu_count()} cores were {one.machine_busy:.0%} busy with one "
                 f"store worker, {store.machine_busy:.0%} with two"
             )
         self.say(
             f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
-            f"CPU {ratio(store.cpu_ms, probe.cpu_ms)} (<= 1.2x), "
-            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 1.5x); the machine's cores were "
-            f"{store.machine_busy:.0%} busy during the store's round, {probe.machine_busy:.0%} "
-            f"during the probe's; the task worker used {worker_ms:.1f} ms of CPU per paid order"
+            f"CPU of every process {ratio(store.total_ms, probe.total_ms)} (<= 1.2x; the "
+            f"server alone {ratio(store.cpu_ms, probe.cpu_ms)}), "
+            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 1.5x); the cores were "
+            f"{store.machine_busy:.0%} busy in the store's rounds, {probe.machine_busy:.0%} in "
+            f"the probe's (the idle worker: {probe.worker_ms:.2f} ms per request)"
+        )
+        self.say(
+            table(
+                "  the same event again and again (a duplicate: answered from the stored event)",
+                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
+                [f.row() for f in (dup, probe_dup)],
+            )
         )
         self.say(
             f"  unloaded acknowledgement p50 {solo.p50 * 1000:.1f} ms (target <= 15 ms; "
             f"{len(solo.latencies)} one at a time, cores {solo.machine_busy:.0%} busy); "
-            f"{paid} of {n * ROUNDS} orders paid, duplicates answered "
-            f"{dict(dup_status(dup))}"
+            f"{paid} orders paid; duplicates answered {dict(dup_status(dup))}"
         )
         self.say()
-        one = figures.get("webhook, the store, one worker")
-        store_figures = [store, dup] + ([one] if one else [])
-        self.results["webhooks"] = {
-            "store": vars(store),
-            "probe": vars(probe),
-            "duplicates": vars(dup),
-            "probe_duplicates": vars(probe_dup),
-            "one_worker": vars(one) if one else None,
-            "unloaded_p50_ms": solo.p50 * 1000,
-            "worker_cpu_ms_per_paid_order": worker_ms,
-            "paid": paid,
-            # Every delivery the store answered under load, and how many were not 2xx.
-            "deliveries": n * ROUNDS * (2 if one else 1) + dup_n,
-            "non_2xx": sum(f.non_2xx for f in store_figures),
-        }
 
     def duplicates(self, store_id: str, probe_id: str, n: int) -> tuple[Figure, Figure]:
         """The same event ``n`` times, to the store and to the probe: recorded as duplicates."""
@@ -463,11 +609,49 @@ class Bench:
                         for o in probe_orders[r]
                     ],
                 ),
-            }
+            },
+            accounting=self.accounting,
+            worker_paths=("payment link, the store",),
         )
         store, probe = figures["payment link, the store"], figures["payment link, minimal probe"]
-        # Unloaded: the store's link against the emulator's own get-paid-link, one at a time,
-        # in interleaved blocks once the machine is quiet.
+        solo, direct = self.links_unloaded(token)
+        tokens = self.store_tokens()
+        self.cost_table(
+            f"POST /generate-payment-link, fresh orders ({self.db}, {self.profile} profile; the "
+            "probe on the store's handler and middleware)",
+            [store, probe],
+        )
+        self.say(
+            "  e-mail: none on either side (the store's worker sends the order's status signals)"
+        )
+        overhead = (solo.p50 - direct.p50) * 1000
+        self.say(
+            f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
+            f"CPU of every process {ratio(store.total_ms, probe.total_ms)} (the server alone "
+            f"{ratio(store.cpu_ms, probe.cpu_ms)}), "
+            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 2x); unloaded overhead over the direct "
+            f"emulator call p50 {overhead:.1f} ms (<= 6 ms; {len(solo.latencies)} one at a "
+            f"time, interleaved with as many direct calls, cores {solo.machine_busy:.0%} busy)"
+        )
+        self.say(
+            f"  the emulator's own get-paid-link, unloaded: p50 {direct.p50 * 1000:.1f} ms "
+            f"(an idle call < 2 ms); token requests from the store (all its processes) since "
+            f"the run started: {tokens} (exactly 1)"
+        )
+        self.say()
+        self.results["links"] = {
+            "store": vars(store),
+            "probe": vars(probe),
+            "overhead_ms": overhead,
+            "direct_p50_ms": direct.p50 * 1000,
+            "tokens": tokens,
+        }
+
+    def links_unloaded(self, token: str) -> tuple[LoadResult, LoadResult]:
+        """The store's link against the emulator's own get-paid-link, one at a time, in
+        interleaved blocks once the machine is quiet."""
+        from bench.data import order_batch, owner_sessions
+
         solo_n = self.size(200, 60)
         solo_orders = order_batch(solo_n, status="pending")
         solo_sessions = owner_sessions(solo_orders)
@@ -502,35 +686,7 @@ class Bench:
                 ),
             }
         )
-        solo, direct = quiet["store"], quiet["direct"]
-        tokens = self.store_tokens()
-        self.say(
-            table(
-                f"POST /generate-payment-link, fresh orders ({self.db})",
-                ["path", "rate", "CPU/req", "p50", "p99", "non-2xx"],
-                [f.row() for f in (store, probe)],
-            )
-        )
-        overhead = (solo.p50 - direct.p50) * 1000
-        self.say(
-            f"  store / probe: rate {ratio(store.rate, probe.rate)} (target >= 0.9x), "
-            f"p99 {ratio(store.p99_ms, probe.p99_ms)} (<= 2x); unloaded overhead over the direct "
-            f"emulator call p50 {overhead:.1f} ms (<= 6 ms; {len(solo.latencies)} one at a "
-            f"time, interleaved with as many direct calls, cores {solo.machine_busy:.0%} busy)"
-        )
-        self.say(
-            f"  the emulator's own get-paid-link, unloaded: p50 {direct.p50 * 1000:.1f} ms "
-            f"(an idle call < 2 ms); token requests from the store (all its processes) since "
-            f"the run started: {tokens} (exactly 1)"
-        )
-        self.say()
-        self.results["links"] = {
-            "store": vars(store),
-            "probe": vars(probe),
-            "overhead_ms": overhead,
-            "direct_p50_ms": direct.p50 * 1000,
-            "tokens": tokens,
-        }
+        return quiet["store"], quiet["direct"]
 
     def pages(self) -> None:
         from bench.data import order_batch, owner_sessions
@@ -549,9 +705,9 @@ class Bench:
         status = f"/orders/{order.public_id}/status"
         figures = interleave(
             {
-                "bare JSON, stock middleware (probe)": (
-                    [self.probe],
-                    lambda _: [get("/probe/bare")] * n,
+                "bare JSON, Django's stock handler and middleware": (
+                    [self.stock],
+                    lambda _: [get("/stock/bare")] * n,
                 ),
                 "catalog /": (self.stores[:1], lambda _: [get("/")] * n),
                 "product page": (self.stores[:1], lambda _: [get("/products/bench-0001/")] * n),
@@ -563,7 +719,7 @@ class Bench:
                 ),
             }
         )
-        stock = figures["bare JSON, stock middleware (probe)"]
+        stock = figures["bare JSON, Django's stock handler and middleware"]
         self.say(
             table(
                 "Pages (32 concurrent, 10 products)",
@@ -838,7 +994,7 @@ class Bench:
         finally:
             self.stop()
         procs.RESULTS.mkdir(parents=True, exist_ok=True)
-        path = procs.RESULTS / f"latest-{self.db}-{self.workers}w.json"
+        path = summary.results_path(self.db, self.workers, self.profile)
         path.write_text(json.dumps({**self.results, "text": self.out}, indent=2, default=str))
         self.say(f"Results: {path.relative_to(procs.BASE_DIR)}")
 
@@ -853,10 +1009,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--workers", type=int, choices=(1, 2), default=1)
     parser.add_argument(
+        "--profile",
+        choices=procs.PROFILES,
+        default="quiet",
+        help="run: as `make run` runs the store (INFO logs, console e-mail, output to a pipe); "
+        "quiet: warnings only, no e-mail output, output discarded",
+    )
+    parser.add_argument(
         "--only",
         nargs="*",
         default=[],
-        help="floor webhooks links pages queries sockets sweep",
+        help="floor webhooks links pages queries sockets sweep; or scale alone (a year of "
+        "orders, bench/scale.py; --scale runs it on SQLite, then PostgreSQL)",
     )
     parser.add_argument(
         "--all",
@@ -870,7 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.all:
         return run_plan(quick=args.quick)
-    Bench(quick=args.quick, db=args.db, workers=args.workers).run(args.only)
+    Bench(quick=args.quick, db=args.db, workers=args.workers, profile=args.profile).run(args.only)
     return 0
 
 
@@ -878,15 +1042,18 @@ def run_plan(*, quick: bool) -> int:
     """``make bench``: the profiles one after another, then the targets."""
     started = time.monotonic()
     failed = []
-    for db, workers, only in summary.PLAN:
-        summary.results_path(db, workers).unlink(missing_ok=True)
-        title = f"{db}, {workers} store worker(s): {' '.join(only) or 'every path'}"
+    for db, workers, profile, only in summary.PLAN:
+        summary.results_path(db, workers, profile).unlink(missing_ok=True)
+        title = (
+            f"{db}, {workers} store worker(s), {profile} profile: {' '.join(only) or 'every path'}"
+        )
         print(f"=== {title} ===", flush=True)
         if db == "postgres" and (problem := procs.production_services_missing()):
             print(f"skipped: {problem}\n", flush=True)
             failed.append(title)
             continue
         command = [sys.executable, "-m", "bench", "--db", db, "--workers", str(workers)]
+        command += ["--profile", profile]
         command += (["--quick"] if quick else []) + (["--only", *only] if only else [])
         if subprocess.run(command, cwd=procs.BASE_DIR).returncode != 0:
             failed.append(title)

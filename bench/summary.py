@@ -14,13 +14,15 @@ from typing import Any
 
 from bench import procs
 
-# (database, store workers, scenarios): SQLite as `make run` sets it up runs everything; the
-# production profile (PostgreSQL + Redis) runs the paths its targets name, with one store worker
-# and with two (the socket push then crosses from one worker to the other).
-PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
-    ("sqlite", 1, ()),
-    ("postgres", 1, ("webhooks", "links")),
-    ("postgres", 2, ("webhooks", "sockets")),
+# (database, store workers, profile, scenarios): SQLite runs everything quiet, and the webhook
+# and the link again as `make run` runs them (its logging, console e-mail, output to a pipe);
+# the production profile (PostgreSQL + Redis) runs the paths its targets name, with one store
+# worker and with two (the socket push then crosses from one worker to the other).
+PLAN: tuple[tuple[str, int, str, tuple[str, ...]], ...] = (
+    ("sqlite", 1, "quiet", ()),
+    ("sqlite", 1, "run", ("webhooks", "links")),
+    ("postgres", 1, "quiet", ("webhooks", "links")),
+    ("postgres", 2, "quiet", ("webhooks", "sockets")),
 )
 
 
@@ -32,13 +34,14 @@ class Check:
     met: bool
 
 
-def results_path(db: str, workers: int) -> Path:
-    return procs.RESULTS / f"latest-{db}-{workers}w.json"
+def results_path(db: str, workers: int, profile: str = "quiet") -> Path:
+    suffix = "" if profile == "quiet" else f"-{profile}"
+    return procs.RESULTS / f"latest-{db}-{workers}w{suffix}.json"
 
 
-def load(db: str, workers: int) -> dict[str, Any] | None:
+def load(db: str, workers: int, profile: str = "quiet") -> dict[str, Any] | None:
     try:
-        return json.loads(results_path(db, workers).read_text())
+        return json.loads(results_path(db, workers, profile).read_text())
     except (OSError, ValueError):
         return None
 
@@ -47,8 +50,8 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
-def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
-    profile = f"{db}, {workers} worker{'s' if workers > 1 else ''}"
+def checks(db: str, workers: int, r: dict[str, Any], profile: str = "quiet") -> list[Check]:
+    profile = f"{db}, {workers} worker{'s' if workers > 1 else ''}, {profile}"
     out: list[Check] = []
 
     def add(target: str, figure: str, met: bool) -> None:
@@ -56,8 +59,8 @@ def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
 
     if "floor" in r:
         floor = r["floor"]
-        stock = floor["bare JSON, stock middleware (probe)"]
-        ours = floor["bare JSON, the project's middleware"]
+        stock = floor["bare JSON, Django's stock handler and middleware"]
+        ours = floor["bare JSON, the store's handler and middleware"]
         emulator = floor["emulator GET /payments/{id}"]
         x = _ratio(ours["rate"], stock["rate"])
         add("project middleware >= 1.3x stock", f"{x:.2f}x", x >= 1.3)
@@ -68,8 +71,8 @@ def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
         if workers == 1:
             x = _ratio(store["rate"], probe["rate"])
             add("webhook >= 0.9x probe", f"{x:.2f}x", x >= 0.9)
-            x = _ratio(store["cpu_ms"], probe["cpu_ms"])
-            add("webhook CPU <= 1.2x probe", f"{x:.2f}x", x <= 1.2)
+            x = _ratio(_total(store), _total(probe))
+            add("webhook CPU, every process, <= 1.2x probe", f"{x:.2f}x", x <= 1.2)
             x = _ratio(store["p99_ms"], probe["p99_ms"])
             add("webhook p99 <= 1.5x probe", f"{x:.2f}x", x <= 1.5)
             add(
@@ -80,8 +83,8 @@ def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
         else:
             one = w.get("one_worker")
             if one:
-                x = _ratio(store["rate"], one["rate"])
-                add("two workers >= 1.7x one", f"{x:.2f}x", x >= 1.7)
+                x = _ratio(store["cpu_ms"], one["cpu_ms"])
+                add("two workers' CPU per request <= 1.1x one's", f"{x:.2f}x", x <= 1.1)
         deliveries = w["deliveries"]
         failed = w["non_2xx"]
         if r.get("quick"):
@@ -117,7 +120,8 @@ def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
     if "sockets" in r:
         s = r["sockets"]
         add("socket push p50 <= 15 ms", f"{s['p50_ms']:.1f} ms", s["p50_ms"] <= 15)
-        add("socket push p99 <= 25 ms", f"{s['p99_ms']:.1f} ms", s["p99_ms"] <= 25)
+        across = " across workers (Redis)" if workers > 1 else ""
+        add(f"socket push{across} p99 <= 25 ms", f"{s['p99_ms']:.1f} ms", s["p99_ms"] <= 25)
         add("no push lost", str(s["lost"]), s["lost"] == 0)
         add("connects >= 500/s", f"{s['connect_rate']:,.0f}/s", s["connect_rate"] >= 500)
         add(
@@ -127,7 +131,7 @@ def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
         )
     if "pages" in r:
         pages = r["pages"]
-        stock = pages["bare JSON, stock middleware (probe)"]["rate"]
+        stock = pages["bare JSON, Django's stock handler and middleware"]["rate"]
         for name in ("catalog /", "order status JSON"):
             x = _ratio(pages[name]["rate"], stock)
             add(f"{name} >= 0.7x stock bare view", f"{x:.2f}x", x >= 0.7)
@@ -144,12 +148,18 @@ def checks(db: str, workers: int, r: dict[str, Any]) -> list[Check]:
     return out
 
 
+def _total(figure: dict[str, Any]) -> float:
+    """CPU per request in every process (``Figure.total_ms``, from its saved fields)."""
+    worker = figure.get("worker_ms", 0.0) if figure.get("worker_counted") else 0.0
+    return figure["cpu_ms"] + worker + figure.get("emulator_ms", 0.0) + figure["db_cpu_ms"]
+
+
 def summary() -> str:
     rows: list[Check] = []
-    for db, workers, _ in PLAN:
-        r = load(db, workers)
+    for db, workers, profile, _ in PLAN:
+        r = load(db, workers, profile)
         if r is not None:
-            rows += checks(db, workers, r)
+            rows += checks(db, workers, r, profile)
     if not rows:
         return "No results yet: run python -m bench --all."
     width = max(len(c.target) for c in rows)

@@ -14,6 +14,12 @@ Recurring orders: the order page shows the plan's schedule (every installment's 
 with its date and transaction, failed with the reason, missed, or expected), and the
 subscriptions have their own list (state, next expected date, installments paid and failed).
 Missed and failed installments are flags, so they are in "needs attention" like any other.
+
+Products: a photo uploaded on the product's page is checked from its content
+(``orders.forms.ProductPhotoField``) and gets its sized variants once, on save
+(``orders.photos``). The order list filters by the dates an order was placed and paid
+(django-admin-rangefilter); amounts show with their currency; a paid order's name and e-mail are
+read-only (what the payment was for).
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.db.models import Count, Exists, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.timezone import localtime
 from rangefilter.filters import DateRangeFilterBuilder
 
@@ -63,7 +71,7 @@ from orders.plans import day_words, next_words, subscription_plan_words
 from orders.services import EndResult, order_can_transition, order_cancel, order_flags_resolve
 from orders.services.cancellation import subscription_cancel, subscription_stop_confirm
 from orders.templatetags.shop import product_picture
-from storefront.admin_mixins import ReadOnlyAdminMixin
+from storefront.admin_mixins import LargeTablePaginator, ReadOnlyAdminMixin
 
 STATUS_COLOURS: dict[str, str] = {
     Order.Status.PENDING: "#6c757d",
@@ -167,6 +175,7 @@ def _provider_words_now(template: str) -> str:
 _provider_words = lazy(_provider_words_now, str)
 
 MAX_SCHEDULE_ROWS = 120
+SEARCH_RELATED_MAX = 1000  # orders matched through a relation (a search this wide is refined)
 
 
 def subscription_schedule(subscription: Subscription) -> SafeString:
@@ -315,9 +324,12 @@ class OrderFlagInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 class OrderHistoryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    """The order's timeline, oldest first. Append-only: nothing here can be edited."""
+    """The order's timeline, oldest first. Append-only: nothing here can be edited. Shown as a
+    plain table (its template) rather than one inline form per line: an order can carry dozens
+    of lines, and their forms cost more than the rest of the page."""
 
     model = OrderEvent
+    template = "admin/orders/order/history_inline.html"
     extra = 0
     fields = ("at", "kind", "source", "actor", "change", "message")
     readonly_fields = fields
@@ -389,10 +401,13 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
         NeedsAttentionFilter,
         PaidWithinFilter,
     )
-    search_fields = ["number", "email", "payment_reference"]
+    search_fields = ["number", "email", "name", "payment_reference"]
     list_per_page = 50
+    # No count of the whole table on each page (docs/benchmarks.md, "At a year of orders"), and
+    # no date hierarchy: its links are a DISTINCT over every order's date. The "created" filter
+    # takes any range (created_at__gte / created_at__lt).
     show_full_result_count = False
-    date_hierarchy = "created_at"
+    paginator = LargeTablePaginator
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]
     actions = ["cancel_orders", "resolve_flags", "ship_orders", "export_orders_csv"]
     fieldsets = (
@@ -482,6 +497,38 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
     def status_badge(self, order: Order) -> str:
         return status_badge(order)
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
+    ) -> tuple[QuerySet[Order], bool]:
+        """Django's search (every word in one of the fields, case-insensitive), except that a
+        field through a relation (the payment attempts' banq ids, which the provider's admin
+        adds) is looked up first in its own table, and its orders matched by their keys: a join
+        would repeat orders and need a DISTINCT over the whole list, and each part reads its own
+        index (trigram indexes on PostgreSQL) rather than every order."""
+        fields = list(self.get_search_fields(request))
+        related = [f for f in fields if "__" in f]
+        if not search_term or not related or any(f[0] in "^=@" for f in fields):
+            return super().get_search_results(request, queryset, search_term)
+        own = [f for f in fields if f not in related]
+        match = Q()
+        for word in smart_split(search_term):
+            if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
+                word = unescape_string_literal(word)
+            either = Q(*(Q(**{f"{f}__icontains": word}) for f in own), _connector=Q.OR)
+            for name in related:
+                either |= Q(pk__in=self._related_keys(name, word))
+            match &= either
+        return queryset.filter(match), False
+
+    def _related_keys(self, name: str, word: str) -> list[int]:
+        """Keys of the orders whose ``name`` (``relation__field``) contains ``word``."""
+        relation, _, rest = name.partition("__")
+        field = self.model._meta.get_field(relation)
+        rows = field.related_model._default_manager.filter(
+            **{f"{rest}__icontains": word}
+        ).order_by()
+        return list(rows.values_list(field.field.attname, flat=True)[:SEARCH_RELATED_MAX])
+
     def view_on_site(self, order: Order) -> str:
         """The shopper's page, with its signed key (the owner's session is not the merchant's)."""
         return order_signed_url(order=order)
@@ -521,6 +568,18 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
         self.message_user(request, f"{total} flag(s) marked as handled.", messages.SUCCESS)
 
 
+def installments_counted(status: str) -> Coalesce:
+    """A plan's installments in ``status``, as a subquery per plan."""
+    counted = (
+        Installment.objects.filter(subscription=OuterRef("pk"), status=status)
+        .order_by()
+        .values("subscription")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Each recurring order's plan: its state, the installments paid and failed, the next
@@ -548,6 +607,7 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("order",)
     list_per_page = 50
     show_full_result_count = False
+    paginator = LargeTablePaginator
     fields = (
         "order_link",
         "product_name",
@@ -616,14 +676,13 @@ class SubscriptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
+        # Counted per row shown (subqueries), not by grouping every plan's installments.
         return (
             super()
             .get_queryset(request)
             .annotate(
-                paid=Count("installments", filter=Q(installments__status=Installment.Status.PAID)),
-                failed=Count(
-                    "installments", filter=Q(installments__status=Installment.Status.FAILED)
-                ),
+                paid=installments_counted(Installment.Status.PAID),
+                failed=installments_counted(Installment.Status.FAILED),
             )
         )
 

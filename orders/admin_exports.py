@@ -11,19 +11,21 @@ streams.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
-    HttpResponse,
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils import timezone
 
@@ -31,9 +33,12 @@ from orders.exports import EXPORTS, ORDERS, Export, csv_stream, csv_stream_async
 from orders.models import Installment, Order
 
 
-def csv_response(*, request: HttpRequest, export: Export, queryset: QuerySet) -> HttpResponse:
+def csv_response(
+    *, request: HttpRequest, export: Export, queryset: QuerySet
+) -> StreamingHttpResponse:
     """A streamed CSV download of ``queryset``: served chunk by chunk from a worker thread under
     ASGI (the store), from the request's thread under WSGI (and the test client)."""
+    stream: Iterator[str] | AsyncIterator[str]
     if isinstance(request, ASGIRequest):
         stream = csv_stream_async(export, queryset)
     else:
@@ -45,14 +50,14 @@ def csv_response(*, request: HttpRequest, export: Export, queryset: QuerySet) ->
     return response
 
 
-def rows_for(*, model: type, orders: QuerySet[Order]) -> QuerySet:
+def rows_for(*, model: type[Model], orders: QuerySet[Order]) -> QuerySet:
     """The rows of ``model`` that belong to ``orders`` (the orders themselves, their
     installments, their refunds)."""
     if model is Order:
         return orders
     if model is Installment:
         return Installment.objects.filter(subscription__order__in=orders.values("pk"))
-    return model.objects.filter(order__in=orders.values("pk"))
+    return model._default_manager.filter(order__in=orders.values("pk"))
 
 
 class OrderExportMixin:
@@ -65,7 +70,7 @@ class OrderExportMixin:
             *super().get_urls(),  # type: ignore[misc]
         ]
 
-    def export_view(self, request: HttpRequest, name: str) -> HttpResponse:
+    def export_view(self, request: HttpRequest, name: str) -> HttpResponseBase:
         """``name`` (orders, installments, refunds) of the orders the list shows for this query
         string. An unknown filter goes back to the list with its error, as the list does."""
         if not self.has_view_permission(request):  # type: ignore[attr-defined]
@@ -85,5 +90,7 @@ class OrderExportMixin:
         )
 
     @admin.action(description="Export selected orders to CSV", permissions=["view"])
-    def export_orders_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+    def export_orders_csv(
+        self, request: HttpRequest, queryset: QuerySet[Order]
+    ) -> StreamingHttpResponse:
         return csv_response(request=request, export=ORDERS, queryset=queryset)

@@ -27,6 +27,7 @@ from orders.services.fulfilment import (
     order_check_shippable,
     order_mark_delivered,
     order_ship,
+    order_tracking_correct,
     shipment_details_clean,
 )
 
@@ -125,6 +126,8 @@ class FulfilmentAdminMixin:
         status = order.get_fulfilment_status_display()
         if order.fulfilment_status in (F.SHIPPED, F.DELIVERED):
             text = format_html("{}: {}", status, tracking_html(order))
+            correct = reverse("admin:orders_order_tracking", args=[order.pk])
+            text = format_html('{} <a class="button" href="{}">Correct tracking</a>', text, correct)
             if order.fulfilment_status == F.SHIPPED:
                 link = reverse("admin:orders_order_deliver", args=[order.pk])
                 text = format_html('{} <a class="button" href="{}">Mark delivered</a>', text, link)
@@ -143,6 +146,9 @@ class FulfilmentAdminMixin:
         return [
             path("<path:object_id>/ship/", view(self.ship_view), name="orders_order_ship"),
             path("<path:object_id>/deliver/", view(self.deliver_view), name="orders_order_deliver"),
+            path(
+                "<path:object_id>/tracking/", view(self.tracking_view), name="orders_order_tracking"
+            ),
             *super().get_urls(),  # type: ignore[misc]
         ]
 
@@ -188,6 +194,44 @@ class FulfilmentAdminMixin:
             title=f"Mark order {order.number} shipped",
             form=form,
             button="Mark shipped",
+            problem=problem,
+        )
+
+    def tracking_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Correct tracking": the shipped order's details, then ``order_tracking_correct``."""
+        order = self._order_for_change(request, object_id)
+        initial = {
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "tracking_url": order.tracking_url,
+        }
+        form = ShipForm(request.POST or None, initial=initial)
+        problem = ""
+        if request.method == "POST" and form.is_valid():
+            try:
+                _, changed = order_tracking_correct(
+                    order=order,
+                    **form.cleaned_data,
+                    source=OrderEvent.Source.ADMIN,
+                    actor=request.user.get_username(),
+                )
+            except FulfilmentError as exc:
+                problem = str(exc)
+            else:
+                self.message_user(  # type: ignore[attr-defined]
+                    request,
+                    f"Order {order.number}: tracking details corrected (no new e-mail)."
+                    if changed
+                    else f"Order {order.number}: the tracking details were already these.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._change_url(order))
+        return self._fulfilment_page(
+            request,
+            order,
+            title=f"Correct the tracking of order {order.number}",
+            form=form,
+            button="Save the tracking details",
             problem=problem,
         )
 

@@ -123,6 +123,18 @@ def subscription_of(order: Order) -> Subscription | None:
     return Subscription.objects.filter(order_id=order.pk).first()
 
 
+def _shown_to_shopper(rows: list[Installment], subscription: Subscription) -> list[Installment]:
+    """The installments the shopper sees: paid and failed, but not an attempt that failed after
+    the plan was cancelled (it took nothing: the merchant's business, flagged)."""
+    cancelled = subscription.cancelled_at
+    return [
+        i
+        for i in rows
+        if i.status in SHOPPER_STATUSES
+        and not (cancelled and i.status == Installment.Status.FAILED and i.recorded_at > cancelled)
+    ]
+
+
 def plan_payload(order: Order) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """``(plan, installments)`` for ``order``'s status payload: ``(None, [])`` for a one-time
     order (without a query). Amounts are strings, dates ISO; installment numbers count from 1
@@ -133,7 +145,7 @@ def plan_payload(order: Order) -> tuple[dict[str, Any] | None, list[dict[str, An
         return None, []
     plan = subscription.plan
     rows = list(subscription.installments.prefetch_related("refunds"))
-    shown = [i for i in rows if i.status in SHOPPER_STATUSES]
+    shown = _shown_to_shopper(rows, subscription)
     last = plan.last_due
     paid = sum(1 for i in rows if i.status == Installment.Status.PAID)
     return (

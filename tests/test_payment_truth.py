@@ -83,7 +83,9 @@ def test_widget_path_is_confirmed_on_the_shoppers_word(store, banq_emulator):
     assert answer.status_code == 200
     body = answer.json()
     assert (body["status"], body["paid"], body["confirming"]) == ("paid", True, False)
-    assert body == shopper.status(public_id)  # the same JSON as GET .../status
+    # The status JSON (as GET .../status), plus banq's verdict on this confirm and its meaning.
+    assert body.pop("confirm") == {"result": "paid", "message": "Your payment is confirmed."}
+    assert body == shopper.status(public_id)
     assert ("claim", "confirm") in _history(public_id)
     assert ("paid", "confirm") in _history(public_id)
     assert {d["status"] for d in banq_emulator.wait_for_deliveries(1)} == {"dropped"}

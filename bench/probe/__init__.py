@@ -1,2 +1,2 @@
-"""Minimal hand-written Django views doing the core work of each hot path, on Django's stock
-middleware: what the store is measured against."""
+"""Minimal hand-written Django views doing the core work of each hot path, served by the store's
+own ASGI application and middleware: what the store is measured against."""

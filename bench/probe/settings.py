@@ -1,16 +1,8 @@
-"""The probe server: the store's settings (same database, apps and models), Django's stock
-middleware (what ``startproject`` writes), and the probe views."""
+"""The probe server: the store's settings as they are (its middleware, database, apps, logging and
+e-mail backend) with the probes' URLs. It is served by the store's own ASGI application
+(``bench.procs.PROBE_APP``: the store's edge and ``StoreASGIHandler``), so a probe's figures
+differ from the store's by the path's own work alone."""
 
 from storefront.settings import *  # noqa: F403
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
 ROOT_URLCONF = "bench.probe.urls"
-ASGI_APPLICATION = "bench.probe.asgi.application"

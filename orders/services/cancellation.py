@@ -106,7 +106,7 @@ def _cancel(order: Order, subscription: Subscription, *, source: str, actor: str
             "updated_at",
         ]
     )
-    provider = provider_for(order).name
+    provider = provider_for(order).label
     order_history_add(
         order=order,
         kind=OrderEvent.Kind.PLAN,
@@ -184,7 +184,7 @@ def subscription_stop_confirm(
             source=source,
             actor=actor,
             message=f"{actor or 'The merchant'} confirmed the plan is stopped in "
-            f"{provider_for(locked).name}'s dashboard.",
+            f"{provider_for(locked).label}'s dashboard.",
             data={"plan": "confirmed", "subscription": subscription.pk},
         )
         _resolve_stop_flags(locked, subscription, actor=actor, source=source)

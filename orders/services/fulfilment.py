@@ -5,7 +5,7 @@ Like ``order_mark_paid``, each move locks the order's row, returns it untouched 
 happened (two merchants clicking "Mark shipped" at once make one change), writes the history
 line, and enqueues the shopper's e-mail in the same transaction (the outbox); the open order page
 hears of it after the commit. Only a paid order ships: not a pending, expired or cancelled one
-(a payment after cancellation is to be refunded, not fulfilled).
+(a payment after cancellation is to be refunded, not fulfilled), nor one refunded in full.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.utils import timezone
 from orders import notifications
 from orders.exceptions import CheckoutError, FulfilmentError
 from orders.locks import order_lock
-from orders.models import Order, OrderEvent
+from orders.models import REFUNDED, Order, OrderEvent
 from orders.outbox import outbox_enqueue
 from orders.services.history import order_history_add
 from orders.services.shipping import address_text_clean
@@ -93,6 +93,8 @@ def order_check_shippable(*, order: Order) -> None:
         raise FulfilmentError(f"Order {order.number} was cancelled: it can't be shipped.")
     if order.paid_at is None or order.status != Order.Status.PAID:
         raise FulfilmentError(f"Order {order.number} is not paid: it can't be shipped yet.")
+    if order.refund_state == REFUNDED:
+        raise FulfilmentError(f"Order {order.number} was refunded in full: it can't be shipped.")
 
 
 def order_ship(
@@ -153,6 +155,46 @@ def order_ship(
         outbox_enqueue(order_email_send, locked.pk, notifications.EMAIL_SHIPPED)
         transaction.on_commit(lambda: notifications.push_status(order=locked))
     logger.info("Order %s: shipped with %s (%s)", locked.public_id, carrier, source)
+    _copy_fulfilment(order, locked)
+    return locked, True
+
+
+def order_tracking_correct(
+    *,
+    order: Order,
+    carrier: str,
+    tracking_number: str = "",
+    tracking_url: str = "",
+    source: str = OrderEvent.Source.ADMIN,
+    actor: str = "",
+) -> tuple[Order, bool]:
+    """Correct a shipped (or delivered) order's carrier, tracking number or URL (a typo). A
+    history line records the old and the new details; the open page shows them at once; no
+    second e-mail. ``(order, changed)``: False when nothing differs. Raises ``FulfilmentError``
+    for an order not shipped yet (use ``order_ship``) or for bad details."""
+    details = shipment_details_clean(
+        carrier=carrier, tracking_number=tracking_number, tracking_url=tracking_url
+    )
+    with transaction.atomic():
+        locked = order_lock(pk=order.pk)
+        if locked.fulfilment_status not in (F.SHIPPED, F.DELIVERED):
+            raise FulfilmentError(f"Order {locked.number} has not been shipped: mark it shipped.")
+        before = (locked.carrier, locked.tracking_number, locked.tracking_url)
+        if before == details:
+            _copy_fulfilment(order, locked)
+            return locked, False
+        locked.carrier, locked.tracking_number, locked.tracking_url = details
+        locked.save(update_fields=["carrier", "tracking_number", "tracking_url", "updated_at"])
+        order_history_add(
+            order=locked,
+            kind=OrderEvent.Kind.NOTE,
+            source=source,
+            actor=actor,
+            message=f"Tracking details corrected. {_shipped_words(locked)}",
+            data={"tracking_corrected": {"before": list(before), "after": list(details)}},
+        )
+        transaction.on_commit(lambda: notifications.push_status(order=locked))
+    logger.info("Order %s: tracking details corrected (%s)", locked.public_id, source)
     _copy_fulfilment(order, locked)
     return locked, True
 

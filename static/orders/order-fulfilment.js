@@ -9,8 +9,8 @@
  * down, until the order ships.
  *
  * Contract: #order-fulfilment with data-fulfilment, data-paid, data-status-url, data-ws-path and
- * data-key, containing [data-fulfilment-line] (hidden once the order can't ship: cancelled or
- * expired) with [data-fulfilment-status] and [data-fulfilment-words], [data-tracking] (shown
+ * data-key, containing [data-fulfilment-line] (hidden once the order can't ship: cancelled,
+ * expired, or refunded in full before it shipped) with [data-fulfilment-status] and [data-fulfilment-words], [data-tracking] (shown
  * once shipped), [data-fulfilment-field=NAME] slots, [data-tracking-link] and the labels
  * [data-tracking-number-label] and [data-tracking-link-label].
  */
@@ -24,7 +24,7 @@
   var wsPath = root.dataset.wsPath;
   var accessKey = root.dataset.key || "";
   var DONE = { shipped: true, delivered: true, not_required: true };
-  var WAITING_WORDS = ": we are preparing your parcel, and this page shows its tracking link as soon as it ships.";
+  var WAITING_WORDS = " We are preparing your parcel; this page shows its tracking link as soon as it ships.";
   var state = { fulfilment: root.dataset.fulfilment, paid: root.dataset.paid === "true", ended: false };
   var socket = null;
   var socketTimer = null;
@@ -32,14 +32,6 @@
   var pollTimer = null;
   var pollDelay = 2000;
   var listening = false;
-  var dateFormat = null;
-  try {
-    dateFormat = new Intl.DateTimeFormat(undefined, {
-      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23"
-    });
-  } catch (e) { dateFormat = null; }
-
   function field(name) { return root.querySelector('[data-fulfilment-field="' + name + '"]'); }
 
   function show(el, on) {
@@ -83,17 +75,21 @@
     show(root.querySelector("[data-tracking-link-label]"), Boolean(url));
     var when = field("shipped_at");
     if (when && fulfilment.shipped_at) {
+      // The server writes the time as the page does ("6 Dec 2026, 06:32 UTC").
       when.setAttribute("datetime", fulfilment.shipped_at);
-      var date = new Date(fulfilment.shipped_at);
-      when.textContent = dateFormat && !isNaN(date) ? dateFormat.format(date) : fulfilment.shipped_at;
+      when.textContent = fulfilment.shipped_at_display || fulfilment.shipped_at;
     }
   }
 
   function handle(payload) {
     if (!payload || typeof payload !== "object") { return; }
+    // Answers may cross on the way: never go back to an older state of the order.
+    if (payload.updated && state.updated && payload.updated < state.updated) { return; }
+    if (payload.updated) { state.updated = payload.updated; }
     if (payload.fulfilment) { render(payload.fulfilment, payload); }
     if (payload.paid && payload.status === "paid") { state.paid = true; }
-    var over = payload.status === "cancelled" || payload.status === "expired" || payload.refund_due;
+    var over = payload.status === "cancelled" || payload.status === "expired" || payload.refund_due ||
+      (state.fulfilment === "unfulfilled" && payload.refund_state === "refunded");
     var line = root.querySelector("[data-fulfilment-line]");
     if (line && over) { line.hidden = true; }  // nothing will ship
     if (DONE[state.fulfilment] || over) {
@@ -180,10 +176,6 @@
     }
   });
 
-  root.querySelectorAll("time[datetime]").forEach(function (el) {
-    var date = new Date(el.getAttribute("datetime"));
-    if (dateFormat && !isNaN(date)) { el.textContent = dateFormat.format(date); }
-  });
   if (DONE[state.fulfilment]) {
     state.ended = true;
   } else if (state.paid) {

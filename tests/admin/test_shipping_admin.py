@@ -242,3 +242,22 @@ def test_shipping_methods_are_managed_in_the_admin(admin_client):
     listing = admin_client.get("/admin/orders/shippingmethod/").content.decode()
     assert "$14.90" in listing
     assert "CA" in listing
+
+
+def test_correct_tracking_from_the_admin(admin_client):
+    order = shipping_order()
+    admin_client.post(
+        f"{ORDERS_URL}{order.pk}/ship/", {"carrier": "DHL", "tracking_number": "JD0104"}
+    )
+    page = admin_client.get(f"{ORDERS_URL}{order.pk}/change/").content.decode()
+    assert f'href="{ORDERS_URL}{order.pk}/tracking/"' in page
+    form = admin_client.get(f"{ORDERS_URL}{order.pk}/tracking/").content.decode()
+    assert 'value="JD0104"' in form
+
+    response = admin_client.post(
+        f"{ORDERS_URL}{order.pk}/tracking/", {"carrier": "DHL", "tracking_number": "JD0140"}
+    )
+
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.tracking_number == "JD0140"

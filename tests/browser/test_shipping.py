@@ -11,7 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from orders.models import Order, OrderEvent
-from tests.support.browser import DESKTOP, expect, snap
+from orders.moments import format_moment
+from orders.services.fulfilment import order_ship
+from tests.support.browser import DESKTOP, expect, past_the_edge, small_targets, snap
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -79,6 +81,8 @@ def test_a_shipped_order_flips_the_open_page_to_shipped_with_the_tracking_link(
     expect(delivery.locator('[data-fulfilment-field="carrier"]')).to_have_text("UPS")
     assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
     check(page, "shipped order page")
+    assert not small_targets(page), small_targets(page)
+    assert not past_the_edge(page), past_the_edge(page)
     snap(page, "shipped-page", full_page=True)
 
     # One "shipped" e-mail, through the worker.
@@ -92,6 +96,9 @@ def test_a_shipped_order_flips_the_open_page_to_shipped_with_the_tracking_link(
     order.refresh_from_db()
     assert order.fulfilment_status == Order.Fulfilment.SHIPPED
     assert order.status == Order.Status.PAID
+    # The live "Shipped" time reads as the page writes it: the store's zone, named.
+    shipped_at = delivery.locator('[data-fulfilment-field="shipped_at"]')
+    expect(shipped_at).to_have_text(format_moment(order.shipped_at))
 
     page.reload()
     expect(delivery.locator("[data-fulfilment-status]")).to_have_text("Shipped")
@@ -125,3 +132,35 @@ def _merchant_marks_it_shipped(shop, new_page, check, order: Order) -> None:
     check(admin, "admin order shipped")
     admin.locator("fieldset").filter(has_text="Ships to").scroll_into_view_if_needed()
     snap(admin, "admin-order-shipped")
+
+
+def test_with_the_websocket_blocked_polling_still_shows_shipped(shop, shopper):
+    page = shopper.page
+    refused: list[str] = []
+
+    def refuse(socket) -> None:
+        refused.append(socket.url)
+        socket.close(code=1011, reason="blocked by the test")
+
+    page.route_web_socket(re.compile(r"/ws/orders/"), refuse)
+    public_id = shopper.order_with("Canvas tote bag")
+    shopper.open_modal()
+    shopper.pay_in_modal()
+    shopper.expect_confirmation()
+    delivery = page.locator("#order-fulfilment")
+    expect(delivery.locator("[data-fulfilment-status]")).to_have_text("Not shipped yet")
+    page.evaluate("() => { window.__sameDocument = true; }")
+
+    order_ship(  # from another process than the page's store: only polling can tell the page
+        order=Order.objects.get(public_id=public_id),
+        carrier="DHL",
+        tracking_number="JD0140",
+        tracking_url=TRACKING_URL,
+    )
+
+    expect(delivery.locator("[data-fulfilment-status]")).to_have_text("Shipped", timeout=20_000)
+    expect(delivery.get_by_role("link", name=re.compile("Track your parcel"))).to_have_attribute(
+        "href", TRACKING_URL
+    )
+    assert refused, "the page never tried its WebSocket"
+    assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"

@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from orders.access import order_access_key
 from orders.exceptions import FulfilmentError
 from orders.models import Order, OrderEvent, ShippingMethod
+from orders.moments import format_moment
 from orders.services import order_create_from_cart, order_mark_paid
 from orders.services.fulfilment import order_mark_delivered, order_ship
 from tests.factories import cart_with_items, order_create, product_create
@@ -202,6 +203,13 @@ def test_the_status_json_carries_the_fulfilment_and_keeps_its_keys(client):
     assert (fulfilment["carrier"], fulfilment["tracking_number"]) == ("DHL", "JD0140")
     assert fulfilment["tracking_url"] == TRACKING
     assert fulfilment["shipped_at"]
+    # As the page writes it, in the store's zone, named; shipped_at stays ISO 8601.
+    order.refresh_from_db()
+    assert fulfilment["shipped_at"] == order.shipped_at.isoformat()
+    assert fulfilment["shipped_at_display"] == format_moment(order.shipped_at)
+    assert fulfilment["shipped_at_display"].endswith(" UTC")
+    page = client.get(url.replace("/status", "/")).content.decode()
+    assert fulfilment["shipped_at_display"] in page
 
 
 def test_the_order_page_shows_shipped_with_the_tracking_link(client):
@@ -294,3 +302,74 @@ def test_an_expired_orders_page_does_not_promise_to_ship(client):
 
     assert "data-fulfilment-line hidden" in page
     assert "12 Analytical Row" in page  # the address is still shown
+
+
+def test_an_order_refunded_in_full_cannot_be_shipped_a_partial_refund_can():
+    from orders.services.refunds import order_refund_record
+
+    refunded, partly = shipping_order(), shipping_order()
+    order_refund_record(order=refunded, amount=refunded.total, reason="Returned", actor="m")
+    order_refund_record(order=partly, amount="4.90", reason="Shipping waived", actor="m")
+
+    with pytest.raises(FulfilmentError, match="refunded in full"):
+        order_ship(order=refunded, carrier="DHL")
+    _, changed = order_ship(order=partly, carrier="DHL")
+
+    assert changed is True
+    refunded.refresh_from_db()
+    assert refunded.fulfilment_status == Order.Fulfilment.UNFULFILLED
+
+
+def test_the_page_of_an_order_refunded_before_it_shipped_does_not_promise_to_ship(client):
+    from orders.services.refunds import order_refund_record
+
+    order = shipping_order()
+    order_refund_record(order=order, amount=order.total, reason="Out of stock", actor="m")
+
+    page = client.get(
+        f"/orders/{order.public_id}/?key={order_access_key(order=order)}"
+    ).content.decode()
+
+    assert "data-fulfilment-line hidden" in page
+
+
+def test_the_payment_email_shows_the_shipping_line_method_and_address(mailoutbox, run_tasks):
+    shipping_order()
+
+    run_tasks()
+
+    (email,) = [m for m in mailoutbox if "payment received" in m.subject]
+    assert "Shipping (Standard)  4.90 USD" in email.body
+    assert "Total paid: 24.80 USD" in email.body
+    assert "We will ship it by Standard to:" in email.body
+    assert "12 Analytical Row" in email.body
+
+
+def test_correcting_the_tracking_details_writes_history_and_sends_no_email(mailoutbox, run_tasks):
+    from orders.services.fulfilment import order_tracking_correct
+
+    order = shipping_order()
+    with pytest.raises(FulfilmentError, match="not been shipped"):
+        order_tracking_correct(order=order, carrier="DHL")
+    order_ship(order=order, carrier="DHL", tracking_number="JD0104")
+    run_tasks()
+    mailoutbox.clear()
+
+    _, changed = order_tracking_correct(
+        order=order, carrier="DHL", tracking_number="JD0140", tracking_url=TRACKING
+    )
+    _, again = order_tracking_correct(
+        order=order, carrier="DHL", tracking_number="JD0140", tracking_url=TRACKING
+    )
+    run_tasks()
+
+    assert (changed, again) == (True, False)
+    order.refresh_from_db()
+    assert (order.tracking_number, order.tracking_url) == ("JD0140", TRACKING)
+    assert order.fulfilment_status == Order.Fulfilment.SHIPPED
+    (note,) = order.history.filter(data__has_key="tracking_corrected")
+    assert note.data["tracking_corrected"]["before"] == ["DHL", "JD0104", ""]
+    assert order.history.filter(kind=OrderEvent.Kind.SHIPPED).count() == 1
+    assert mailoutbox == []
+    with pytest.raises(FulfilmentError):
+        order_tracking_correct(order=order, carrier="DHL", tracking_url="javascript:alert(1)")

@@ -9,7 +9,6 @@ import json
 
 import pytest
 import requests
-from django.utils import timezone
 
 from banq.payloads import parse_payment
 from banq.settlement import payment_apply
@@ -335,4 +334,87 @@ def test_a_staff_member_who_may_only_view_cannot_cancel_plans(client, django_use
     assert "cancel_plans" not in page
     subscription.refresh_from_db()
     assert subscription.state == Subscription.State.ACTIVE
-    assert timezone.now()  # the plan is untouched
+    assert not order.history.filter(kind=OrderEvent.Kind.PLAN).exists()
+
+
+def test_a_failed_charge_after_the_cancellation_is_flagged_without_telling_the_shopper(
+    paid_plan, banq_api, mailoutbox, run_tasks
+):
+    order, subscription = paid_plan
+    banq_stops(banq_api)
+    subscription_cancel(order=order, source=OrderEvent.Source.SHOPPER)
+    run_tasks()
+    mailoutbox.clear()
+    subscription.refresh_from_db()
+    failed = item(subscription, 1, status="failed", fail_reason="InsufficientBalance")
+
+    outcome = payment_apply(
+        remote=parse_payment(payment(order, subscription, item(subscription, 0), failed))
+    )
+    run_tasks()
+
+    assert [o.result for o in outcome.installments] == ["after_cancel"]
+    row = Installment.objects.get(subscription=subscription, number=1)
+    assert row.status == Installment.Status.FAILED
+    flag = OrderFlag.objects.get(order=order, kind=OrderFlag.Kind.INSTALLMENT_UNEXPECTED)
+    assert "attempted after the plan was cancelled" in flag.note
+    assert not mailoutbox  # nothing was taken
+    assert len(order_status_payload(order)["installments"]) == 1  # nor shown to the shopper
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_cancels_at_once_cancel_once_with_one_email(
+    banq_api, mailoutbox, run_tasks, monkeypatch
+):
+    """The shopper and the merchant cancel at the same moment: the order's lock makes one of
+    them cancel (one history line, one e-mail); the other finds it cancelled."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from orders.services import cancellation
+
+    real_words = cancellation.day_words
+
+    def slow_words(value):
+        time.sleep(0.3)  # inside the cancel: without the lock, both would be past the check
+        return real_words(value)
+
+    monkeypatch.setattr(cancellation, "day_words", slow_words)
+
+    order, subscription = active_plan()
+    run_tasks()
+    mailoutbox.clear()
+    banq_stops(banq_api)
+    banq_api.assert_all_requests_are_fired = False
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def cancel(source: str) -> None:
+        barrier.wait()
+        try:
+            subscription_cancel(order=Order.objects.get(pk=order.pk), source=source)
+            outcomes.append("cancelled")
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=cancel, args=(source,))
+        for source in (OrderEvent.Source.SHOPPER, OrderEvent.Source.ADMIN)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_tasks()
+
+    assert set(outcomes) <= {"cancelled", "PlanCancelError"}
+    assert "cancelled" in outcomes
+    subscription.refresh_from_db()
+    assert subscription.state == Subscription.State.CANCELLED
+    assert subscription.provider_stop == Stop.STOPPED
+    assert sum(line.startswith("Plan cancelled by") for line in plan_lines(order)) == 1
+    assert len(mailoutbox) == 1

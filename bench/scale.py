@@ -1,0 +1,551 @@
+"""A year of orders (``make bench SCALE=1``, ``python -m bench --only scale``).
+
+Each profile (SQLite as ``make run`` sets it up, PostgreSQL + Redis) runs against a database of
+its own: SQLite in ``bench/results/scale.sqlite3``; PostgreSQL in a database named after the
+configured one with ``bench`` appended (``DATABASE_URL=.../shop`` gives ``shopbench``;
+``bench_storefront_scale`` when no PostgreSQL database is configured). Only that database is
+dropped and re-created; the configured one is never touched.
+
+The run measures the paths below on the empty database, fills it with ``manage.py seed_orders``
+(1,000,000 orders over 365 days on PostgreSQL, 100,000 on SQLite; ``--quick``: 100,000 and
+20,000), then measures the same paths again with the same servers, and prints one table with
+both figures and each target met or missed:
+
+- the admin (in this process, Django's test client, a signed-in superuser; p50 of several
+  requests after one warm-up, and the queries of one request): the order list's default page,
+  search by order number and by e-mail, each filter, a date range; an order page with 50
+  history lines; the admin index; the subscriptions list;
+- the sweep and the expiry ticks: the database time (statements' wall time, in this process) of
+  the queries that pick their work, which is what grows with the number of closed orders (the
+  work on each picked item does not), in a transaction rolled back after each;
+- the store over HTTP, one request at a time once the machine is quiet (``bench.run.unloaded``):
+  a webhook's acknowledgement, a payment link, the order status JSON and the order page;
+- CSV export of every order and the 30-day chart, once they exist (else "not built yet");
+- the database's size per order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from bench import procs
+from bench.run import Bench, get, json_post, table, unloaded, webhook_body
+
+FULL = {"postgres": 1_000_000, "sqlite": 100_000}
+QUICK = {"postgres": 100_000, "sqlite": 20_000}
+DAYS = 365
+ADMIN_P50_MS = 150.0  # the order list, its search and filters; the admin index
+ORDER_PAGE_MS = 100.0
+TICK_DB_MS = 20.0
+HOT_PATH_RATIO = 1.10  # webhook, link, status: within 10% of the empty database
+HISTORY_LINES = 50
+
+
+def scale_database_url(kind: str) -> str:
+    """A fresh database for the scale run (see the module's docstring)."""
+    procs.RESULTS.mkdir(parents=True, exist_ok=True)
+    if kind == "sqlite":
+        path = procs.RESULTS / "scale.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+
+    configured = os.environ.get("DATABASE_URL", "")
+    name = "bench_storefront_scale"
+    if configured.startswith(("postgres://", "postgresql://")):
+        name = urlsplit(configured).path.lstrip("/") + "bench"
+    with psycopg.connect(procs.PG_URL.format(name="postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return procs.PG_URL.format(name=name)
+
+
+@dataclass
+class Measured:
+    """One path's figure on one database: a time in ms (p50, or database time) and the queries
+    of one request (admin pages)."""
+
+    ms: float
+    queries: int | None = None
+    note: str = ""
+
+
+@dataclass
+class Phase:
+    name: str
+    figures: dict[str, Measured] = field(default_factory=dict)
+
+
+def p50_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+class AdminReader:
+    """The merchant's admin in this process: a signed-in superuser and Django's test client."""
+
+    def __init__(self, repeat: int) -> None:
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        user, _ = get_user_model().objects.get_or_create(
+            username="scale-bench", defaults={"is_staff": True, "is_superuser": True}
+        )
+        self.client = Client()
+        self.client.force_login(user)
+        self.repeat = repeat
+
+    def page(self, url: str) -> Measured:
+        from django.db import connection
+
+        response = self.client.get(url)  # warm-up (and the page must answer)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url}: {response.status_code}")
+        statements = []
+
+        def counted(execute, sql, params, many, context):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(counted):
+            self.client.get(url)
+        samples = []
+        for _ in range(self.repeat):
+            started = time.perf_counter()
+            self.client.get(url)
+            samples.append(time.perf_counter() - started)
+        return Measured(p50_ms(samples), len(statements))
+
+
+def database_ms(work: Callable[[], object], repeat: int) -> float:
+    """p50 of the summed wall time of the statements ``work`` sends, in a transaction rolled
+    back after each run."""
+    from django.db import connection, transaction
+
+    runs = []
+    for _ in range(repeat):
+        spent = [0.0]
+
+        def timed(execute, sql, params, many, context, spent=spent):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                spent[0] += time.perf_counter() - started
+
+        with connection.execute_wrapper(timed), transaction.atomic():
+            work()
+            transaction.set_rollback(True)
+        runs.append(spent[0])
+    return statistics.median(runs) * 1000
+
+
+def sweep_selection() -> None:
+    """What a sweep tick (``banq_sweep``) reads to find its work: attempts due, plans overdue."""
+    from django.utils import timezone
+
+    from banq.overdue import _overdue_cutoff
+    from banq.settings import banq_settings
+    from banq.tasks import attempts_claim_due, sweep_budget
+    from orders.services.subscriptions import subscriptions_claim_overdue
+
+    now = timezone.now()
+    config = banq_settings()
+    attempts_claim_due(limit=sweep_budget())
+    subscriptions_claim_overdue(
+        due_on_or_before=_overdue_cutoff(now=now, grace=config.installment_grace),
+        asked_before=now - config.sweep_every,
+        limit=sweep_budget(),
+        now=now,
+    )
+
+
+def retry_selection() -> None:
+    """What the webhook retry tick reads to find its work: events to process again."""
+    from webhooks.tasks import events_due
+
+    events_due()
+
+
+def expiry_selection() -> None:
+    """What an expiry tick reads to find its work: the orders past their payment time."""
+    from orders.periodic import EXPIRE_BATCH
+    from orders.services import orders_expire_stale
+
+    orders_expire_stale(dry_run=True, limit=EXPIRE_BATCH)
+
+
+class ScaleBench(Bench):
+    """The scale run of one database profile (``--db``)."""
+
+    def start(self) -> None:
+        database = scale_database_url(self.db)
+        self.emulator = procs.start_emulator()
+        self.stack.callback(self.emulator.stop)
+        self.env = procs.base_env(
+            database=database,
+            redis=self.db == "postgres",
+            emulator_url=self.emulator.url,
+            store_url="http://127.0.0.1:8000",
+        )
+        if self.db == "postgres" and os.environ.get("REDIS_URL"):
+            self.env["REDIS_URL"] = os.environ["REDIS_URL"]
+        procs.migrate(self.env)
+        self.manage("load_demo_catalog")
+        os.environ.update(self.env)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "storefront.settings"
+        import django
+
+        django.setup()
+        from bench.data import Emulator
+
+        self.banq = Emulator(self.emulator.url)
+        self.tokens_at_start = self.banq.tokens_issued()
+        self.stores = [procs.start_store(self.env, "store")]
+        self.stack.callback(self.stores[0].stop)
+        self.worker = procs.start_worker(self.env)
+        self.stack.callback(self.worker.stop)
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=procs.BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)}: {done.stderr.strip()[-2000:]}")
+        return done
+
+    # --- one phase ------------------------------------------------------------------------------
+
+    def measure_phase(self, name: str) -> Phase:
+        phase = Phase(name)
+        self.say(f"Measuring on the {name} database ...")
+        self.admin_figures(phase)
+        repeat = self.size(25, 11)
+        phase.figures["sweep tick, database time"] = Measured(database_ms(sweep_selection, repeat))
+        phase.figures["expiry tick, database time"] = Measured(
+            database_ms(expiry_selection, repeat)
+        )
+        phase.figures["webhook retry tick, database time"] = Measured(
+            database_ms(retry_selection, repeat)
+        )
+        self.http_figures(phase)
+        self.export_figure(phase)
+        return phase
+
+    def admin_figures(self, phase: Phase) -> None:
+        from django.utils import timezone
+
+        from orders.models import Order, OrderEvent
+
+        admin = AdminReader(self.size(15, 7))
+        order = self.history_order()
+        now = timezone.now()
+
+        def created(start_days: int, end_days: int) -> str:
+            return urlencode(
+                {
+                    "created_at__gte": str(now - timedelta(days=start_days)),
+                    "created_at__lt": str(now - timedelta(days=end_days)),
+                }
+            )
+
+        some = Order.objects.filter(status="paid").order_by("-pk").first() or order
+        base = "/admin/orders/order/"
+        pages = {
+            "admin order list, default page": base,
+            "admin list, search by order number": f"{base}?q={some.number}",
+            "admin list, search by e-mail": f"{base}?{urlencode({'q': some.email})}",
+            "admin list, filter status paid": f"{base}?status__exact=paid",
+            "admin list, filter status failed": f"{base}?status__exact=failed",
+            "admin list, filter created past 7 days": f"{base}?{created(7, -1)}",
+            "admin list, filter needs attention": f"{base}?needs_attention=any",
+            "admin list, filter paid this week": f"{base}?paid=week",
+            "admin list, date range (a month, 3 months ago)": f"{base}?{created(120, 90)}",
+            "admin order page, 50 history lines": f"{base}{order.pk}/change/",
+            "admin index": "/admin/",
+            "admin subscriptions list": "/admin/orders/subscription/",
+        }
+        for name, url in pages.items():
+            phase.figures[name] = admin.page(url)
+        index = admin.client.get("/admin/").content.decode()
+        phase.figures["admin index"].note = (
+            "with the 30-day chart" if "chart" in index.lower() else "30-day chart not built yet"
+        )
+        assert OrderEvent.objects.filter(order=order).count() >= HISTORY_LINES
+
+    def history_order(self):
+        """An order with 50 history lines (the same on both databases)."""
+        from bench.data import order_batch
+        from orders.models import OrderEvent, OrderFlag
+
+        if getattr(self, "_history_order", None) is None:
+            (order,) = order_batch(1, status="paid")
+            OrderEvent.objects.bulk_create(
+                OrderEvent(
+                    order=order,
+                    kind="recheck",
+                    source="sweep",
+                    message=f"Checked with banq ({n}): not paid yet.",
+                )
+                for n in range(HISTORY_LINES)
+            )
+            # Flagged, so that "needs attention" lists something on the empty database too.
+            OrderFlag.objects.create(order=order, kind="email_failed", note="Bench: refused.")
+            self._history_order = order
+        return self._history_order
+
+    def http_figures(self, phase: Phase) -> None:
+        """Webhook acknowledgement, payment link, status JSON and order page, one at a time."""
+        from bench.data import csrf_token, order_batch, owner_sessions, paid_at_banq
+
+        n = self.size(120, 48)
+        store = self.stores[:1]
+        hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
+        paying = paid_at_banq(self.banq, n)
+        pending = order_batch(n, status="pending")
+        sessions = owner_sessions(pending)
+        token = csrf_token()
+        (viewed,) = order_batch(1)
+        (viewer,) = owner_sessions([viewed])
+        cookie = {"Cookie": f"sessionid={viewer}"}
+        results = unloaded(
+            {
+                "webhook acknowledgement": (
+                    store,
+                    [json_post(hook, webhook_body(pid)) for _, pid in paying],
+                ),
+                "payment link": (
+                    store,
+                    [
+                        json_post(
+                            "/generate-payment-link",
+                            {"orderId": str(o.public_id)},
+                            {"Cookie": f"sessionid={k}; csrftoken={token}", "X-CSRFToken": token},
+                        )
+                        for o, k in zip(pending, sessions, strict=True)
+                    ],
+                ),
+                "order status JSON": (
+                    store,
+                    [get(f"/orders/{viewed.public_id}/status", cookie)] * n,
+                ),
+                "order page": (store, [get(f"/orders/{viewed.public_id}/", cookie)] * n),
+            }
+        )
+        for name, result in results.items():
+            bad = result.non_2xx
+            phase.figures[name] = Measured(result.p50 * 1000, note=f"{bad} non-2xx" if bad else "")
+
+    def export_figure(self, phase: Phase) -> None:
+        from django.core.management import get_commands
+
+        if "export_orders" not in get_commands():
+            phase.figures["CSV export of every order"] = Measured(0.0, note="not built yet")
+            return
+        started = time.perf_counter()
+        command = [sys.executable, "manage.py", "export_orders"]
+        probe = (
+            "import resource, subprocess, sys; "
+            "out = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, check=True).stdout; "
+            "print(out.count(b'\\n'), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *command],
+            cwd=procs.BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            phase.figures["CSV export of every order"] = Measured(0.0, note="failed")
+            return
+        lines, peak_kb = (int(v) for v in done.stdout.split()[-2:])
+        rows = max(0, lines - 1)
+        phase.figures["CSV export of every order"] = Measured(
+            seconds * 1000,
+            note=f"{rows:,} rows, {rows / seconds:,.0f} rows/s, peak {peak_kb / 1024:.0f} MB",
+        )
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def database_bytes(self) -> int:
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_database_size(current_database())")
+                return int(cursor.fetchone()[0])
+        name = Path(connection.settings_dict["NAME"])
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return sum(
+            Path(f"{name}{s}").stat().st_size for s in ("", "-wal") if Path(f"{name}{s}").exists()
+        )
+
+    def seed(self, count: int) -> dict:
+        self.say(f"Seeding {count:,} orders over {DAYS} days (manage.py seed_orders) ...")
+        before = self.database_bytes()
+        started = time.monotonic()
+        done = self.manage(
+            "seed_orders", "--count", str(count), "--days", str(DAYS), "--seed", "2025"
+        )
+        seconds = time.monotonic() - started
+        after = self.database_bytes()
+        self.say(f"  {done.stdout.strip().splitlines()[-1]}")
+        per_order = (after - before) / count
+        self.say(
+            f"  {seconds:.0f} s ({count / seconds:,.0f} orders/s); the database grew "
+            f"{(after - before) / 2**20:,.0f} MB: {per_order / 1024:.1f} KiB per order with "
+            "its lines, history, attempts, events and plans, indexes included"
+        )
+        return {"seconds": seconds, "bytes_per_order": per_order, "bytes": after}
+
+    def scale(self) -> None:
+        count = (QUICK if self.quick else FULL)[self.db]
+        empty = self.measure_phase("empty")
+        seeded = self.seed(count)
+        full = self.measure_phase(f"{count:,}-order")
+        rows, met, missed = scale_rows(empty, full)
+        self.say()
+        self.say(
+            table(
+                f"At a year of orders ({self.db}, {count:,} orders over {DAYS} days)",
+                ["path", "empty", f"at {count:,}", "queries", "target", ""],
+                rows,
+            )
+        )
+        self.say(
+            f"  {met} target(s) met, {missed} missed; database size "
+            f"{seeded['bytes_per_order'] / 1024:.1f} KiB per order "
+            f"({seeded['bytes'] / 2**20:,.0f} MB in all); seeding {seeded['seconds']:.0f} s"
+        )
+        self.say()
+        self.results["scale"] = {
+            "count": count,
+            "empty": {k: vars(v) for k, v in empty.figures.items()},
+            "full": {k: vars(v) for k, v in full.figures.items()},
+            "seed": seeded,
+            "met": met,
+            "missed": missed,
+        }
+
+    def run(self, only: list[str]) -> None:
+        self.start()
+        try:
+            self.scale()
+        finally:
+            self.stop()
+        procs.RESULTS.mkdir(parents=True, exist_ok=True)
+        path = procs.RESULTS / f"scale-{self.db}.json"
+        path.write_text(json.dumps({**self.results, "text": self.out}, indent=2, default=str))
+        self.say(f"Results: {path.relative_to(procs.BASE_DIR)}")
+
+
+def target_of(name: str) -> tuple[str, Callable[[Measured, Measured], bool]] | None:
+    """The target a figure is checked against: its words and the check (empty, full)."""
+    if name.startswith(("admin list", "admin order list", "admin subscriptions")):
+        return (
+            f"p50 <= {ADMIN_P50_MS:.0f} ms, same queries",
+            lambda e, f: f.ms <= ADMIN_P50_MS and f.queries == e.queries,
+        )
+    if name == "admin index":
+        return (f"<= {ADMIN_P50_MS:.0f} ms", lambda e, f: f.ms <= ADMIN_P50_MS)
+    if name.startswith("admin order page"):
+        return (f"<= {ORDER_PAGE_MS:.0f} ms", lambda e, f: f.ms <= ORDER_PAGE_MS)
+    if name in ("sweep tick, database time", "expiry tick, database time"):
+        return (f"<= {TICK_DB_MS:.0f} ms", lambda e, f: f.ms <= TICK_DB_MS)
+    if name in ("webhook acknowledgement", "payment link", "order status JSON", "order page"):
+        words = f"<= {HOT_PATH_RATIO:.2f}x empty"
+        return (words, lambda e, f: f.ms <= e.ms * HOT_PATH_RATIO)
+    return None
+
+
+def scale_rows(empty: Phase, full: Phase) -> tuple[list[list[str]], int, int]:
+    rows = []
+    met = missed = 0
+    for name, f in full.figures.items():
+        e = empty.figures[name]
+        if f.note == "not built yet" or f.note == "failed":
+            rows.append([name, "-", "-", "", "", f.note])
+            continue
+        queries = "" if f.queries is None else f"{e.queries} / {f.queries}"
+        target = target_of(name)
+        verdict = ""
+        if target:
+            ok = target[1](e, f)
+            met, missed = met + ok, missed + (not ok)
+            verdict = "met" if ok else "MISSED"
+        if name in ("webhook acknowledgement", "payment link", "order status JSON", "order page"):
+            verdict += f" ({f.ms / e.ms:.2f}x)" if e.ms else ""
+        note = f"; {f.note}" if f.note else ""
+        rows.append(
+            [
+                name,
+                f"{e.ms:.1f} ms",
+                f"{f.ms:.1f} ms",
+                queries,
+                target[0] if target else "",
+                verdict + note,
+            ]
+        )
+    return rows, met, missed
+
+
+def run_scale(*, quick: bool) -> int:
+    """``make bench SCALE=1``: the scale run on SQLite, then on PostgreSQL + Redis, each in its
+    own process."""
+    started = time.monotonic()
+    failed = []
+    for db in ("sqlite", "postgres"):
+        print(f"=== a year of orders, {db} ===", flush=True)
+        if db == "postgres" and (problem := procs.production_services_missing()):
+            print(f"skipped: {problem}\n", flush=True)
+            failed.append(db)
+            continue
+        command = [sys.executable, "-m", "bench", "--db", db, "--only", "scale"]
+        command += ["--quick"] if quick else []
+        if subprocess.run(command, cwd=procs.BASE_DIR).returncode != 0:
+            failed.append(db)
+    minutes = (time.monotonic() - started) / 60
+    print(f"({'quick, ' if quick else ''}{minutes:.1f} minutes in all)")
+    if failed:
+        print("not run or failed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+def wanted(argv: list[str]) -> bool:
+    """``python -m bench --scale`` or ``--only scale``: the scale run, not the hot paths'."""
+    if "--scale" in argv:
+        return True
+    if "--only" in argv:
+        return "scale" in argv[argv.index("--only") + 1 :]
+    return False
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="store_true", help="SQLite, then PostgreSQL + Redis")
+    parser.add_argument("--quick", action="store_true", help="100,000 orders on PostgreSQL")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--only", nargs="*", default=[], help="scale")
+    args = parser.parse_args(argv)
+    if args.scale:
+        return run_scale(quick=args.quick)
+    ScaleBench(quick=args.quick, db=args.db, workers=1).run(args.only)
+    return 0
