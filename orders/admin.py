@@ -501,7 +501,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
     ) -> tuple[QuerySet[Order], bool]:
         """Django's search (every word in one of the fields, case-insensitive), except that a
-        field through a relation (the payment attempts' banq ids, which the provider's admin
+        field through a relation (the payment attempts' provider ids, which the provider's admin
         adds) is looked up first in its own table, and its orders matched by their keys: a join
         would repeat orders and need a DISTINCT over the whole list, and each part reads its own
         index (trigram indexes on PostgreSQL) rather than every order."""
