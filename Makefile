@@ -54,8 +54,9 @@ test: install-dev
 	DJANGO_READ_DOT_ENV=false $(BIN)/mypy banq webhooks banq_emulator
 	DJANGO_READ_DOT_ENV=false $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Benchmarks of the hot paths against minimal probes (docs/benchmarks.md): SQLite, then
-## PostgreSQL + Redis with one and two store workers; about 12 minutes, QUICK=1 about 3.
+## Benchmarks of the hot paths against minimal probes on the store's own stack
+## (docs/benchmarks.md): SQLite quiet and as `make run` runs it, then PostgreSQL + Redis with one
+## and two store workers (how long: docs/benchmarks.md).
 ## SCALE=1: a year of orders instead (bench/scale.py): 100,000 orders on SQLite and 1,000,000 on
 ## PostgreSQL, each path empty and full; with QUICK=1, 20,000 and 100,000, under 4 minutes.
 bench: install-dev

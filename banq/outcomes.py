@@ -1,7 +1,8 @@
 """What banq's word about a payment means: the ``Settlement`` verdicts and, for each, its meaning
 in one place (``Settlement.meaning``): the transition it leads to, its severity (and so the log
-level and the admin's message level), the shopper's wording, the admin's wording, what a webhook
-event that brought it becomes, and how ``banq_reconcile`` counts it.
+level and the admin's message level), the shopper's wording (for a page that tells the shopper
+banq's verdict in words; the confirm answer itself stays the status JSON), the admin's wording,
+what a webhook event that brought it becomes, and how ``banq_reconcile`` counts it.
 
 ``banq.settlement`` decides the verdict; the webhook processor (``webhooks.services``),
 ``banq_reconcile``, the admin's re-check (``banq/admin.py``) and the settlement's own log line

@@ -28,12 +28,12 @@ def verify_charge(*, order: Order, charge: Charge) -> ChargeProblem | None:
             f"{order.number}.",
         )
     if charge.completed and (charge.amount is None or charge.amount != charge.expected_amount):
+        expected = "the order total" if charge.what == "payment" else "the plan's installment"
         return ChargeProblem(
             Flag.AMOUNT_MISMATCH,
             f"Amount mismatch: {named} is "
             f"{charge.amount if charge.amount is not None else 'without an amount'}, "
-            f"{'the order total' if charge.what == 'payment' else 'the plan’s installment'} is "
-            f"{charge.expected_amount} {order.currency}.",
+            f"{expected} is {charge.expected_amount} {order.currency}.",
         )
     if charge.currency is not None and charge.currency != order.currency.upper():
         return ChargeProblem(

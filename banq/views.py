@@ -14,9 +14,7 @@ claim, asks banq about the order's live payment (``banq.lookups``: at most once 
 ``BANQ_RECHECK_MIN_INTERVAL`` seconds per payment; a look-up in flight, whoever started it, is
 waited for and shared) and applies the answer through the same locked service as a webhook;
 answers the same JSON as ``GET /orders/<public_id>/status`` (``banq_reachable`` false while banq
-can't be reached), with ``confirm`` (``{"result", "message"}``: banq's verdict and what it means
-for the shopper, ``banq.outcomes``) when this call asked banq itself. Same access rule and CSRF
-protection as above.
+can't be reached). Same access rule and CSRF protection as above.
 """
 
 from __future__ import annotations
@@ -163,7 +161,6 @@ class OrderConfirmView(JsonView):
         if order is None:
             return json_error("not_found", NOT_FOUND_MESSAGE, 404)
         bind_order(order.number)
-        said = None
         if order.paid_at is None:
             order = order_payment_claim(order=order, source=OrderEvent.Source.CONFIRM)
             attempt = _attempt_to_confirm(order)
@@ -174,7 +171,7 @@ class OrderConfirmView(JsonView):
                 # saying "confirming" (and, when banq can't be reached, says that too); the
                 # sweep and the webhook carry on.
                 with banq_budget(config.request_budget):
-                    lookup = attempt_lookup(
+                    attempt_lookup(
                         attempt=attempt,
                         source=OrderEvent.Source.CONFIRM,
                         in_request=True,
@@ -182,15 +179,8 @@ class OrderConfirmView(JsonView):
                         min_interval=config.recheck_min_interval,
                     )
                 order.refresh_from_db()
-                if lookup.outcome is not None:
-                    said = lookup.outcome.result
         metrics.CONFIRMS.labels(status=order.status).inc()
-        if said is None:
-            return order_status_response(order)
-        # banq answered this call: its verdict, in the shopper's words.
-        return order_status_response(
-            order, confirm={"result": said.value, "message": said.meaning.shopper}
-        )
+        return order_status_response(order)
 
 
 def _attempt_to_confirm(order: Order) -> BanqPayment | None:

@@ -49,7 +49,6 @@
     ".banq-widget__frame{flex:0 1 auto;display:block;border:0;width:841px;height:494px;",
     "max-width:100%;max-height:100%;min-height:0}"
   ].join("");
-  var dialogs = 0;
 
   function injectStyle() {
     if (document.getElementById(STYLE_ID)) return;

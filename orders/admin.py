@@ -14,6 +14,12 @@ Recurring orders: the order page shows the plan's schedule (every installment's 
 with its date and transaction, failed with the reason, missed, or expected), and the
 subscriptions have their own list (state, next expected date, installments paid and failed).
 Missed and failed installments are flags, so they are in "needs attention" like any other.
+
+Products: a photo uploaded on the product's page is checked from its content
+(``orders.forms.ProductPhotoField``) and gets its sized variants once, on save
+(``orders.photos``). The order list filters by the dates an order was placed and paid
+(django-admin-rangefilter); amounts show with their currency; a paid order's name and e-mail are
+read-only (what the payment was for).
 """
 
 from __future__ import annotations
@@ -245,7 +251,8 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
-        return super().get_queryset(request).select_related("order")
+        # The products with the lines: one query whatever the number of lines.
+        return super().get_queryset(request).select_related("order", "product")
 
     @admin.display(description="unit price")
     def unit_price_display(self, item: OrderItem) -> str:
@@ -395,7 +402,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
         NeedsAttentionFilter,
         PaidWithinFilter,
     )
-    search_fields = ["number", "email", "payment_reference"]
+    search_fields = ["number", "email", "name", "payment_reference"]
     list_per_page = 50
     # No count of the whole table on each page (docs/benchmarks.md, "At a year of orders"), and
     # no date hierarchy: its links are a DISTINCT over every order's date (the "placed between"
@@ -495,7 +502,7 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
     ) -> tuple[QuerySet[Order], bool]:
         """Django's search (every word in one of the fields, case-insensitive), except that a
-        field through a relation (the payment attempts' banq ids, which the provider's admin
+        field through a relation (the payment attempts' provider ids, which the provider's admin
         adds) is looked up first in its own table, and its orders matched by their keys: a join
         would repeat orders and need a DISTINCT over the whole list, and each part reads its own
         index (trigram indexes on PostgreSQL) rather than every order."""

@@ -21,8 +21,9 @@ Every cell that a spreadsheet would read as a formula (starting with ``=``, ``+`
 a tab or a carriage return) is prefixed with ``'`` (``csv_cell``): a shopper's name such as
 ``=HYPERLINK(...)`` arrives in the bookkeeper's spreadsheet as text.
 
-Columns read model attributes by name (``attribute``); one the model doesn't have (yet) gives
-an empty cell, so the same registry serves a store with or without shipping and refunds.
+Columns read model attributes by name (``attribute``), a property or a field alike; an
+attribute the model lacks gives an empty cell rather than an error, so a column can name what
+another app adds to the order.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def _load_lines(orders: Sequence[Order]) -> None:
 
 
 def _payment_id_header() -> str:
-    """``banq payment id``: the provider's id of the payment, named after the store's provider."""
+    """The header of the provider's payment id, named after the store's payment provider
+    (``<label> payment id``)."""
     return f"{provider_label()} payment id"
 
 

@@ -171,6 +171,7 @@ def order_fulfilment_payload(order: Order) -> dict:
         "tracking_number": order.tracking_number or None,
         "tracking_url": order.tracking_url or None,
         "shipped_at": order.shipped_at.isoformat() if order.shipped_at else None,
+        "shipped_at_display": format_moment(order.shipped_at) or None,
         "delivered_at": order.delivered_at.isoformat() if order.delivered_at else None,
     }
 

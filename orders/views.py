@@ -474,10 +474,9 @@ def _cancel_said(*, order, result: str) -> tuple[str, str, int]:
     return result, text, messages.ERROR
 
 
-def order_status_response(order, **extra: Any) -> JsonResponse:
-    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it), with
-    ``extra`` keys added."""
-    response = JsonResponse({**order_status_payload(order), **extra})
+def order_status_response(order) -> JsonResponse:
+    """The order's status JSON (``GET /orders/<id>/status`` and the answers that mirror it)."""
+    response = JsonResponse(order_status_payload(order))
     response["Cache-Control"] = "no-store"
     return response
 

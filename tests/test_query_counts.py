@@ -84,6 +84,8 @@ def test_admin_order_page_with_fifty_history_lines(
     url = f"{ORDERS_URL}{seeded.pk}/change/"
     admin_client.get(url)
 
+    # Session, user, two second-factor devices, the order, its lines, flags, history, payment
+    # attempts, webhook events, refunds and the products of the inlines: 12 whatever its history.
     with django_assert_max_num_queries(12):
         response = admin_client.get(url)
 
@@ -94,7 +96,10 @@ def test_admin_order_page_with_fifty_history_lines(
 def test_admin_index(admin_client, seeded, django_assert_max_num_queries):
     admin_client.get("/admin/")
 
-    with django_assert_max_num_queries(13):  # the 30-day chart's included
+    # Session, user and two second-factor devices; orders' and installments' sums, the
+    # needs-attention count (one union of the flagged and the open orders), refunds, three webhook
+    # figures, the sales chart's one query and the recent actions: 13.
+    with django_assert_max_num_queries(13):
         response = admin_client.get("/admin/")
 
     assert response.status_code == 200

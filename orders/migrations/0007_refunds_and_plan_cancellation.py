@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0006_provider_unreachable'),
+        ('orders', '0007_shipping_and_fulfilment'),
     ]
 
     operations = [

@@ -155,6 +155,10 @@
 
   function render(payload) {
     if (!payload || !payload.status) { return; }
+    // Answers may cross on the way (a confirm's answer, a poll, a push): like the server's
+    // socket, the page never goes back to an older state of the order.
+    if (payload.updated && state.updated && payload.updated < state.updated) { return; }
+    if (payload.updated) { state.updated = payload.updated; }
     var before = state.states.join(" ");
     state.status = payload.status;
     state.paid = Boolean(payload.paid);

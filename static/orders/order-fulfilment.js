@@ -32,14 +32,6 @@
   var pollTimer = null;
   var pollDelay = 2000;
   var listening = false;
-  var dateFormat = null;
-  try {
-    dateFormat = new Intl.DateTimeFormat(undefined, {
-      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23"
-    });
-  } catch (e) { dateFormat = null; }
-
   function field(name) { return root.querySelector('[data-fulfilment-field="' + name + '"]'); }
 
   function show(el, on) {
@@ -83,14 +75,17 @@
     show(root.querySelector("[data-tracking-link-label]"), Boolean(url));
     var when = field("shipped_at");
     if (when && fulfilment.shipped_at) {
+      // The server writes the time as the page does ("6 Dec 2026, 06:32 UTC").
       when.setAttribute("datetime", fulfilment.shipped_at);
-      var date = new Date(fulfilment.shipped_at);
-      when.textContent = dateFormat && !isNaN(date) ? dateFormat.format(date) : fulfilment.shipped_at;
+      when.textContent = fulfilment.shipped_at_display || fulfilment.shipped_at;
     }
   }
 
   function handle(payload) {
     if (!payload || typeof payload !== "object") { return; }
+    // Answers may cross on the way: never go back to an older state of the order.
+    if (payload.updated && state.updated && payload.updated < state.updated) { return; }
+    if (payload.updated) { state.updated = payload.updated; }
     if (payload.fulfilment) { render(payload.fulfilment, payload); }
     if (payload.paid && payload.status === "paid") { state.paid = true; }
     var over = payload.status === "cancelled" || payload.status === "expired" || payload.refund_due ||
@@ -181,10 +176,6 @@
     }
   });
 
-  root.querySelectorAll("time[datetime]").forEach(function (el) {
-    var date = new Date(el.getAttribute("datetime"));
-    if (dateFormat && !isNaN(date)) { el.textContent = dateFormat.format(date); }
-  });
   if (DONE[state.fulfilment]) {
     state.ended = true;
   } else if (state.paid) {

@@ -173,3 +173,12 @@ def test_payment_attempts_show_their_amount_with_its_currency(admin_client):
     assert '<td class="field-funds_display">$19.99</td>' in listing
     assert re.search(r'<div class="readonly">\s*\$19\.99\s*</div>', page)
     assert not re.search(r'<div class="readonly">\s*19\.99\s*</div>', order_page)
+
+
+def test_orders_can_be_searched_by_the_customers_name(admin_client):
+    ada = order_create(name="Ada Lovelace")
+    order_create(name="Grace Hopper")
+
+    response = admin_client.get(ORDERS_URL, {"q": "Lovelace"})
+
+    assert {o.number for o in response.context["cl"].result_list} == {ada.number}

@@ -80,6 +80,24 @@ def test_an_uploaded_photo_is_stored_with_its_webp_sizes_made_once(admin_client,
     assert len(stored_files(media_root)) == 1 + 5
 
 
+def test_a_large_jpeg_gets_full_quality_variants(admin_client):
+    upload = SimpleUploadedFile("big.jpg", image_bytes((4000, 3000), "JPEG"), "image/jpeg")
+
+    response = admin_client.post(ADD_URL, product_form(upload))
+
+    assert response.status_code == 302
+    product = Product.objects.get(slug="enamel-mug")
+    assert [(v["width"], v["height"]) for v in product.photo_variants] == [
+        (160, 120),
+        (320, 240),
+        (480, 360),
+        (640, 480),
+        (960, 720),
+    ]
+    with default_storage.open(product.photo.name) as f, Image.open(f) as original:
+        assert original.size == (4000, 3000)  # kept as uploaded
+
+
 def test_the_catalog_and_the_product_page_show_the_photo_with_srcset(admin_client, client):
     upload = SimpleUploadedFile("mug.jpg", image_bytes((1000, 500), "JPEG"), "image/jpeg")
     admin_client.post(ADD_URL, product_form(upload))
@@ -122,6 +140,7 @@ def test_a_product_without_a_photo_keeps_its_illustration(client):
         ("fake.jpg", b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 50),
         ("page.gif", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"),
         ("cut.png", image_bytes((400, 400))[:300]),  # a PNG cut short
+        ("cut.jpg", image_bytes((2400, 1800), "JPEG")[:2000]),  # a JPEG cut short
     ],
 )
 def test_a_file_that_is_not_an_image_is_a_form_error_and_nothing_is_stored(

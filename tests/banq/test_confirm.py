@@ -72,18 +72,3 @@ def test_a_confirm_shares_the_answer_of_the_look_up_in_flight(banq_api):
 
     assert (body["status"], body["paid"], body["banq_reachable"]) == ("paid", True, True)
     assert len(api_calls(banq_api)) == 1  # the sweep's look-up only
-
-
-@pytest.mark.django_db
-def test_a_confirm_that_asked_banq_says_its_verdict_in_the_shopper_s_words(banq_api):
-    order, attempt = order_with_attempt()
-    add_payment(
-        banq_api,
-        payment_payload(status="completed", funds=order.total, external_order_code=order.number),
-        payment_id=attempt.banq_payment_id,
-    )
-
-    body = confirm(owner_client(order), order)
-
-    assert (body["status"], body["paid"]) == ("paid", True)
-    assert body["confirm"] == {"result": "paid", "message": "Your payment is confirmed."}

@@ -11,7 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
@@ -171,6 +173,13 @@ def test_the_admins_pages_pass_axe(shop, new_page, check):
     expect(page.get_by_text("Why the event is not processed")).to_have_count(0)
     check(page, "admin processed webhook event")
 
-    for path in ("/admin/orders/product/", "/admin/banq/banqpayment/"):
+    # Every list the admin has, and the app pages.
+    for model in admin.site._registry:
+        opts = model._meta
+        path = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         page.goto(shop.url + path)
+        expect(page.locator("#content h1")).to_be_visible()
         check(page, f"admin {path}")
+    for app in ("orders", "banq", "webhooks"):
+        page.goto(f"{shop.url}/admin/{app}/")
+        check(page, f"admin app {app}")

@@ -11,8 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from orders.models import Order, OrderEvent
+from orders.moments import format_moment
 from orders.services.fulfilment import order_ship
-from tests.support.browser import DESKTOP, expect, snap
+from tests.support.browser import DESKTOP, expect, past_the_edge, small_targets, snap
 from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -80,6 +81,8 @@ def test_a_shipped_order_flips_the_open_page_to_shipped_with_the_tracking_link(
     expect(delivery.locator('[data-fulfilment-field="carrier"]')).to_have_text("UPS")
     assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
     check(page, "shipped order page")
+    assert not small_targets(page), small_targets(page)
+    assert not past_the_edge(page), past_the_edge(page)
     snap(page, "shipped-page", full_page=True)
 
     # One "shipped" e-mail, through the worker.
@@ -93,6 +96,9 @@ def test_a_shipped_order_flips_the_open_page_to_shipped_with_the_tracking_link(
     order.refresh_from_db()
     assert order.fulfilment_status == Order.Fulfilment.SHIPPED
     assert order.status == Order.Status.PAID
+    # The live "Shipped" time reads as the page writes it: the store's zone, named.
+    shipped_at = delivery.locator('[data-fulfilment-field="shipped_at"]')
+    expect(shipped_at).to_have_text(format_moment(order.shipped_at))
 
     page.reload()
     expect(delivery.locator("[data-fulfilment-status]")).to_have_text("Shipped")

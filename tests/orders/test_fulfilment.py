@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from orders.access import order_access_key
 from orders.exceptions import FulfilmentError
 from orders.models import Order, OrderEvent, ShippingMethod
+from orders.moments import format_moment
 from orders.services import order_create_from_cart, order_mark_paid
 from orders.services.fulfilment import order_mark_delivered, order_ship
 from tests.factories import cart_with_items, order_create, product_create
@@ -202,6 +203,13 @@ def test_the_status_json_carries_the_fulfilment_and_keeps_its_keys(client):
     assert (fulfilment["carrier"], fulfilment["tracking_number"]) == ("DHL", "JD0140")
     assert fulfilment["tracking_url"] == TRACKING
     assert fulfilment["shipped_at"]
+    # As the page writes it, in the store's zone, named; shipped_at stays ISO 8601.
+    order.refresh_from_db()
+    assert fulfilment["shipped_at"] == order.shipped_at.isoformat()
+    assert fulfilment["shipped_at_display"] == format_moment(order.shipped_at)
+    assert fulfilment["shipped_at_display"].endswith(" UTC")
+    page = client.get(url.replace("/status", "/")).content.decode()
+    assert fulfilment["shipped_at_display"] in page
 
 
 def test_the_order_page_shows_shipped_with_the_tracking_link(client):
