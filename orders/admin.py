@@ -251,7 +251,8 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
-        return super().get_queryset(request).select_related("order")
+        # The products with the lines: one query whatever the number of lines.
+        return super().get_queryset(request).select_related("order", "product")
 
     @admin.display(description="unit price")
     def unit_price_display(self, item: OrderItem) -> str:
@@ -404,8 +405,8 @@ class OrderAdmin(FulfilmentAdminMixin, OrderRefundAdminMixin, OrderExportMixin, 
     search_fields = ["number", "email", "name", "payment_reference"]
     list_per_page = 50
     # No count of the whole table on each page (docs/benchmarks.md, "At a year of orders"), and
-    # no date hierarchy: its links are a DISTINCT over every order's date. The "created" filter
-    # takes any range (created_at__gte / created_at__lt).
+    # no date hierarchy: its links are a DISTINCT over every order's date (the "placed between"
+    # filter takes any range).
     show_full_result_count = False
     paginator = LargeTablePaginator
     inlines = [OrderItemInline, OrderFlagInline, OrderHistoryInline]

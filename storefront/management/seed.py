@@ -16,7 +16,11 @@ The mix follows what the store's own rules produce:
 - about one order in twenty is a monthly plan: its subscription, and an installment for each month
   since the first payment;
 - every paid order has its webhook event (a few two: banq's redelivery, recorded as a duplicate),
-  its "paid" and "e-mail sent" history lines.
+  its "paid" and "e-mail sent" history lines;
+- goods that ship have an address and a shipping method (its price in the total); paid ones are
+  shipped with a carrier and tracking, most then delivered;
+- about one paid order in fifty is refunded later (a third of those in part), and an order paid
+  after cancellation is refunded once its flag is a week old (the flag handled).
 
 Columns a later migration adds are filled with their field's default, so seeding keeps working as
 the models grow; a new column that has no default needs a value here.
@@ -47,6 +51,7 @@ from orders.models import (
     OrderFlag,
     OrderItem,
     Product,
+    Refund,
     ShippingMethod,
     Subscription,
 )
@@ -88,6 +93,7 @@ class SeedMix:
     recurring: float = 0.05
     redelivered: float = 0.02  # paid orders whose webhook banq sent twice
     open_flag: float = 0.001  # paid orders with a flag still open (needs attention)
+    refunded: float = 0.02  # paid orders refunded later (a third of them in part)
 
 
 @dataclass
@@ -236,7 +242,12 @@ COLUMNS: dict[str, tuple[type[models.Model], list[str]]] = {
             "tracking_url",
             "shipped_at",
             "delivered_at",
+            "refunded_total",
         ],
+    ),
+    "refunds": (
+        Refund,
+        ["id", "order_id", "amount", "currency", "reason", "recorded_by", "created_at"],
     ),
     "items": (
         OrderItem,
@@ -511,6 +522,7 @@ class OrderSeeder:
         method = rng.choice(self.methods) if ships else None
         shipping_price = method.price_for(subtotal) if method else Decimal("0.00")
         total = subtotal + shipping_price
+        self._refunded = Decimal("0.00")
         self._history(pk, created, "created", "checkout", "", "pending", "Order placed.")
         fate = self._fate(self.now - created < self.expiry)
         changed, paid_at, reference, error = created, None, "", ""
@@ -551,6 +563,7 @@ class OrderSeeder:
             paid_at,
             recurring,
             *shipping,
+            self._refunded,
         )
         for line in lines:
             self.tables["items"].add(*line[4])
@@ -704,10 +717,29 @@ class OrderSeeder:
         sent = min(self.now, paid + timedelta(seconds=rng.uniform(0.5, 5)))
         self._history(order_pk, sent, "email", "worker", "", "", "Payment confirmation sent.")
         if fate == "paid_after_cancel":
-            self._flag(order_pk, "refund_due", "Paid after cancellation.", banq_id, paid)
-        elif rng.random() < self.mix.open_flag:
-            self._flag(order_pk, "email_failed", "The mail server refused.", banq_id, sent)
+            resolved = self._flag(order_pk, "refund_due", "Paid after cancellation.", banq_id, paid)
+            if resolved is not None:
+                self._refund(order_pk, total, currency, resolved, "Paid after cancellation.")
+        else:
+            if rng.random() < self.mix.open_flag:
+                self._flag(order_pk, "email_failed", "The mail server refused.", banq_id, sent)
+            if rng.random() < self.mix.refunded:
+                when = paid + timedelta(days=rng.uniform(1, 20))
+                part = total if rng.random() < 0.67 else (total / 2).quantize(CENT)
+                if when <= self.now and part > 0:
+                    self._refund(order_pk, part, currency, when, "Returned by the customer.")
         return sent, paid, banq_id, ""
+
+    def _refund(
+        self, order_pk: int, amount: Decimal, currency: str, at: datetime, reason: str
+    ) -> None:
+        """A refund the merchant made in the provider's dashboard and recorded here."""
+        self.tables["refunds"].add(
+            self._pk("refunds"), order_pk, amount, currency, reason, "merchant", at
+        )
+        self._refunded += amount
+        message = f"Refund of {amount} {currency} recorded: {reason}"
+        self._history(order_pk, at, "refund", "admin", "", "", message)
 
     def _cancelled(self, order_pk: int, at: datetime) -> None:
         self._history(
@@ -720,11 +752,15 @@ class OrderSeeder:
             "Cancelled; no completed payment.",
         )
 
-    def _flag(self, order_pk: int, kind: str, note: str, reference: str, at: datetime) -> None:
+    def _flag(
+        self, order_pk: int, kind: str, note: str, reference: str, at: datetime
+    ) -> datetime | None:
+        """An order's flag; a refund-due one a week old is handled (refunded): when, or None."""
         resolved = None
         if kind == "refund_due" and self.now - at > timedelta(days=7):
             resolved = at + timedelta(days=self.rng.uniform(0.1, 5))
         self.tables["flags"].add(self._pk("flags"), order_pk, kind, note, reference, at, resolved)
+        return resolved
 
     def _attempt(
         self,

@@ -18,6 +18,7 @@ from orders.models import (
     OrderFlag,
     OrderItem,
     Product,
+    Refund,
     Subscription,
 )
 from orders.services import orders_expire_stale
@@ -79,6 +80,17 @@ def test_seed_orders_writes_the_count_with_a_realistic_mix(catalog):
     assert not shipped.filter(tracking_number="").exists()
     assert ships.filter(fulfilment_status="delivered").exists()
     assert OrderEvent.objects.filter(kind="shipped").count() == shipped.count()
+    # Some paid orders refunded later, in whole or in part; each order's refunded total is its
+    # refunds' sum, at most what was paid.
+    refunds: dict[int, Decimal] = {}
+    for order_id, amount in Refund.objects.values_list("order_id", "amount"):
+        refunds[order_id] = refunds.get(order_id, Decimal("0")) + amount
+    assert refunds
+    refunded = dict(Order.objects.filter(refunded_total__gt=0).values_list("pk", "refunded_total"))
+    assert refunded == refunds
+    assert not Order.objects.filter(refunded_total__gt=F("total")).exists()
+    assert not Order.objects.filter(refunded_total__gt=0, paid_at__isnull=True).exists()
+    assert OrderEvent.objects.filter(kind="refund").count() == Refund.objects.count()
     # Paid after cancellation: flagged for a refund.
     assert OrderFlag.objects.filter(kind="refund_due").count() == (
         Order.objects.filter(status="cancelled", paid_at__isnull=False).count()
@@ -160,6 +172,7 @@ def test_seed_orders_is_deterministic_for_a_seed(catalog):
         ), list(OrderEvent.objects.order_by("pk").values_list("order_id", "kind", "at"))
 
     def wipe():
+        Refund.objects.all().delete()
         WebhookEvent.objects.all().delete()
         BanqPayment.objects.all().delete()
         Order.objects.all().delete()
