@@ -55,7 +55,9 @@ from orders.services import (
     order_set_status,
     subscription_start_today,
 )
+from storefront import writes
 from storefront.logs import bind_order
+from storefront.writes import Write
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +140,9 @@ class _Stale(Exception):
         self.attempt = attempt
 
 
-def _move_to_awaiting(locked: Order) -> None:
-    """``locked``: read under its row lock in the caller's transaction."""
+def _move_to_awaiting(locked: Order, *, also: tuple[Write, ...] = ()) -> None:
+    """``locked``: read under its row lock in the caller's transaction. ``also``: the caller's
+    writes, sent with the order's (``order_set_status``), or alone when the order stays."""
     if locked.status != Order.Status.AWAITING_PAYMENT:
         order_set_status(
             order=locked,
@@ -147,7 +150,10 @@ def _move_to_awaiting(locked: Order) -> None:
             source=Source.SHOPPER,
             message="Payment link handed out.",
             locked=True,
+            also=also,
         )
+    else:
+        writes.send(*also)
 
 
 @dataclass(frozen=True)
@@ -339,9 +345,11 @@ def _create_at_banq(*, order: Order, placeholder: BanqPayment) -> BanqPayment:
         with transaction.atomic():
             locked = order_lock(pk=order.pk)
             order_provider_answered(order=locked)  # banq answered: reachable again
-            _move_to_awaiting(locked)
             filled = {name: getattr(placeholder, name) for name in LINK_FIELDS}
-            if not BanqPayment.objects.filter(pk=placeholder.pk).update(**filled):
+            attempt_write = writes.update(BanqPayment.objects.filter(pk=placeholder.pk), **filled)
+            # The order's move and the attempt's link: one statement on PostgreSQL.
+            _move_to_awaiting(locked, also=(attempt_write,))
+            if not attempt_write.rows:
                 # Dropped meanwhile as a dead click's placeholder: keep the record of banq's link.
                 placeholder.save(force_insert=True)
     except InvalidOrderTransition:

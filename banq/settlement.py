@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from banq.client import BanqClient, get_banq_client
@@ -52,7 +52,8 @@ from orders.services import (
     order_mark_payment_failed,
     order_provider_answered,
 )
-from storefront import metrics
+from storefront import metrics, writes
+from storefront.writes import Write
 
 if TYPE_CHECKING:
     from banq.payloads import RemotePayment, RemoteTransaction
@@ -348,8 +349,12 @@ def _record(
         and attempt.banq_status == (remote.status or "")[:40]
     ):
         return order, False  # a redelivery: banq says what it said, nothing to write
-    _attempt_record(attempt=attempt, remote=remote, evaluation=evaluation)
-    order, changed = _order_record(order=order, remote=remote, evaluation=evaluation, source=source)
+    attempt_write = _attempt_record(attempt=attempt, remote=remote, evaluation=evaluation)
+    order, changed = _order_record(
+        order=order, remote=remote, evaluation=evaluation, source=source, also=attempt_write
+    )
+    if attempt_write and attempt_write[0].rows != 1:  # locked by the caller: it can't have gone
+        raise DatabaseError(f"banq payment attempt {attempt.pk} was not saved.")
     if evaluation.flag:
         order_flag_raise(
             order=order,
@@ -361,8 +366,12 @@ def _record(
     return order, changed
 
 
-def _attempt_record(*, attempt: BanqPayment, remote: RemotePayment, evaluation: Evaluation) -> None:
-    """Our attempt takes banq's word: its status, payload and time, and what the verdict says."""
+def _attempt_record(
+    *, attempt: BanqPayment, remote: RemotePayment, evaluation: Evaluation
+) -> tuple[Write, ...]:
+    """Our attempt takes banq's word: its status, payload and time, and what the verdict says.
+    A new attempt is saved here; an existing one's change is returned as a write, for the order's
+    writes to carry (one statement with them on PostgreSQL: ``storefront.writes``)."""
     outcome = evaluation.outcome
     now = timezone.now()
     if remote.id and not attempt.banq_payment_id:
@@ -386,14 +395,22 @@ def _attempt_record(*, attempt: BanqPayment, remote: RemotePayment, evaluation: 
         attempt.next_check_at = None
     if attempt._state.adding:
         attempt.save()
-    else:
-        attempt.save(update_fields=ATTEMPT_RESULT_FIELDS)
+        return ()
+    attempt.updated_at = now
+    values = {name: getattr(attempt, name) for name in ATTEMPT_RESULT_FIELDS}
+    return (writes.update(BanqPayment.objects.filter(pk=attempt.pk), **values),)
 
 
 def _order_record(
-    *, order: Order, remote: RemotePayment, evaluation: Evaluation, source: str
+    *,
+    order: Order,
+    remote: RemotePayment,
+    evaluation: Evaluation,
+    source: str,
+    also: tuple[Write, ...],
 ) -> tuple[Order, bool]:
-    """The order takes the verdict: paid, failed, or a line of its history."""
+    """The order takes the verdict: paid, failed, or a line of its history. ``also``: the
+    attempt's write, sent with the order's when it is paid, first otherwise."""
     outcome = evaluation.outcome
     if outcome == Settlement.PAID:
         return order_mark_paid(
@@ -403,7 +420,9 @@ def _order_record(
             source=source,
             message=f"banq payment {remote.id} completed and verified.",
             locked=True,
+            also=also,
         )
+    writes.send(*also)
     if outcome == Settlement.FAILED:
         return order_mark_payment_failed(
             order=order,

@@ -17,13 +17,20 @@ timing with ``time.process_time``:
 
 Then it runs the tasks the store's requests enqueued (``tasks_run_ready``, what the worker does)
 and times them the same way. It prints the statements of one store request of each path.
+
+``--profile N`` also runs the store's requests under ``cProfile`` and prints, for each path, the
+``N`` functions with the most CPU of their own (the test client's share included: read the
+store's functions).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager
@@ -44,6 +51,7 @@ class Tally:
     http_cpu: float = 0.0
     push_cpu: float = 0.0
     last_statements: list[str] = field(default_factory=list)
+    profile: cProfile.Profile | None = None
 
     def row(self, name: str) -> list[str]:
         n = max(1, self.requests)
@@ -118,14 +126,22 @@ def one_by_one(tally: Tally, requests_: list, *, urlconf: str | None = None) -> 
     with ExitStack() as stack:
         if urlconf:
             stack.enter_context(override_settings(ROOT_URLCONF=urlconf))
+        # One client for the batch: a client per request would load the middleware each time.
+        client = Client(HTTP_HOST="127.0.0.1")
         for path, body, cookies, headers in requests_:
-            client = Client(HTTP_HOST="127.0.0.1")
+            client.cookies.clear()
             client.cookies.load(cookies)
             tally.last_statements = []
             with tallied(tally):
-                response = client.post(
-                    path, json.dumps(body), content_type="application/json", **headers
-                )
+                if tally.profile is not None:
+                    tally.profile.enable()
+                try:
+                    response = client.post(
+                        path, json.dumps(body), content_type="application/json", **headers
+                    )
+                finally:
+                    if tally.profile is not None:
+                        tally.profile.disable()
             assert response.status_code == 200, (path, response.status_code, response.content)
             tally.requests += 1
 
@@ -137,12 +153,23 @@ def run_tasks(tally: Tally) -> None:
         tally.requests += tasks_run_ready(max_tasks=100_000)
 
 
-def webhooks(banq, n: int) -> dict[str, Tally]:
+def top_functions(profile: cProfile.Profile, count: int) -> str:
+    """The ``count`` functions with the most CPU of their own, then the store's own functions
+    (its apps) with the most CPU under them."""
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(count)
+    stats.sort_stats("cumulative").print_stats(r"/(orders|banq|webhooks|storefront)/", count)
+    return out.getvalue()
+
+
+def webhooks(banq, n: int, *, profile: bool = False) -> dict[str, Tally]:
     from bench.data import paid_at_banq
     from bench.run import webhook_body
 
     hook = f"/webhooks/banq/{procs.WEBHOOK_TOKEN}/payment-status/"
     store, probe, worker = Tally(), Tally(), Tally()
+    store.profile = cProfile.Profile(time.process_time) if profile else None
     for _half in range(2):  # interleaved halves
         batch = paid_at_banq(banq, n // 2)
         one_by_one(store, [(hook, webhook_body(pid), {}, {}) for _, pid in batch])
@@ -156,11 +183,12 @@ def webhooks(banq, n: int) -> dict[str, Tally]:
     return {"webhook, the store": store, "  its tasks (worker)": worker, "webhook, probe": probe}
 
 
-def links(n: int) -> dict[str, Tally]:
+def links(n: int, *, profile: bool = False) -> dict[str, Tally]:
     from bench.data import csrf_token, order_batch, owner_sessions
 
     token = csrf_token()
     store, probe, worker = Tally(), Tally(), Tally()
+    store.profile = cProfile.Profile(time.process_time) if profile else None
     for _half in range(2):
         orders = order_batch(n // 2, status="pending")
         keys = owner_sessions(orders)
@@ -189,6 +217,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.breakdown", description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("-n", type=int, default=300)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="print the N costliest functions"
+    )
     args = parser.parse_args()
     emulator = procs.start_emulator()
     try:
@@ -210,13 +241,17 @@ def main() -> None:
 
         banq = Emulator(emulator.url)
         os.environ["BENCH_PROBE_TOKEN"] = banq.token
-        tallies = {**webhooks(banq, args.n), **links(args.n)}
+        profile = args.profile > 0
+        tallies = {**webhooks(banq, args.n, profile=profile), **links(args.n, profile=profile)}
         rows = [t.row(name) for name, t in tallies.items()]
         print(table(f"CPU per request in this process ({args.db})", HEADER, rows))
         for name in ("webhook, the store", "link, the store"):
             kinds = Counter(s.split(" ", 1)[0] for s in tallies[name].last_statements)
             print(f"\n{name}, one request: {dict(kinds)}")
             print("\n".join(f"  {s}" for s in tallies[name].last_statements))
+            if tallies[name].profile is not None:
+                print(f"\n{name}, its {args.profile} costliest functions (own CPU):")
+                print(top_functions(tallies[name].profile, args.profile))
     finally:
         emulator.stop()
 

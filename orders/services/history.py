@@ -39,7 +39,34 @@ def order_history_add(
     data: dict[str, Any] | None = None,
 ) -> OrderEvent:
     """Append one line to ``order``'s history."""
-    return OrderEvent.objects.create(
+    line = order_history_line(
+        order=order,
+        kind=kind,
+        source=source,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        message=message,
+        data=data,
+    )
+    line.save(force_insert=True)
+    return line
+
+
+def order_history_line(
+    *,
+    order: Order,
+    kind: str,
+    source: str,
+    actor: str = "",
+    from_status: str = "",
+    to_status: str = "",
+    message: str = "",
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """One line of ``order``'s history, not saved yet: for a caller that writes it with others
+    (``storefront.writes``)."""
+    return OrderEvent(
         order=order,
         kind=kind,
         source=source,

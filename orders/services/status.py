@@ -14,12 +14,13 @@ which writes nothing and which the order page and its status JSON read too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from orders import notifications
@@ -35,9 +36,11 @@ from orders.rules import (
     order_is_stale,
     order_stale_q,
 )
-from orders.services.history import order_flag_raise, order_history_add
+from orders.services.history import order_flag_raise, order_history_add, order_history_line
 from orders.signals import order_status_changed
 from orders.tasks import order_changed
+from storefront import writes
+from storefront.writes import Write
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ def order_set_status(
     actor: str = "",
     message: str = "",
     locked: bool = False,
+    also: Sequence[Write] = (),
 ) -> Order:
     """Move ``order`` to ``status`` if the table allows it.
 
@@ -63,21 +67,33 @@ def order_set_status(
     written then. ``paid`` is refused here: use ``order_mark_paid``. Returns the fresh order.
     ``locked``: the caller's transaction holds ``order``'s row lock and read it under the lock
     (the change is then part of that transaction, with no lock or savepoint of its own).
+    ``also``: the caller's own writes of other rows, sent with the order's (one statement on
+    PostgreSQL: ``storefront.writes``), the move a no-op or not; not sent when it raises.
     """
     if status == S.PAID:
         raise InvalidOrderTransition(order.status, status)
     if locked:
-        return _set_status(order, status=status, source=source, actor=actor, message=message)
+        return _set_status(
+            order, status=status, source=source, actor=actor, message=message, also=also
+        )
     with transaction.atomic():
         fresh = _set_status(
-            order_lock(pk=order.pk), status=status, source=source, actor=actor, message=message
+            order_lock(pk=order.pk),
+            status=status,
+            source=source,
+            actor=actor,
+            message=message,
+            also=also,
         )
     order_copy_status(target=order, source=fresh)
     return fresh
 
 
-def _set_status(locked: Order, *, status: str, source: str, actor: str, message: str) -> Order:
+def _set_status(
+    locked: Order, *, status: str, source: str, actor: str, message: str, also: Sequence[Write]
+) -> Order:
     if locked.status == status:
+        writes.send(*also)
         return locked
     if not order_can_transition(current=locked.status, target=status):
         raise InvalidOrderTransition(locked.status, status)
@@ -88,8 +104,7 @@ def _set_status(locked: Order, *, status: str, source: str, actor: str, message:
     if status == S.AWAITING_PAYMENT and locked.payment_error:
         locked.payment_error = ""  # a new attempt starts clean
         fields.append("payment_error")
-    locked.save(update_fields=fields)
-    order_history_add(
+    line = order_history_line(
         order=locked,
         kind=Kind.STATUS,
         source=source,
@@ -98,6 +113,7 @@ def _set_status(locked: Order, *, status: str, source: str, actor: str, message:
         to_status=status,
         message=message,
     )
+    _save_with_line(locked, fields, line, also)
     logger.info("Order %s: %s -> %s (%s)", locked.public_id, previous, status, source)
     _status_effects(locked, previous)
     return locked
@@ -112,6 +128,7 @@ def order_mark_paid(
     actor: str = "",
     message: str = "",
     locked: bool = False,
+    also: Sequence[Write] = (),
 ) -> tuple[Order, bool]:
     """Record a payment the provider confirmed (the caller has verified it; nothing here asks).
 
@@ -120,6 +137,7 @@ def order_mark_paid(
     expired orders become ``paid`` (the history says when it came after expiry). A cancelled order
     keeps its status, records the payment and is flagged for a refund; the shopper is told so.
     ``locked``: the caller's transaction holds ``order``'s row lock and read it under the lock.
+    ``also``: the caller's own writes of other rows, sent with the order's (``order_set_status``).
     """
     with transaction.atomic(savepoint=False):
         locked_order = order if locked else order_lock(pk=order.pk)
@@ -131,6 +149,7 @@ def order_mark_paid(
             paid_at=paid_at,
             actor=actor,
             message=message,
+            also=also,
         )
 
 
@@ -143,8 +162,10 @@ def _mark_paid(
     paid_at: datetime | None,
     actor: str,
     message: str,
+    also: Sequence[Write],
 ) -> tuple[Order, bool]:
     if locked.paid_at is not None:
+        writes.send(*also)
         _copy_into(order, locked)
         return locked, False
     now = timezone.now()
@@ -156,20 +177,7 @@ def _mark_paid(
     if previous == S.CANCELLED:
         email = notifications.EMAIL_REFUND_DUE
         note = note or f"Payment {payment_reference} arrived after the order was cancelled."
-        order_flag_raise(
-            order=locked,
-            kind=OrderFlag.Kind.REFUND_DUE,
-            note=f"Payment {payment_reference} completed after the order was cancelled: "
-            "refund it to the shopper.",
-            reference=payment_reference,
-            source=source,
-            actor=actor,
-        )
-        logger.warning(
-            "Order %s: paid after it was cancelled (payment %s)",
-            locked.public_id,
-            payment_reference,
-        )
+        _flag_paid_after_cancel(locked, payment_reference, source=source, actor=actor)
     elif order_can_transition(current=previous, target=S.PAID):
         email = notifications.EMAIL_PAID
         locked.status = S.PAID
@@ -180,8 +188,7 @@ def _mark_paid(
         logger.info("Order %s: paid (payment %s)", locked.public_id, payment_reference)
     else:  # pragma: no cover - every status is covered by the branches above
         raise InvalidOrderTransition(previous, S.PAID)
-    locked.save(update_fields=fields)
-    order_history_add(
+    line = order_history_line(
         order=locked,
         kind=Kind.PAID,
         source=source,
@@ -191,9 +198,27 @@ def _mark_paid(
         message=note or f"Payment {payment_reference} recorded.",
         data={"payment": payment_reference},
     )
+    _save_with_line(locked, fields, line, also)
     _status_effects(locked, previous, email=email)
     _copy_into(order, locked)
     return locked, True
+
+
+def _flag_paid_after_cancel(
+    locked: Order, payment_reference: str, *, source: str, actor: str
+) -> None:
+    order_flag_raise(
+        order=locked,
+        kind=OrderFlag.Kind.REFUND_DUE,
+        note=f"Payment {payment_reference} completed after the order was cancelled: "
+        "refund it to the shopper.",
+        reference=payment_reference,
+        source=source,
+        actor=actor,
+    )
+    logger.warning(
+        "Order %s: paid after it was cancelled (payment %s)", locked.public_id, payment_reference
+    )
 
 
 def order_mark_payment_failed(
@@ -219,14 +244,16 @@ def order_mark_payment_failed(
         locked.status = S.FAILED
         locked.status_changed_at = timezone.now()
         locked.payment_error = reason[:300]
-        locked.save(update_fields=["status", "status_changed_at", "payment_error", "updated_at"])
-        order_history_add(
+        line = order_history_line(
             order=locked,
             kind=Kind.PAYMENT_FAILED,
             source=source,
             from_status=previous,
             to_status=S.FAILED,
             message=message or reason,
+        )
+        _save_with_line(
+            locked, ["status", "status_changed_at", "payment_error", "updated_at"], line, ()
         )
         logger.info("Order %s: payment failed (%s)", locked.public_id, source)
         _status_effects(locked, previous)
@@ -454,6 +481,20 @@ def _push_fresh(pk: int) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _save_with_line(
+    locked: Order, fields: list[str], line: OrderEvent, also: Sequence[Write]
+) -> None:
+    """Save ``locked``'s changed ``fields`` (``updated_at`` among them) and append its history
+    ``line``, with the caller's ``also``: one statement on PostgreSQL (``storefront.writes``)."""
+    locked.updated_at = timezone.now()
+    order_write = writes.update(
+        Order.objects.filter(pk=locked.pk), **{name: getattr(locked, name) for name in fields}
+    )
+    writes.send(order_write, writes.insert(line), *also)
+    if order_write.rows != 1:  # the caller holds the row's lock: it can't have gone
+        raise DatabaseError(f"Order {locked.pk} was not saved.")
 
 
 def _status_effects(order: Order, previous: str, *, email: str = "") -> None:
