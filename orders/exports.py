@@ -225,13 +225,19 @@ def _lines(order_ids: Sequence[int]) -> dict[int, str]:
     """Each order's lines, ``2 x Mug @ 12.00; 1 x Tote @ 15.00``, from one query for all of
     ``order_ids`` (plain tuples: lighter than prefetching model instances)."""
     lines: dict[int, list[str]] = {order_id: [] for order_id in order_ids}
-    rows = (
-        OrderItem.objects.filter(order_id__in=order_ids)
-        .order_by("order_id", "pk")
-        .values_list("order_id", "quantity", "product_name", "unit_price")
+    first, last = min(order_ids), max(order_ids)
+    if last - first < 2 * len(order_ids):
+        # Dense ids (the whole table, a date range): a range costs the database the same and
+        # spares sending and parsing thousands of parameters; other orders' lines are skipped.
+        items = OrderItem.objects.filter(order_id__gte=first, order_id__lte=last)
+    else:
+        items = OrderItem.objects.filter(order_id__in=order_ids)
+    rows = items.order_by("order_id", "pk").values_list(
+        "order_id", "quantity", "product_name", "unit_price"
     )
     for order_id, quantity, name, price in rows:
-        lines[order_id].append(f"{quantity} x {name} @ {price}")
+        if order_id in lines:
+            lines[order_id].append(f"{quantity} x {name} @ {price}")
     return {order_id: "; ".join(texts) for order_id, texts in lines.items()}
 
 
@@ -393,6 +399,19 @@ class Chunk:
     last: Any  # the last primary key read; None once there is nothing more to read
 
 
+def _cells(values: Iterable[Any], zone: tzinfo) -> list[str]:
+    """``csv_cell`` of each of ``values``, inline for the commonest: text that no spreadsheet
+    would run, and aware times (their ISO text never starts like a formula)."""
+    return [
+        value
+        if type(value) is str and not value.startswith(FORMULA_PREFIXES)
+        else value.astimezone(zone).isoformat(timespec="seconds")
+        if type(value) is datetime and value.tzinfo is not None
+        else csv_cell(value, zone)
+        for value in values
+    ]
+
+
 def _reader(
     value: Callable[..., Any], positions: tuple[int, ...] | None, objects: Mapping[Any, Model]
 ) -> Callable[[tuple], Any]:
@@ -432,10 +451,13 @@ def csv_chunk(export: Export, queryset: QuerySet, *, after: Any, size: int) -> C
         for obj in objects.values():
             for related, values in zip(plan.related, loaded, strict=True):
                 setattr(obj, related.name, values.get(obj.pk))
-    readers = [_reader(value, positions, objects) for value, positions in plan.readers]
     zone = timezone.get_current_timezone()
-    cells = [[csv_cell(read(row), zone) for read in readers] for row in rows]
-    text = _write(cells)
+    # A column at a time: the common cells (text, times) are written without a call per cell.
+    columns = [
+        _cells(map(_reader(value, positions, objects), rows), zone)
+        for value, positions in plan.readers
+    ]
+    text = _write(zip(*columns, strict=True))
     return Chunk(text, len(rows), pks[-1] if len(rows) == size else None)
 
 
