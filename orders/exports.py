@@ -31,8 +31,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -412,6 +414,49 @@ def _cells(values: Iterable[Any], zone: tzinfo) -> list[str]:
     ]
 
 
+@cache
+def _iso_tz_loader(django_loader: type) -> type:
+    """Django's loader of PostgreSQL times (``django_loader``: a Python subclass of psycopg's
+    Python loader), reading the session's ISO text with ``datetime.fromisoformat`` (C) rather
+    than psycopg's regular expression and arithmetic in Python: the same instant in the same
+    time zone, several times faster. Any other text (another ``DateStyle``, a BC date,
+    infinity) goes to Django's loader as before."""
+
+    def load(self, data):
+        try:
+            value = datetime.fromisoformat(bytes(data).decode())
+        except ValueError:
+            return django_loader.load(self, data)
+        if self.timezone is None:  # USE_TZ = False: Django drops the zone
+            return value.replace(tzinfo=None)
+        return value.astimezone(self.timezone)
+
+    return type(f"Iso{django_loader.__name__}", (django_loader,), {"load": load})
+
+
+@contextmanager
+def _times_read_fast(using: str) -> Iterator[None]:
+    """While reading a chunk on PostgreSQL, times are parsed by ``_iso_tz_loader``: without it,
+    parsing them took most of the export's read time. Django's loader is put back afterwards,
+    also on an error (the connection may go back to a pool)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+
+    connection.ensure_connection()
+    oid = types["timestamptz"].oid
+    loaders = connection.connection.adapters
+    django_loader = loaders.get_loader(oid, Format.TEXT)
+    loaders.register_loader(oid, _iso_tz_loader(django_loader))
+    try:
+        yield
+    finally:
+        loaders.register_loader(oid, django_loader)
+
+
 def _reader(
     value: Callable[..., Any], positions: tuple[int, ...] | None, objects: Mapping[Any, Model]
 ) -> Callable[[tuple], Any]:
@@ -435,7 +480,8 @@ def csv_chunk(export: Export, queryset: QuerySet, *, after: Any, size: int) -> C
     ``export.related`` the columns read, and one for model instances when a column needs them."""
     plan = _plan(export, queryset)
     page = queryset if after is None else queryset.filter(pk__gt=after)
-    rows = list(page.values_list("pk", *plan.fields)[:size])
+    with _times_read_fast(queryset.db):
+        rows = list(page.values_list("pk", *plan.fields)[:size])
     if not rows:
         return Chunk("", 0, None)
     pks = [row[0] for row in rows]
