@@ -206,6 +206,8 @@ def _plan(export: Export, queryset: QuerySet) -> _Plan:
                 if related_by_name[name] not in related:
                     related.append(related_by_name[name])
                 positions.append(-1 - related.index(related_by_name[name]))
+            elif name == "pk":
+                positions.append(0)  # every row starts with it
             else:
                 if name not in fields:
                     fields.append(name)
