@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -236,6 +236,36 @@ class CartItem(models.Model):
 ORDER_OPEN_STATUSES = ("pending", "awaiting_payment", "failed")
 
 
+def address_lines(
+    name: str, line1: str, line2: str, postal_code: str, city: str, region: str, country: str
+) -> list[str]:
+    """An address's non-empty lines, the postal code and the city on one (``country``: its name,
+    not its code). ``Order.shipping_address_lines`` and the CSV export (from plain values) both
+    write an address with it."""
+    place = " ".join(p for p in (postal_code, city) if p)
+    return [line for line in (name, line1, line2, place, region, country) if line]
+
+
+def order_refund_state(
+    *,
+    order_id: int,
+    refunded_total: Decimal,
+    total: Decimal,
+    paid_at: datetime | None,
+    recurring: bool,
+) -> str:
+    """``Order.refund_state`` from the order's plain values (the CSV export reads no model
+    instances): one query, only for a plan with a refund."""
+    if not refunded_total:
+        return ""
+    received = total if paid_at is not None else Decimal("0.00")
+    if recurring:
+        received += Installment.objects.filter(
+            Installment.refundable_q(), subscription__order_id=order_id
+        ).aggregate(total=models.Sum("amount"))["total"] or Decimal("0.00")
+    return REFUNDED if refunded_total >= received else PARTIALLY_REFUNDED
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -400,14 +430,13 @@ class Order(models.Model):
         """``""`` (nothing refunded), ``partially_refunded`` or ``refunded``: the refunds recorded
         (``refunded_total``) against the money received, the order's payment and, for a plan,
         its later installments (one query, only for a plan with a refund)."""
-        if not self.refunded_total:
-            return ""
-        received = self.total if self.paid_at is not None else Decimal("0.00")
-        if self.recurring:
-            received += Installment.objects.filter(
-                Installment.refundable_q(), subscription__order_id=self.pk
-            ).aggregate(total=models.Sum("amount"))["total"] or Decimal("0.00")
-        return REFUNDED if self.refunded_total >= received else PARTIALLY_REFUNDED
+        return order_refund_state(
+            order_id=self.pk,
+            refunded_total=self.refunded_total,
+            total=self.total,
+            paid_at=self.paid_at,
+            recurring=self.recurring,
+        )
 
     @property
     def refund_state_display(self) -> str:
@@ -418,16 +447,15 @@ class Order(models.Model):
         """The address the order ships to, one line per entry (empty when it doesn't ship)."""
         if not self.requires_shipping:
             return []
-        place = " ".join(p for p in (self.shipping_postal_code, self.shipping_city) if p)
-        lines = [
+        return address_lines(
             self.shipping_name,
             self.shipping_line1,
             self.shipping_line2,
-            place,
+            self.shipping_postal_code,
+            self.shipping_city,
             self.shipping_region,
             self.shipping_country.name if self.shipping_country else "",
-        ]
-        return [line for line in lines if line]
+        )
 
     @property
     def shipping_address_text(self) -> str:

@@ -10,13 +10,15 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import FieldError
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from orders import exports
-from orders.exports import ORDERS, csv_cell, csv_stream
+from orders.exports import LINES, ORDERS, Column, Export, attribute, csv_cell, csv_stream
 from orders.models import Installment, Order, Refund
 from orders.services.refunds import order_refund_record
 from tests.factories import order_create, recurring_order_create
@@ -246,3 +248,136 @@ def test_export_command_refunds_by_the_day_they_were_recorded():
     )
 
     assert [row["reason"] for row in read_csv(out.getvalue())] == ["broken"]
+
+
+def _export_rows(export=ORDERS, queryset=None) -> list[dict[str, str]]:
+    stream = csv_stream(export, Order.objects.all() if queryset is None else queryset)
+    return read_csv("".join(stream))
+
+
+def _shipping_to(order: Order, country: str) -> None:
+    Order.objects.filter(pk=order.pk).update(
+        requires_shipping=True,
+        shipping_name="=Sam Shopper",
+        shipping_line1="Lindenallee 1",
+        shipping_postal_code="10115",
+        shipping_city="Berlin",
+        shipping_country=country,
+    )
+
+
+def test_export_writes_each_address_with_its_own_country_name():
+    """The address is written from plain values, each country's name looked up once per chunk
+    (in the active language, as ``Order.shipping_address_text`` says it): two countries in one
+    chunk keep their own names, and an order that doesn't ship has no address."""
+    germany, ireland, home = order_create(), order_create(), order_create()
+    _shipping_to(germany, "DE")
+    _shipping_to(ireland, "IE")
+
+    with translation.override("de"):
+        rows = {row["number"]: row["shipping address"] for row in _export_rows()}
+        models = {order.number: order.shipping_address_text for order in Order.objects.all()}
+
+    assert rows == {number: csv_cell(text) for number, text in models.items()}
+    assert rows[germany.number] == "'=Sam Shopper, Lindenallee 1, 10115 Berlin, Germany"
+    assert rows[ireland.number] == "'=Sam Shopper, Lindenallee 1, 10115 Berlin, Ireland"
+    assert rows[home.number] == ""
+
+
+def test_export_writes_each_time_in_the_store_zone_with_the_offset_of_its_day(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    utc = ZoneInfo("UTC")
+    order = order_create()
+    Order.objects.filter(pk=order.pk).update(
+        created_at=datetime(2026, 1, 15, 9, 30, 15, 999999, tzinfo=utc),
+        paid_at=datetime(2026, 7, 1, 22, 5, 0, 1, tzinfo=utc),
+        shipped_at=None,
+    )
+
+    with timezone.override("Europe/Berlin"):
+        [row] = _export_rows()
+
+    assert (row["created"], row["paid"], row["shipped"]) == (
+        "2026-01-15T10:30:15+01:00",  # winter; the microseconds are cut, not rounded
+        "2026-07-02T00:05:00+02:00",  # summer, and the next local day
+        "",
+    )
+
+
+def test_export_cells_match_the_model_values_written_one_by_one(settings):
+    """Every cell of the orders export equals ``csv_cell`` of what the order's model gives:
+    the export reads plain values, never the model, and must not drift from it."""
+    settings.TIME_ZONE = "America/New_York"
+    order = order_create(name="-Dash", email="+x@example.com", paid_at=timezone.now())
+    _shipping_to(order, "IE")
+    order_refund_record(order=order, amount="1.00", reason="scratched", actor="merchant")
+    order.refresh_from_db()
+
+    with timezone.override("America/New_York"):
+        [row] = _export_rows()
+        expected = {
+            column.title: csv_cell(getattr(order, column.value.name, None))
+            for column in ORDERS.columns
+            if column.reads is None and column.value.name != LINES.name
+        }
+        expected["shipping address"] = csv_cell(order.shipping_address_text)
+        expected["refund status"] = csv_cell(order.refund_state)
+
+    assert {title: row[title] for title in expected} == expected
+    assert row["refund status"] == "partially_refunded"
+
+
+def test_a_column_may_name_a_property_an_annotation_or_what_the_model_lacks():
+    """The extension points: a field or an annotation is read as a plain value, a property from
+    the model instance (one more query per chunk, only then), a missing attribute is empty."""
+    paid = order_create(paid_at=timezone.now(), total="12.00")
+    export = Export(
+        name="extended",
+        model=Order,
+        columns=(
+            Column("number", attribute("number")),
+            Column("is paid", attribute("is_paid")),  # a property
+            Column("gift note", attribute("gift_note")),  # another app's, not installed here
+            Column("shouted", attribute("shouted")),  # the queryset's annotation
+            Column("lines", attribute(LINES.name)),
+        ),
+        related=(LINES,),
+    )
+    queryset = Order.objects.annotate(shouted=Upper("email"))
+
+    with CaptureQueriesContext(connection) as captured:
+        [row] = _export_rows(export, queryset)
+
+    assert row == {
+        "number": paid.number,
+        "is paid": "yes",
+        "gift note": "",
+        "shouted": "SHOPPER@EXAMPLE.COM",
+        "lines": "1 x Test item @ 12.00",
+    }
+    assert len(captured) == 3  # the rows' values, their lines, the instances for the property
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's loader of times")
+def test_on_postgresql_the_times_are_the_models_and_djangos_loader_comes_back():
+    """The export parses the session's ISO text of times itself; after each chunk, even one that
+    failed, the connection has Django's loader again (it may go back to a pool)."""
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+
+    order = order_create(paid_at=datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=ZoneInfo("UTC")))
+    order.refresh_from_db()
+    connection.ensure_connection()
+    adapters = connection.connection.adapters
+    oid = types["timestamptz"].oid
+    django_loader = adapters.get_loader(oid, Format.TEXT)
+
+    with timezone.override("Europe/Berlin"):
+        [row] = _export_rows()
+        expected = (csv_cell(order.created_at), csv_cell(order.paid_at))
+    with pytest.raises(FieldError):  # raised while the chunk's rows are read
+        _export_rows(Export("broken", Order, (Column("x", str, reads=("no_such_field",)),)))
+
+    assert (row["created"], row["paid"]) == expected
+    assert expected[1] == "2026-03-29T01:59:59+01:00"  # an hour before summer time starts
+    assert adapters.get_loader(oid, Format.TEXT) is django_loader
