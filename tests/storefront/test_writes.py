@@ -35,9 +35,11 @@ def test_an_update_and_an_insert_land_with_their_counts_and_the_new_key(
     assert (changed.rows, nothing.rows, added.rows) == (1, 0, 1)
     assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
     assert Order.objects.get(pk=other.pk).status == Order.Status.PENDING
-    assert line.pk is not None and not line._state.adding
+    assert line.pk is not None
+    assert not line._state.adding
     stored = OrderEvent.objects.get(pk=line.pk)
-    assert stored.message == "moved" and stored.order_id == order.pk
+    assert stored.message == "moved"
+    assert stored.order_id == order.pk
     # The field's own pre_save ran: auto_now_add set the time.
     assert abs((stored.at - timezone.now()).total_seconds()) < 60
 
