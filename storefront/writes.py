@@ -17,8 +17,10 @@ Elsewhere (SQLite) each write runs as the ORM would run it, one statement each, 
 given, with the same row counts and keys. Either way the writes belong to the caller's
 transaction: ``send`` opens none of its own.
 
-Model signals (``pre_save``, ``post_save``) are not sent for these writes, as for
-``QuerySet.update``; the store connects none to the models it writes this way.
+An insert sends the model's ``pre_save`` and ``post_save`` signals, as ``save`` does (django-tasks-db
+sets a task row's time in one), but does not run the model's own ``save`` method: use it for
+rows whose ``save`` adds nothing (the order's history lines, the outbox's task rows). An update
+sends none, as ``QuerySet.update``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model, QuerySet
+from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery, UpdateQuery
 
 
@@ -42,12 +45,14 @@ class Write:
         compile_: Callable[[], tuple[str, tuple[Any, ...]]],
         run: Callable[[], int],
         obj: Model | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> None:
         self.model = model
         self.using = using
         self._compile = compile_
         self._run = run
         self.obj = obj  # the row an insert adds: its key is set once sent
+        self.sent = sent  # called once the write is sent (a signal that the row exists)
         self.rows: int | None = None
 
     def __repr__(self) -> str:
@@ -75,14 +80,18 @@ def update(queryset: QuerySet, **values: Any) -> Write:
     )
 
 
-def insert(obj: Model, *, using: str | None = None) -> Write:
+def insert(
+    obj: Model, *, using: str | None = None, sent: Callable[[], None] | None = None
+) -> Write:
     """``obj.save(force_insert=True)`` for a new row, to be sent by ``send``: its fields' own
-    ``pre_save`` (``auto_now_add``, defaults) apply, and its key is set once sent."""
+    ``pre_save`` (``auto_now_add``, defaults) apply, and its key is set once sent. ``sent``:
+    called once it is."""
     model = type(obj)
     using = using or router.db_for_write(model, instance=obj)
     meta = model._meta
 
     def compile_() -> tuple[str, tuple[Any, ...]]:
+        pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
         pk_set = obj.pk is not None
         fields = [
             f
@@ -98,7 +107,7 @@ def insert(obj: Model, *, using: str | None = None) -> Write:
         obj.save(force_insert=True, using=using)
         return 1
 
-    return Write(model=model, using=using, compile_=compile_, run=run, obj=obj)
+    return Write(model=model, using=using, compile_=compile_, run=run, obj=obj, sent=sent)
 
 
 def send(*writes: Write) -> None:
@@ -113,8 +122,11 @@ def send(*writes: Write) -> None:
     if connection.vendor != "postgresql" or len(writes) == 1:
         for write in writes:
             write.rows = write._run()
-        return
-    _send_as_one(connection, writes)
+    else:
+        _send_as_one(connection, writes)
+    for write in writes:
+        if write.sent is not None:
+            write.sent()
 
 
 def _send_as_one(connection: Any, writes: tuple[Write, ...]) -> None:
@@ -147,3 +159,11 @@ def _send_as_one(connection: Any, writes: tuple[Write, ...]) -> None:
         if write.obj is not None and count:
             write.obj._state.adding = False
             write.obj._state.db = write.using
+            post_save.send(
+                sender=write.model,
+                instance=write.obj,
+                created=True,
+                update_fields=None,
+                raw=False,
+                using=write.using,
+            )

@@ -27,7 +27,7 @@ from orders import notifications
 from orders.exceptions import InvalidOrderTransition
 from orders.locks import order_lock
 from orders.models import Order, OrderEvent, OrderFlag
-from orders.outbox import outbox_enqueue
+from orders.outbox import outbox_writes
 from orders.payments import ProviderVerdict, order_payments_answered, order_payments_check
 from orders.rules import (
     CANCELLABLE,
@@ -113,9 +113,8 @@ def _set_status(
         to_status=status,
         message=message,
     )
-    _save_with_line(locked, fields, line, also)
+    _save_with_line(locked, fields, line, (*also, *_status_effects(locked, previous)))
     logger.info("Order %s: %s -> %s (%s)", locked.public_id, previous, status, source)
-    _status_effects(locked, previous)
     return locked
 
 
@@ -198,8 +197,7 @@ def _mark_paid(
         message=note or f"Payment {payment_reference} recorded.",
         data={"payment": payment_reference},
     )
-    _save_with_line(locked, fields, line, also)
-    _status_effects(locked, previous, email=email)
+    _save_with_line(locked, fields, line, (*also, *_status_effects(locked, previous, email=email)))
     _copy_into(order, locked)
     return locked, True
 
@@ -252,11 +250,9 @@ def order_mark_payment_failed(
             to_status=S.FAILED,
             message=message or reason,
         )
-        _save_with_line(
-            locked, ["status", "status_changed_at", "payment_error", "updated_at"], line, ()
-        )
+        fields = ["status", "status_changed_at", "payment_error", "updated_at"]
+        _save_with_line(locked, fields, line, _status_effects(locked, previous))
         logger.info("Order %s: payment failed (%s)", locked.public_id, source)
-        _status_effects(locked, previous)
     _copy_into(order, locked)
     return locked, True
 
@@ -497,16 +493,18 @@ def _save_with_line(
         raise DatabaseError(f"Order {locked.pk} was not saved.")
 
 
-def _status_effects(order: Order, previous: str, *, email: str = "") -> None:
-    """In the transaction: the signals and the e-mail, as one task, to the outbox; after commit:
-    the browser push. ``email`` names the e-mail to send (a payment was recorded), if any.
+def _status_effects(order: Order, previous: str, *, email: str = "") -> tuple[Write, ...]:
+    """In the transaction: the signals and the e-mail, as one task, to the outbox (returned as
+    the task row's write, for the caller to send with the order's own); after commit: the
+    browser push. ``email`` names the e-mail to send (a payment was recorded), if any.
 
     A change with no e-mail and no receiver of ``order_status_changed`` (connected in an app's
     ``ready()``, so the same in every process) enqueues nothing: a task for nobody would cost a
     row and a worker run per change (every payment link moves its order)."""
-    if email or (previous != order.status and order_status_changed.has_listeners(Order)):
-        outbox_enqueue(order_changed, order.pk, previous, order.status, email)
     transaction.on_commit(lambda: notifications.push_status(order=order))
+    if email or (previous != order.status and order_status_changed.has_listeners(Order)):
+        return outbox_writes(order_changed, order.pk, previous, order.status, email)
+    return ()
 
 
 def order_copy_status(*, target: Order, source: Order) -> None:

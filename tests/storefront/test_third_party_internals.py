@@ -1,9 +1,9 @@
-"""The internals of daphne, Twisted, autobahn and Django that the store's server relies on.
+"""The internals of daphne, Twisted, autobahn, Django and django-tasks-db that the store relies on.
 
 ``storefront/serve.py`` replaces names inside daphne and autobahn and overrides methods of
 daphne's and Twisted's request classes; ``storefront/handler.py`` runs the steps of Django's
-``ASGIHandler.handle`` its own way. None of that is those packages' public API, and pyproject.toml
-pins each package to the minor version these tests were written against. Each upstream function
+``ASGIHandler.handle`` its own way; ``orders/outbox.py`` writes django-tasks-db's task row
+itself. None of that is those packages' public API, and pyproject.toml pins each package to the minor version these tests were written against. Each upstream function
 the store overrides, replaces a name in, or copies is fingerprinted here (a hash of its source):
 when an upgrade changes one, its test fails and says what to re-check in the store, and which
 fingerprint to write here once that is done. The behaviour itself is tested elsewhere
@@ -28,6 +28,7 @@ PACKAGES = {
     "autobahn": "autobahn",
     "django": "Django",
     "channels": "channels",
+    "django_tasks_db": "django-tasks-db",
 }
 
 
@@ -187,6 +188,19 @@ INTERNALS = [
         "6e67198f24ffe4f2",
         "storefront/edge.py WebSocketOriginCheck: __call__ still reads the Origin header and "
         "asks valid_origin(parsed_origin), and denies with WebsocketDenier",
+    ),
+    # --- django-tasks-db: the task row orders/outbox.py writes itself -----------------------
+    Internal(
+        "django_tasks_db.backend.DatabaseBackend._task_to_db_task",
+        "adee342432462eb5",
+        "orders/outbox.py outbox_writes: the DBTaskResult it builds has the same fields, from "
+        "the same sources, as the row this creates",
+    ),
+    Internal(
+        "django_tasks_db.backend.DatabaseBackend.enqueue",
+        "c27c2760688efa8e",
+        "orders/outbox.py outbox_writes: validate_task, then the row, then task_enqueued with "
+        "the row's task_result, and nothing else",
     ),
 ]
 
