@@ -96,7 +96,7 @@ def _per_day(
         queryset.filter(**window)
         .annotate(day=day)
         .values("day", "currency")
-        .annotate(kind=Value(kind), count=Count("pk"), amount=Sum(amount))
+        .annotate(kind=Value(kind), count=Count("*"), amount=Sum(amount))
         .order_by()
     )
 

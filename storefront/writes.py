@@ -17,10 +17,10 @@ Elsewhere (SQLite) each write runs as the ORM would run it, one statement each, 
 given, with the same row counts and keys. Either way the writes belong to the caller's
 transaction: ``send`` opens none of its own.
 
-An insert sends the model's ``pre_save`` and ``post_save`` signals, as ``save`` does (django-tasks-db
-sets a task row's time in one), but does not run the model's own ``save`` method: use it for
-rows whose ``save`` adds nothing (the order's history lines, the outbox's task rows). An update
-sends none, as ``QuerySet.update``.
+An insert sends the model's ``pre_save`` and ``post_save`` signals, as ``save`` does
+(django-tasks-db sets a task row's time in one), but does not run the model's own ``save``
+method: use it for rows whose ``save`` adds nothing (the order's history lines, the outbox's
+task rows). An update sends none, as ``QuerySet.update``.
 """
 
 from __future__ import annotations

@@ -46,8 +46,12 @@ def test_the_written_row_is_the_row_enqueue_writes_and_the_signal_follows():
 def test_a_rolled_back_change_leaves_no_task():
     before = DBTaskResult.objects.count()
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        writes.send(*outbox_writes(order_changed, 7, "pending", "paid", "paid"))
-        raise RuntimeError("the change failed")
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            writes.send(*outbox_writes(order_changed, 7, "pending", "paid", "paid"))
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
 
     assert DBTaskResult.objects.count() == before

@@ -3,7 +3,8 @@
 ``storefront/serve.py`` replaces names inside daphne and autobahn and overrides methods of
 daphne's and Twisted's request classes; ``storefront/handler.py`` runs the steps of Django's
 ``ASGIHandler.handle`` its own way; ``orders/outbox.py`` writes django-tasks-db's task row
-itself. None of that is those packages' public API, and pyproject.toml pins each package to the minor version these tests were written against. Each upstream function
+itself. None of that is those packages' public API, and pyproject.toml pins each package to the
+minor version these tests were written against. Each upstream function
 the store overrides, replaces a name in, or copies is fingerprinted here (a hash of its source):
 when an upgrade changes one, its test fails and says what to re-check in the store, and which
 fingerprint to write here once that is done. The behaviour itself is tested elsewhere
