@@ -273,6 +273,7 @@ class ScaleBench(Bench):
             name = url.removeprefix("sqlite:///")
         else:
             name = urlsplit(url).path.lstrip("/")
+            connections["default"].close_pool()  # the pool keeps its connections' database
         connections.settings["default"]["NAME"] = name
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
