@@ -1,10 +1,11 @@
 """A year of orders (``make bench SCALE=1``, ``python -m bench --only scale``).
 
-Each profile (SQLite as ``make run`` sets it up, PostgreSQL + Redis) runs against a database of
-its own: SQLite in ``bench/results/scale.sqlite3``; PostgreSQL in a database named after the
-configured one with ``bench`` appended (``DATABASE_URL=.../shop`` gives ``shopbench``;
-``bench_storefront_scale`` when no PostgreSQL database is configured). Only that database is
-dropped and re-created; the configured one is never touched.
+Each profile (SQLite as ``make run`` sets it up, PostgreSQL + Redis) runs against databases of
+its own: SQLite in ``bench/results/scale.sqlite3`` and ``scale-empty.sqlite3``; PostgreSQL in a
+database named after the configured one with ``bench`` appended (``DATABASE_URL=.../shop``
+gives ``shopbench``; ``bench_storefront_scale`` when no PostgreSQL database is configured) and
+the same name with ``_empty``. Only those two are dropped and re-created; the configured one is
+never touched.
 
 The run measures the paths below on an empty database (the same name with ``_empty``, or
 ``scale-empty.sqlite3``), fills the other with ``manage.py seed_orders`` (1,000,000 orders over
