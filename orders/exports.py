@@ -207,7 +207,7 @@ def _plan(export: Export, queryset: QuerySet) -> _Plan:
     fields: list[str] = []
     related: list[Related] = []
     instances = False
-    readers = []
+    readers: list[tuple[Callable[..., Any], tuple[int, ...] | None]] = []
     for column in export.columns:
         value, reads = column.value, column.reads
         if isinstance(value, Attribute) and reads is None:
@@ -380,7 +380,7 @@ INSTALLMENTS = Export(
 
 def _refunded_payment(installment_id: int | None, number: int | None) -> str:
     """``order`` (the order's own payment) or ``installment 3``."""
-    if installment_id is None:
+    if installment_id is None or number is None:
         return "order"
     return f"installment {number + 1}"
 
@@ -412,7 +412,7 @@ REFUNDS = Export(
 EXPORTS: dict[str, Export] = {export.name: export for export in (ORDERS, INSTALLMENTS, REFUNDS)}
 
 
-def _write(rows: Iterable[list[str]]) -> str:
+def _write(rows: Iterable[Sequence[str]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     return buffer.getvalue()
@@ -444,7 +444,7 @@ def _cells(values: Iterable[Any], zone: tzinfo) -> list[str]:
 
 
 @cache
-def _iso_tz_loader(django_loader: type) -> type:
+def _iso_tz_loader(django_loader: Any) -> type:
     """Django's loader of PostgreSQL times (``django_loader``: a Python subclass of psycopg's
     Python loader), reading the session's ISO text with ``datetime.fromisoformat`` (C) rather
     than psycopg's regular expression and arithmetic in Python: the same instant in the same

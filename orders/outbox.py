@@ -51,7 +51,7 @@ def outbox_writes(task: Any, *args: Any, **kwargs: Any) -> tuple[Write, ...]:
         outbox_enqueue(task, *args, **kwargs)
         return ()
     backend.validate_task(task)
-    row = DBTaskResult(
+    row: DBTaskResult[Any, Any] = DBTaskResult(
         id=backend._get_id(),
         args_kwargs=normalize_json({"args": args, "kwargs": kwargs}),
         priority=task.priority,

@@ -26,7 +26,7 @@ task rows). An update sends none, as ``QuerySet.update``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model, QuerySet
@@ -63,10 +63,10 @@ class Write:
 def update(queryset: QuerySet, **values: Any) -> Write:
     """``queryset.update(**values)``, to be sent by ``send``. Fields with ``auto_now`` are not
     set by themselves here: name them in ``values``."""
-    using = queryset._db or router.db_for_write(queryset.model)
+    using: str = getattr(queryset, "_db", None) or router.db_for_write(queryset.model)
 
     def compile_() -> tuple[str, tuple[Any, ...]]:
-        query = queryset.query.chain(UpdateQuery)
+        query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
         query.add_update_values(values)
         query.clear_select_clause()
         sql, params = query.get_compiler(using).as_sql()
